@@ -1,0 +1,1 @@
+"""pipeline.yaml → frozen typed models, with every error located by file, line and column."""

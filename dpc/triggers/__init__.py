@@ -1,0 +1,1 @@
+"""Trigger-condition semantics (DESIGN §5): pure code, no I/O, no boto3."""
