@@ -1,0 +1,276 @@
+"""EventBridge schedule expressions: ``cron(...)`` with its six fields, and ``rate(...)``.
+
+One parser serves three readers: the spec validator (ranges, with messages a user can act
+on), the trigger engine (§5 rule 8: reset ticks) and the sandbox's virtual clock (firing
+schedule rules). All times are UTC, as on EventBridge.
+
+Fields: ``minute hour day-of-month month day-of-week year``. Day-of-month or day-of-week
+must be ``?`` (not both values), as EventBridge requires. Day-of-week runs 1-7 = SUN-SAT.
+Supported: ``*``, ``?``, lists, ranges, steps, month/day names, ``L``, ``nW``, ``LW`` in
+day-of-month, ``L``, ``nL``, ``n#k`` in day-of-week.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
+MAX_YEARS_AHEAD = 200
+"""A search for the next tick gives up after this long: the expression never fires again."""
+
+
+class CronError(ValueError):
+    """An invalid schedule expression; the message names the field and what it allows."""
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    low: int
+    high: int
+    names: tuple[str, ...] = ()
+    """Names for low, low+1, … (months, weekdays)."""
+
+    @property
+    def allowed(self) -> str:
+        extra = f" or {self.names[0]}-{self.names[-1]}" if self.names else ""
+        return f"{self.low}-{self.high}{extra}"
+
+
+_MINUTE = _Field("minute", 0, 59)
+_HOUR = _Field("hour", 0, 23)
+_DAY_OF_MONTH = _Field("day-of-month", 1, 31)
+_MONTH = _Field("month", 1, 12, MONTHS)
+_DAY_OF_WEEK = _Field("day-of-week", 1, 7, WEEKDAYS)
+_YEAR = _Field("year", 1970, 2199)
+
+DayMatcher = Callable[[date], bool]
+
+
+def _value(token: str, field: _Field) -> int:
+    upper = token.upper()
+    if upper in field.names:
+        return field.low + field.names.index(upper)
+    if not token.isdigit():
+        raise CronError(f"{field.name} field: '{token}' is not a number (allowed {field.allowed})")
+    value = int(token)
+    if not field.low <= value <= field.high:
+        raise CronError(f"{field.name} field: {value} is out of range (allowed {field.allowed})")
+    return value
+
+
+def _values(text: str, field: _Field) -> frozenset[int]:
+    """Expand ``*``, lists, ranges and steps into the set of values they select."""
+    selected: set[int] = set()
+    for part in text.split(","):
+        if not part:
+            raise CronError(f"{field.name} field: empty list element in '{text}'")
+        base, _, step_text = part.partition("/")
+        step = 1
+        if step_text:
+            if not step_text.isdigit() or int(step_text) == 0:
+                raise CronError(
+                    f"{field.name} field: step '/{step_text}' must be a positive number"
+                )
+            step = int(step_text)
+        if base == "*":
+            start, end = field.low, field.high
+        elif "-" in base:
+            first, _, last = base.partition("-")
+            start, end = _value(first, field), _value(last, field)
+            if start > end:
+                raise CronError(f"{field.name} field: range '{base}' runs backwards")
+        else:
+            start = _value(base, field)
+            end = field.high if step_text else start
+        selected.update(range(start, end + 1, step))
+    return frozenset(selected)
+
+
+def _weekday(day: date) -> int:
+    """EventBridge numbering: 1 = Sunday … 7 = Saturday."""
+    return (day.weekday() + 1) % 7 + 1
+
+
+def _last_day(day: date) -> int:
+    return calendar.monthrange(day.year, day.month)[1]
+
+
+def _nearest_weekday(day: date, target: int) -> int:
+    """The weekday (Mon-Fri) nearest to ``target`` within the month, as ``15W`` means."""
+    target = min(target, _last_day(day))
+    candidate = day.replace(day=target)
+    if candidate.weekday() == 5:  # Saturday → Friday, or Monday when the 1st
+        return target - 1 if target > 1 else target + 2
+    if candidate.weekday() == 6:  # Sunday → Monday, or Friday when the month's last day
+        return target + 1 if target < _last_day(day) else target - 2
+    return target
+
+
+def _day_of_month_matcher(text: str) -> DayMatcher:
+    upper = text.upper()
+    if upper == "L":
+        return lambda day: day.day == _last_day(day)
+    if upper == "LW":
+        return lambda day: day.day == _nearest_weekday(day, _last_day(day))
+    if upper.endswith("W"):
+        target = _value(upper[:-1], _DAY_OF_MONTH)
+        return lambda day: day.day == _nearest_weekday(day, target)
+    days = _values(text, _DAY_OF_MONTH)
+    return lambda day: day.day in days
+
+
+def _day_of_week_matcher(text: str) -> DayMatcher:
+    upper = text.upper()
+    if upper == "L":
+        return lambda day: _weekday(day) == 7
+    if upper.endswith("L"):
+        weekday = _value(upper[:-1], _DAY_OF_WEEK)
+        return lambda day: _weekday(day) == weekday and day.day + 7 > _last_day(day)
+    if "#" in upper:
+        weekday_text, _, nth_text = upper.partition("#")
+        weekday = _value(weekday_text, _DAY_OF_WEEK)
+        if not nth_text.isdigit() or not 1 <= int(nth_text) <= 5:
+            raise CronError(f"day-of-week field: '#{nth_text}' must be 1-5 (the n-th weekday)")
+        nth = int(nth_text)
+        return lambda day: _weekday(day) == weekday and (day.day - 1) // 7 + 1 == nth
+    weekdays = _values(text, _DAY_OF_WEEK)
+    return lambda day: _weekday(day) in weekdays
+
+
+@dataclass(frozen=True)
+class CronExpression:
+    """A parsed six-field cron; ``expression`` keeps the text as written (without ``cron()``)."""
+
+    expression: str
+    minutes: tuple[int, ...]
+    hours: tuple[int, ...]
+    months: frozenset[int]
+    years: frozenset[int]
+    day_of_month: DayMatcher | None
+    day_of_week: DayMatcher | None
+
+    def _day_matches(self, day: date) -> bool:
+        if day.month not in self.months or day.year not in self.years:
+            return False
+        if self.day_of_month is not None and not self.day_of_month(day):
+            return False
+        return self.day_of_week is None or self.day_of_week(day)
+
+    def matches(self, moment: datetime) -> bool:
+        return (
+            moment.minute in self.minutes
+            and moment.hour in self.hours
+            and self._day_matches(moment.date())
+        )
+
+    def next_after(self, moment: datetime) -> datetime | None:
+        """The first tick strictly after ``moment`` (UTC), or None if there is none."""
+        moment = _utc(moment)
+        day = moment.date()
+        last_day = day + timedelta(days=366 * MAX_YEARS_AHEAD)
+        while day <= last_day:
+            if day.year > _YEAR.high:
+                return None
+            if self._day_matches(day):
+                for hour in self.hours:
+                    for minute in self.minutes:
+                        tick = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+                        if tick > moment:
+                            return tick
+            day += timedelta(days=1)
+        return None
+
+    def ticks_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
+        """Every tick in the half-open interval (start, end]."""
+        tick = self.next_after(start)
+        end = _utc(end)
+        while tick is not None and tick <= end:
+            yield tick
+            tick = self.next_after(tick)
+
+
+@dataclass(frozen=True)
+class RateExpression:
+    value: int
+    unit: str
+    """``minute``, ``minutes``, ``hour``, ``hours``, ``day`` or ``days``, as EventBridge wants."""
+
+    @property
+    def interval(self) -> timedelta:
+        return timedelta(**{self.unit.rstrip("s") + "s": self.value})
+
+    @property
+    def expression(self) -> str:
+        return f"{self.value} {self.unit}"
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _unwrap(text: str, keyword: str) -> str:
+    text = text.strip()
+    match = re.fullmatch(rf"{keyword}\((.*)\)", text, flags=re.DOTALL)
+    return match.group(1).strip() if match else text
+
+
+def parse_cron(text: str) -> CronExpression:
+    """Parse ``0 3 * * ? *`` or ``cron(0 3 * * ? *)``."""
+    expression = _unwrap(text, "cron")
+    fields = expression.split()
+    if len(fields) != 6:
+        raise CronError(
+            f"cron needs 6 fields (minute hour day-of-month month day-of-week year), "
+            f"got {len(fields)} in '{expression}'"
+        )
+    minute, hour, day_of_month, month, day_of_week, year = fields
+    if (day_of_month == "?") == (day_of_week == "?"):
+        raise CronError(
+            "cron: exactly one of day-of-month and day-of-week must be '?' "
+            f"(e.g. '0 3 * * ? *'), got '{day_of_month}' and '{day_of_week}'"
+        )
+    for name, value in (("minute", minute), ("hour", hour), ("month", month), ("year", year)):
+        if value == "?":
+            raise CronError(f"{name} field: '?' is only allowed in day-of-month or day-of-week")
+    return CronExpression(
+        expression=expression,
+        minutes=tuple(sorted(_values(minute, _MINUTE))),
+        hours=tuple(sorted(_values(hour, _HOUR))),
+        months=_values(month, _MONTH),
+        years=_values(year, _YEAR),
+        day_of_month=None if day_of_month == "?" else _day_of_month_matcher(day_of_month),
+        day_of_week=None if day_of_week == "?" else _day_of_week_matcher(day_of_week),
+    )
+
+
+def parse_rate(text: str) -> RateExpression:
+    """Parse ``1 hour`` or ``rate(5 minutes)``; EventBridge wants the singular unit for 1."""
+    expression = _unwrap(text, "rate")
+    match = re.fullmatch(r"(\d+)\s+(minute|minutes|hour|hours|day|days)", expression)
+    if not match:
+        raise CronError(
+            f"rate: '{expression}' is not '<number> <unit>' (units: minute(s), hour(s), day(s))"
+        )
+    value, unit = int(match.group(1)), match.group(2)
+    if value == 0:
+        raise CronError("rate: the value must be a positive number")
+    if (value == 1) == unit.endswith("s"):
+        wanted = unit.rstrip("s") if value == 1 else unit.rstrip("s") + "s"
+        raise CronError(f"rate: write '{value} {wanted}' (EventBridge wants singular units for 1)")
+    return RateExpression(value, unit)
+
+
+def parse_schedule(text: str) -> CronExpression | RateExpression:
+    """Parse a full EventBridge schedule expression, ``cron(...)`` or ``rate(...)``."""
+    stripped = text.strip()
+    if stripped.startswith("cron("):
+        return parse_cron(stripped)
+    if stripped.startswith("rate("):
+        return parse_rate(stripped)
+    raise CronError(f"schedule expression '{stripped}' must be cron(...) or rate(...)")

@@ -1,0 +1,101 @@
+"""EventBridge schedule expressions: what fires when, and what a user is told when it is wrong."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from dpc.triggers.cron import CronError, parse_cron, parse_rate, parse_schedule
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_daily_cron_fires_once_a_day_at_the_given_hour() -> None:
+    daily = parse_cron("cron(0 3 * * ? *)")
+    ticks = list(daily.ticks_between(at("2026-11-27T00:00"), at("2026-11-29T23:59")))
+    assert ticks == [at("2026-11-27T03:00"), at("2026-11-28T03:00"), at("2026-11-29T03:00")]
+
+
+def test_ticks_between_is_half_open_excluding_start_including_end() -> None:
+    midnight = parse_cron("0 0 * * ? *")
+    assert list(midnight.ticks_between(at("2026-11-27T00:00"), at("2026-11-28T00:00"))) == [
+        at("2026-11-28T00:00")
+    ]
+
+
+def test_next_after_accepts_naive_times_as_utc() -> None:
+    assert parse_cron("30 5 * * ? *").next_after(datetime(2026, 11, 27, 5, 30)) == at(
+        "2026-11-28T05:30"
+    )
+
+
+def test_steps_lists_and_ranges() -> None:
+    every_15_in_office_hours = parse_cron("0/15 9-10 ? * MON-FRI *")
+    ticks = list(
+        every_15_in_office_hours.ticks_between(at("2026-11-27T08:59"), at("2026-11-27T10:59"))
+    )
+    assert len(ticks) == 8  # Friday 27 Nov 2026: 9:00 … 10:45
+    assert not list(
+        every_15_in_office_hours.ticks_between(at("2026-11-28T00:00"), at("2026-11-29T23:59"))
+    )  # weekend
+
+
+def test_weekday_numbering_is_one_for_sunday() -> None:
+    sundays = parse_cron("0 12 ? * 1 *")
+    assert sundays.next_after(at("2026-11-27T00:00")) == at("2026-11-29T12:00")
+
+
+def test_last_day_of_month_and_nth_weekday() -> None:
+    assert parse_cron("0 0 L * ? *").next_after(at("2026-02-01T00:00")) == at("2026-02-28T00:00")
+    second_tuesday = parse_cron("0 0 ? * 3#2 *")
+    assert second_tuesday.next_after(at("2026-12-01T00:00")) == at("2026-12-08T00:00")
+    last_friday = parse_cron("0 0 ? * 6L *")
+    assert last_friday.next_after(at("2026-11-01T00:00")) == at("2026-11-27T00:00")
+
+
+def test_nearest_weekday() -> None:
+    # 15 Nov 2026 is a Sunday: 15W fires on Monday the 16th.
+    assert parse_cron("0 0 15W * ? *").next_after(at("2026-11-01T00:00")) == at("2026-11-16T00:00")
+
+
+def test_expression_that_never_fires_again_has_no_next_tick() -> None:
+    assert parse_cron("0 0 1 1 ? 1999").next_after(at("2026-01-01T00:00")) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 24 * * ? *", "hour field: 24 is out of range (allowed 0-23)"),
+        ("60 3 * * ? *", "minute field: 60 is out of range (allowed 0-59)"),
+        ("0 3 32 * ? *", "day-of-month field: 32 is out of range (allowed 1-31)"),
+        ("0 3 * 13 ? *", "month field: 13 is out of range (allowed 1-12 or JAN-DEC)"),
+        ("0 3 ? * 8 *", "day-of-week field: 8 is out of range (allowed 1-7 or SUN-SAT)"),
+        ("0 3 * * * *", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("0 3 * *", "cron needs 6 fields"),
+        ("0 x * * ? *", "hour field: 'x' is not a number"),
+        ("0 5-3 * * ? *", "range '5-3' runs backwards"),
+        ("0/0 3 * * ? *", "step '/0' must be a positive number"),
+    ],
+)
+def test_invalid_cron_names_the_field_and_what_is_allowed(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_cron(expression)
+
+
+def test_rate_expressions() -> None:
+    assert parse_rate("rate(1 hour)").interval.total_seconds() == 3600
+    assert parse_rate("5 minutes").interval.total_seconds() == 300
+    with pytest.raises(CronError, match="write '1 day'"):
+        parse_rate("1 days")
+    with pytest.raises(CronError, match="write '2 hours'"):
+        parse_rate("2 hour")
+    with pytest.raises(CronError, match="not '<number> <unit>'"):
+        parse_rate("every hour")
+
+
+def test_parse_schedule_dispatches_on_the_keyword() -> None:
+    assert parse_schedule("rate(2 days)").interval.days == 2  # type: ignore[union-attr]
+    assert parse_schedule("cron(0 3 * * ? *)").hours == (3,)  # type: ignore[union-attr]
+    with pytest.raises(CronError, match=r"must be cron\(\.\.\.\) or rate\(\.\.\.\)"):
+        parse_schedule("0 3 * * ? *")
