@@ -1,0 +1,203 @@
+"""Rules the JSON Schema cannot express: cron ranges, durations, scripts on disk, duplicates,
+self-dependencies. They read the raw data defensively (the schema may have failed elsewhere),
+so one run reports every problem in the file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dpc.spec.errors import Finding
+from dpc.spec.source import Document, JsonPath
+from dpc.triggers.cron import CronError, parse_cron, parse_rate
+
+_DURATION = re.compile(r"(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
+CRON_FIELDS = ("minute", "hour", "day", "month", "weekDay", "year")
+_CRON_ERROR_FIELDS = {
+    "minute": "minute",
+    "hour": "hour",
+    "day-of-month": "day",
+    "month": "month",
+    "day-of-week": "weekDay",
+    "year": "year",
+}
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_SLACK_CHANNEL = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+
+def parse_duration(text: str) -> timedelta | None:
+    """``90m``, ``24h``, ``2d``, ``1d12h``; None when the text is not a duration."""
+    match = _DURATION.fullmatch(text)
+    if not match:
+        return None
+    days, hours, minutes = (int(group or 0) for group in match.groups())
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+def schedule_expression(schedule: dict[str, Any]) -> str:
+    """The full EventBridge expression for a schedule mapping the schema accepted."""
+    if "cron" in schedule:
+        return f"cron({parse_cron(str(schedule['cron'])).expression})"
+    if "rate" in schedule:
+        return f"rate({parse_rate(str(schedule['rate'])).expression})"
+    fields = {name: str(schedule[name]).strip() for name in CRON_FIELDS if name in schedule}
+    day = fields.get("day", "?" if "weekDay" in fields else "*")
+    week_day = fields.get("weekDay", "?")
+    minute, hour = fields.get("minute", "0"), fields.get("hour", "*")
+    month, year = fields.get("month", "*"), fields.get("year", "*")
+    return f"cron({parse_cron(f'{minute} {hour} {day} {month} {week_day} {year}').expression})"
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def semantic_findings(document: Document, project_dir: Path) -> list[Finding]:
+    data = _dict(document.data)
+    return [
+        *_schedule_findings(document, _dict(_dict(data.get("trigger")).get("schedule"))),
+        *_execution_findings(document, data),
+        *_duration_findings(document, data),
+        *_step_findings(document, _list(data.get("steps")), project_dir),
+        *_notification_findings(document, _dict(data.get("notifications"))),
+    ]
+
+
+def _schedule_findings(document: Document, schedule: dict[str, Any]) -> Iterator[Finding]:
+    path: JsonPath = ("trigger", "schedule")
+    forms = [form for form in ("cron", "rate") if form in schedule]
+    fields = [name for name in CRON_FIELDS if name in schedule]
+    if len(forms) + bool(fields) > 1:
+        written = ", ".join(forms + fields)
+        yield document.finding(
+            path,
+            f"give one of: cron fields (minute, hour, ...), `cron` or `rate`; got {written}",
+        )
+        return
+    if "day" in schedule and "weekDay" in schedule:
+        yield document.finding(
+            (*path, "weekDay"),
+            "give day or weekDay, not both (EventBridge needs one of them to be '?')",
+            at_key=True,
+        )
+        return
+    if not schedule or any(isinstance(schedule[key], dict | list) for key in schedule):
+        return  # the schema reports it
+    try:
+        schedule_expression(schedule)
+    except CronError as error:
+        message = str(error)
+        key = forms[0] if forms else _CRON_ERROR_FIELDS.get(message.split(" field:")[0])
+        if key is None or key not in schedule:
+            yield document.finding(path, message)
+        else:
+            yield document.finding((*path, key), message)
+
+
+def _execution_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:
+    path: JsonPath = ("trigger", "executions")
+    executions = _dict(_dict(data.get("trigger")).get("executions"))
+    if not executions:
+        return
+    blocks = {block: _list(executions.get(block)) for block in ("allOf", "anyOf")}
+    if not blocks["allOf"] and not blocks["anyOf"]:
+        yield document.finding(path, "needs at least one parent in allOf or anyOf")
+    reset = _dict(executions.get("reset")).get("cron")
+    if isinstance(reset, str):
+        try:
+            parse_cron(reset)
+        except CronError as error:
+            yield document.finding((*path, "reset", "cron"), str(error))
+    name, account = data.get("name"), data.get("account")
+    own_account = account if isinstance(account, str) else ""
+    for block, items in blocks.items():
+        seen: dict[tuple[Any, Any], int] = {}
+        for index, item in enumerate(items):
+            item = _dict(item)
+            parent = (item.get("name"), item.get("account") or own_account)
+            item_path = (*path, block, index)
+            if parent == (name, own_account):
+                yield document.finding(
+                    (*item_path, "name"), f"pipeline '{name}' cannot depend on itself"
+                )
+            if parent in seen:
+                yield document.finding(
+                    item_path, f"parent '{parent[0]}' is already listed at {block}[{seen[parent]}]"
+                )
+            seen.setdefault(parent, index)
+
+
+def _duration_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:
+    within = _dict(_dict(data.get("trigger")).get("executions")).get("within")
+    for path, value in (
+        (("trigger", "executions", "within"), within),
+        (("timeout",), data.get("timeout")),
+    ):
+        if isinstance(value, str) and parse_duration(value) == timedelta(0):
+            yield document.finding(path, f"'{value}' is zero; give a positive duration such as 24h")
+
+
+def _step_findings(document: Document, steps: list[Any], project_dir: Path) -> Iterator[Finding]:
+    first_seen: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        step = _dict(step)
+        name = step.get("name")
+        if isinstance(name, str):
+            if name in first_seen:
+                first_line = document.position(("steps", first_seen[name], "name")).line
+                yield document.finding(
+                    ("steps", index, "name"),
+                    f"duplicate step name '{name}' (first used at line {first_line})",
+                )
+            first_seen.setdefault(name, index)
+        script = step.get("script")
+        if isinstance(script, str) and script:
+            problem = _script_problem(script, project_dir)
+            if problem:
+                yield document.finding(("steps", index, "script"), problem)
+
+
+def _script_problem(script: str, project_dir: Path) -> str | None:
+    if Path(script).is_absolute():
+        return f"'{script}' must be a path relative to the project folder"
+    project = project_dir.resolve()
+    target = (project / script).resolve()
+    if not target.is_relative_to(project):
+        return f"'{script}' points outside the project folder"
+    if not target.exists():
+        return f"file not found: {project_dir / script}"
+    if not target.is_file():
+        return f"'{script}' is a folder; expected a script file"
+    return None
+
+
+def _notification_findings(document: Document, notifications: dict[str, Any]) -> Iterator[Finding]:
+    for index, target in enumerate(_list(notifications.get("targets"))):
+        target = _dict(target)
+        channel = target.get("channel")
+        for position, address in enumerate(_list(target.get("addresses"))):
+            if not isinstance(address, str) or not address:
+                continue
+            problem = _address_problem(channel, address)
+            if problem:
+                yield document.finding(
+                    ("notifications", "targets", index, "addresses", position), problem
+                )
+
+
+def _address_problem(channel: Any, address: str) -> str | None:
+    if channel == "EMAIL" and not _EMAIL.fullmatch(address):
+        return f"'{address}' is not an e-mail address"
+    if channel in ("OPSGENIE", "WEBHOOK") and not address.startswith("https://"):
+        return f"'{address}' must be an https:// URL for {channel}"
+    if channel == "SLACK" and not _SLACK_CHANNEL.fullmatch(address):
+        return f"'{address}' is not a Slack channel name (letters, digits, '-', '_', '.')"
+    return None
