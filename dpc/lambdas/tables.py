@@ -47,6 +47,21 @@ TriggerState (env ``DPC_TRIGGER_STATE_TABLE``) — §5 state, idempotency and ex
                   record (JSON of dpc.triggers.engine.Evaluation), result, trigger_id; TTL 30 days
 
   ``dpc why CHILD``: Query pk = "WHY#<child>", ScanIndexForward=False → newest first.
+
+SlackChannels (env ``DPC_SLACK_CHANNELS_TABLE``) — written by the Slack-channel publisher::
+
+    pipeline  S  partition key, "name@account"
+    channels  L  the pipeline's SLACK addresses, in pipeline.yaml order; updated_at S
+
+  The Slack poster reads one item per message (GetItem).
+
+SlackThreads (env ``DPC_SLACK_THREADS_TABLE``) — one Slack thread per execution and channel::
+
+    execution S  partition key, the Step Functions execution ARN
+    channel   S  sort key, the channel as pipeline.yaml names it
+    ts S (the root message's Slack timestamp), channel_id S, expires_at N (TTL, 90 days)
+
+  Written with a conditional put, so concurrent first messages of one run keep one root.
 """
 
 from __future__ import annotations
@@ -54,7 +69,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_RUN_LOG_TABLE, ENV_TRIGGER_STATE_TABLE
+from dpc.constants import (
+    ENV_DEPENDENCIES_TABLE,
+    ENV_RUN_LOG_TABLE,
+    ENV_SLACK_CHANNELS_TABLE,
+    ENV_SLACK_THREADS_TABLE,
+    ENV_TRIGGER_STATE_TABLE,
+)
 
 KeyType = Literal["S", "N", "B"]
 
@@ -116,6 +137,23 @@ TRIGGER_STATE = Table(
 
 CENTRAL_TABLES: tuple[Table, ...] = (RUN_LOG, DEPENDENCIES, TRIGGER_STATE)
 """Tables the trigger manager and the dependencies publisher use (Slack tables live elsewhere)."""
+
+SLACK_CHANNELS = Table(
+    logical_id="SlackChannels",
+    env_var=ENV_SLACK_CHANNELS_TABLE,
+    partition_key=Key("pipeline"),
+)
+
+SLACK_THREADS = Table(
+    logical_id="SlackThreads",
+    env_var=ENV_SLACK_THREADS_TABLE,
+    partition_key=Key("execution"),
+    sort_key=Key("channel"),
+    ttl_attribute="expires_at",
+)
+
+SLACK_TABLES: tuple[Table, ...] = (SLACK_CHANNELS, SLACK_THREADS)
+"""Tables of the Slack alerting service (the channel publisher and the Slack poster)."""
 
 
 def create_table_request(table: Table, table_name: str) -> dict[str, Any]:
