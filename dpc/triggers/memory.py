@@ -1,0 +1,80 @@
+"""The in-memory :class:`~dpc.triggers.engine.TriggerStore`: ``dpc simulate`` and unit tests.
+
+It keeps what the DynamoDB store keeps, in dictionaries, with the same compare-and-set
+contract, so the engine cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+from dpc.triggers.engine import (
+    Acceptance,
+    ChildState,
+    CommitOutcome,
+    Evaluation,
+    RunEvent,
+    Step,
+    Trigger,
+)
+from dpc.triggers.model import TERMINAL_STATUSES, ParentRef
+
+
+@dataclass
+class MemoryStore:
+    states: dict[ParentRef, ChildState] = field(default_factory=dict)
+    triggers: dict[str, Trigger] = field(default_factory=dict)
+    evaluations: list[Evaluation] = field(default_factory=list)
+    _accepted: dict[tuple[ParentRef, str], set[str]] = field(default_factory=dict)
+    _finished: set[tuple[ParentRef, str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def accept(self, event: RunEvent) -> Acceptance:
+        with self._lock:
+            statuses = self._accepted.setdefault((event.pipeline, event.execution), set())
+            if event.status in statuses:
+                finished = (event.pipeline, event.execution, event.status) in self._finished
+                return Acceptance.DUPLICATE if finished else Acceptance.RESUMED
+            if event.status == "RUNNING" and statuses & TERMINAL_STATUSES:
+                return Acceptance.STALE
+            statuses.add(event.status)
+            return Acceptance.NEW
+
+    def load(self, child: ParentRef) -> ChildState:
+        with self._lock:
+            return self.states.get(child, ChildState())
+
+    def commit(self, child: ParentRef, expected_version: int, step: Step) -> CommitOutcome:
+        with self._lock:
+            if self.states.get(child, ChildState()).version != expected_version:
+                return CommitOutcome.CONFLICT
+            if step.trigger is not None:
+                if step.trigger.trigger_id in self.triggers:
+                    return CommitOutcome.DUPLICATE_TRIGGER
+                self.triggers[step.trigger.trigger_id] = step.trigger
+            self.states[child] = replace(step.state, version=expected_version + 1)
+            self.evaluations.append(step.evaluation)
+            return CommitOutcome.COMMITTED
+
+    def mark_published(self, child: ParentRef, trigger_ids: Sequence[str]) -> None:
+        with self._lock:
+            state = self.states[child]
+            outbox = {k: v for k, v in state.outbox.items() if k not in trigger_ids}
+            # Like the DynamoDB store: the outbox is edited in place, the version is untouched.
+            self.states[child] = replace(state, outbox=outbox)
+
+    def finish(self, event: RunEvent) -> None:
+        with self._lock:
+            self._finished.add((event.pipeline, event.execution, event.status))
+
+
+@dataclass
+class CollectingPublisher:
+    """Publishes into a list: ``dpc simulate``'s output and the tests' observation point."""
+
+    published: list[Trigger] = field(default_factory=list)
+
+    def publish(self, triggers: Sequence[Trigger]) -> None:
+        self.published.extend(triggers)
