@@ -102,5 +102,7 @@ class Pipeline:
                     for i in items
                 )
 
-            condition = replace(condition, all_of=fill(condition.all_of), any_of=fill(condition.any_of))
+            condition = replace(
+                condition, all_of=fill(condition.all_of), any_of=fill(condition.any_of)
+            )
         return replace(self, account=account, trigger=replace(self.trigger, executions=condition))

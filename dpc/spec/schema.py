@@ -10,6 +10,7 @@ import difflib
 import json
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from dpc.spec.errors import Finding
@@ -26,8 +27,13 @@ _TYPE_NAMES = {
 }
 
 
+def schema_path() -> Path:
+    """The installed schema file, for the ``# yaml-language-server: $schema=`` line."""
+    return Path(str(resources.files("dpc.schemas").joinpath("pipeline.schema.json")))
+
+
 def schema_text() -> str:
-    return resources.files("dpc.schemas").joinpath("pipeline.schema.json").read_text("utf-8")
+    return schema_path().read_text("utf-8")
 
 
 @cache
