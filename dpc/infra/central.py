@@ -1,0 +1,484 @@
+"""The central account: the central bus, the trigger manager, the registry and the routes.
+
+One construct per resource group, each with keyword-only props, assembled by
+``CentralStack``. Rules name the central bus by NAME (``EventBus.from_event_bus_name``)
+with an explicit dependency on it: equally valid on AWS, and the form moto's
+CloudFormation can deploy (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from dpc import constants
+from dpc.infra import ids
+from dpc.infra.lambda_code import dpc_function
+from dpc.infra.nag import suppress
+from dpc.lambdas.tables import CENTRAL_TABLES, Index, Key, Table
+
+
+def suppress_lambda_defaults(function: lambda_.Function) -> None:
+    suppress(
+        function,
+        "AwsSolutions-IAM4",
+        "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs; "
+        "it is the AWS-maintained minimum for a Lambda.",
+        findings=[
+            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+        ],
+    )
+    suppress(
+        function,
+        "AwsSolutions-L1",
+        "dpc pins Python 3.12, the runtime its handlers and the Powertools layer are tested "
+        "with; it is a supported runtime.",
+    )
+    suppress(
+        function,
+        "AwsSolutions-IAM5",
+        "X-Ray tracing needs xray:PutTraceSegments/PutTelemetryRecords on '*' (the actions "
+        "support no resource-level permissions).",
+        findings=["Resource::*"],
+    )
+
+
+def pipeline_bus_arn(account: str) -> str:
+    return (
+        f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{account}:event-bus/{constants.PIPELINE_BUS_NAME}"
+    )
+
+
+def _attribute(key: Key) -> dynamodb.Attribute:
+    return dynamodb.Attribute(name=key.name, type=dynamodb.AttributeType(_KEY_TYPES[key.type]))
+
+
+_KEY_TYPES = {"S": "STRING", "N": "NUMBER", "B": "BINARY"}
+
+
+class CentralBus(Construct):
+    """The central bus, open to PutEvents only from the listed accounts or the organization."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        user_accounts: Sequence[str],
+        organization_id: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=constants.CENTRAL_BUS_NAME)
+        bus_arn = (
+            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/"
+            f"{constants.CENTRAL_BUS_NAME}"
+        )
+        if organization_id:
+            statement = events.CfnEventBusPolicy(
+                self,
+                "AllowOrganization",
+                event_bus_name=constants.CENTRAL_BUS_NAME,
+                statement_id="AllowOrganization",
+                statement={
+                    "Sid": "AllowOrganization",
+                    "Effect": "Allow",
+                    "Principal": "*",
+                    "Action": "events:PutEvents",
+                    "Resource": bus_arn,
+                    "Condition": {"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+                },
+            )
+            statement.node.add_dependency(self.bus)
+        for account in user_accounts:
+            statement = events.CfnEventBusPolicy(
+                self,
+                f"Allow{account}",
+                event_bus_name=constants.CENTRAL_BUS_NAME,
+                statement_id=f"AllowAccount{account}",
+                statement={
+                    "Sid": f"AllowAccount{account}",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{Aws.PARTITION}:iam::{account}:root"},
+                    "Action": "events:PutEvents",
+                    "Resource": bus_arn,
+                },
+            )
+            statement.node.add_dependency(self.bus)
+
+    def by_name(self, scope: Construct, construct_id: str) -> events.IEventBus:
+        """The bus as rules must reference it: by name (DESIGN §8)."""
+        return events.EventBus.from_event_bus_name(scope, construct_id, constants.CENTRAL_BUS_NAME)
+
+
+class CentralTables(Construct):
+    """The tables described in dpc.lambdas.tables: on-demand, encrypted, PITR, retained."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, tables: Sequence[Table] = CENTRAL_TABLES
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.tables: dict[str, dynamodb.Table] = {}
+        for spec in tables:
+            table = dynamodb.Table(
+                self,
+                spec.logical_id,
+                partition_key=_attribute(spec.partition_key),
+                sort_key=_attribute(spec.sort_key) if spec.sort_key else None,
+                billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+                encryption=dynamodb.TableEncryption.AWS_MANAGED,
+                point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                    point_in_time_recovery_enabled=True
+                ),
+                time_to_live_attribute=spec.ttl_attribute,
+                removal_policy=RemovalPolicy.RETAIN,
+            )
+            for index in spec.indexes:
+                self._add_index(table, index)
+            self.tables[spec.env_var] = table
+
+    @staticmethod
+    def _add_index(table: dynamodb.Table, index: Index) -> None:
+        if index.local:
+            assert index.sort_key is not None, "a local index always has a sort key"
+            table.add_local_secondary_index(
+                index_name=index.name, sort_key=_attribute(index.sort_key)
+            )
+        else:
+            table.add_global_secondary_index(
+                index_name=index.name,
+                partition_key=_attribute(index.partition_key),
+                sort_key=_attribute(index.sort_key) if index.sort_key else None,
+            )
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {env_var: table.table_name for env_var, table in self.tables.items()}
+
+    def index_findings(self) -> list[str]:
+        """The IAM5 findings read/write grants raise for ``<table arn>/index/*``."""
+        stack = Stack.of(self)
+        return [
+            f"Resource::<{stack.resolve(table.node.default_child.logical_id)}.Arn>/index/*"  # type: ignore[union-attr]
+            for table in self.tables.values()
+        ]
+
+    def grant_read_write(self, grantee: iam.IGrantable) -> None:
+        for table in self.tables.values():
+            table.grant_read_write_data(grantee)
+
+
+class TriggerManager(Construct):
+    """Rule ``trigger-events-manager`` on the central bus → the trigger-manager Lambda.
+
+    EventBridge retries delivery for a day and parks what it cannot deliver in an
+    encrypted SQS dead-letter queue, so no status change is silently lost.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        central_bus: CentralBus,
+        tables: CentralTables,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = dpc_function(
+            self,
+            ids.TRIGGER_MANAGER_FUNCTION,
+            handler="dpc.lambdas.trigger_manager.handler",
+            description="dpc: logs runs, evaluates children's trigger conditions, publishes "
+            "Pipeline Trigger events",
+            environment={
+                **tables.environment,
+                constants.ENV_EVENT_BUS_NAME: constants.CENTRAL_BUS_NAME,
+            },
+            timeout=Duration.seconds(60),
+        )
+        tables.grant_read_write(self.function)
+        central_bus.bus.grant_put_events_to(self.function)
+        suppress_lambda_defaults(self.function)
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "Read/write on the central tables includes their indexes (table-arn/index/*), "
+            "which the run log and registry queries use.",
+            findings=tables.index_findings(),
+        )
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            ids.TRIGGER_MANAGER_DLQ,
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        suppress(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the trigger-manager rule.",
+        )
+        self.rule = events.Rule(
+            self,
+            ids.TRIGGER_MANAGER_RULE,
+            rule_name=constants.TRIGGER_MANAGER_RULE_NAME,
+            description="Step Functions status changes of dpc pipelines → trigger manager",
+            event_bus=central_bus.by_name(self, "CentralBusByName"),
+            event_pattern=events.EventPattern(
+                source=[constants.SFN_EVENT_SOURCE],
+                detail_type=[constants.SFN_STATUS_DETAIL_TYPE],
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            ],
+        )
+        self.rule.node.add_dependency(central_bus.bus)
+
+
+class TriggerRoutes(Construct):
+    """One rule per user account: that account's Pipeline Trigger events → its pipeline bus."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        central_bus: CentralBus,
+        user_accounts: Sequence[str],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.rules: dict[str, events.Rule] = {}
+        if not user_accounts:
+            return
+        bus = central_bus.by_name(self, "CentralBusByName")
+        role = iam.Role(
+            self,
+            "RouteRole",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="Lets the route rules put trigger events on the user accounts' buses",
+        )
+        for account in user_accounts:
+            target_bus = events.EventBus.from_event_bus_arn(
+                self, f"PipelineBus{account}", pipeline_bus_arn(account)
+            )
+            rule = events.Rule(
+                self,
+                f"Route{account}",
+                rule_name=f"dpc-route-to-{account}",
+                description=f"Pipeline Trigger events for account {account} → its pipeline bus",
+                event_bus=bus,
+                event_pattern=events.EventPattern(
+                    source=[constants.TRIGGER_EVENT_SOURCE],
+                    detail_type=[constants.TRIGGER_DETAIL_TYPE],
+                    detail={"account": [account]},
+                ),
+                targets=[targets.EventBus(target_bus, role=role)],
+            )
+            rule.node.add_dependency(central_bus.bus)
+            self.rules[account] = rule
+
+
+class DependencyApi(Construct):
+    """The dependency-management REST API: IAM auth, open only to the org / listed accounts.
+
+    ``PUT`` and ``DELETE /pipelines/{account}/{name}`` reach the dependencies publisher,
+    which trusts the caller's account from the signed request, not from the path.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: CentralTables,
+        user_accounts: Sequence[str],
+        organization_id: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = dpc_function(
+            self,
+            "Publisher",
+            handler="dpc.lambdas.dependencies_publisher.handler",
+            description="dpc: registers and removes pipelines and their trigger conditions",
+            environment=tables.environment,
+        )
+        tables.grant_read_write(self.function)
+        suppress_lambda_defaults(self.function)
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "Read/write on the central tables includes their indexes (table-arn/index/*).",
+            findings=tables.index_findings(),
+        )
+
+        access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR)
+        self.api = apigw.RestApi(
+            self,
+            "Api",
+            rest_api_name="dpc-dependency-api",
+            description="dpc dependency management: register and remove pipelines",
+            policy=self._resource_policy(user_accounts, organization_id),
+            default_method_options=apigw.MethodOptions(
+                authorization_type=apigw.AuthorizationType.IAM
+            ),
+            deploy_options=apigw.StageOptions(
+                stage_name="v1",
+                access_log_destination=apigw.LogGroupLogDestination(access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                tracing_enabled=True,
+            ),
+            cloud_watch_role=False,
+        )
+        validator = self.api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        pipeline = self.api.root.add_resource("pipelines").add_resource("{account}")
+        pipeline = pipeline.add_resource("{name}")
+        integration = apigw.LambdaIntegration(self.function)
+        for method in ("PUT", "DELETE"):
+            pipeline.add_method(
+                method,
+                integration,
+                request_validator=validator,
+                request_parameters={
+                    "method.request.path.account": True,
+                    "method.request.path.name": True,
+                },
+            )
+        self.url = self.api.url
+        suppress(
+            self.api,
+            "AwsSolutions-APIG3",
+            "Only signed (IAM) requests from the organization's accounts are admitted by the "
+            "resource policy; a WAF adds nothing for this internal, low-volume API.",
+        )
+        suppress(
+            self.api,
+            "AwsSolutions-APIG6",
+            "Execution logging needs the account-wide API Gateway CloudWatch role, which dpc "
+            "does not take over; access logging is on.",
+        )
+        suppress(
+            self.api,
+            "AwsSolutions-COG4",
+            "The API uses IAM (SigV4) authorization: callers are CloudFormation custom "
+            "resources in the user accounts, not Cognito users.",
+        )
+
+    @staticmethod
+    def _resource_policy(
+        user_accounts: Sequence[str], organization_id: str | None
+    ) -> iam.PolicyDocument:
+        statements = []
+        invoke = "execute-api:/*/*/pipelines/*"
+        if organization_id:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["execute-api:Invoke"],
+                    principals=[iam.AnyPrincipal()],
+                    resources=[invoke],
+                    conditions={"StringEquals": {"aws:PrincipalOrgID": organization_id}},
+                )
+            )
+        if user_accounts:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["execute-api:Invoke"],
+                    principals=[iam.AccountPrincipal(a) for a in user_accounts],
+                    resources=[invoke],
+                )
+            )
+        return iam.PolicyDocument(statements=statements)
+
+
+class SlackToken(Construct):
+    """The Slack bot token lives only in Secrets Manager: never in YAML, never in a template.
+
+    The secret is created with a random placeholder; the data-platform team stores the real
+    token with ``aws secretsmanager put-secret-value``.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        self.secret = secretsmanager.Secret(
+            self,
+            "Secret",
+            secret_name="dpc/slack-token",
+            description="dpc: Slack bot token used by the Slack poster",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        suppress(
+            self.secret,
+            "AwsSolutions-SMG4",
+            "Slack bot tokens are issued and revoked in Slack; there is no API a rotation "
+            "Lambda could call to mint a new one.",
+        )
+
+
+class CentralStack(Stack):
+    """Everything `dpc setup-central-account` deploys."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str = ids.CENTRAL_STACK_NAME,
+        *,
+        user_accounts: Sequence[str] = (),
+        organization_id: str | None = None,
+        **stack_options: object,
+    ) -> None:
+        if not user_accounts and not organization_id:
+            raise ValueError("the central bus needs user accounts or an organization id")
+        super().__init__(scope, construct_id, **stack_options)  # type: ignore[arg-type]
+        Tags.of(self).add("dpc:component", "central")
+        self.central_bus = CentralBus(
+            self, ids.CENTRAL_BUS, user_accounts=user_accounts, organization_id=organization_id
+        )
+        self.tables = CentralTables(self, ids.TABLES)
+        self.trigger_manager = TriggerManager(
+            self, ids.TRIGGER_MANAGER, central_bus=self.central_bus, tables=self.tables
+        )
+        self.routes = TriggerRoutes(
+            self, ids.ROUTES, central_bus=self.central_bus, user_accounts=user_accounts
+        )
+        self.dependency_api = DependencyApi(
+            self,
+            ids.DEPENDENCY_API,
+            tables=self.tables,
+            user_accounts=user_accounts,
+            organization_id=organization_id,
+        )
+        self.slack_token = SlackToken(self, ids.SLACK_TOKEN)
+        CfnOutput(
+            self,
+            ids.OUTPUT_DEPENDENCY_API_URL,
+            value=self.dependency_api.url,
+            description="Pass to `dpc setup-user-account --api-url`",
+        )
+        CfnOutput(self, "CentralBusArn", value=self.central_bus.bus.event_bus_arn)

@@ -1,0 +1,62 @@
+"""Construct ids and fixed resource names of the dpc stacks, in one place.
+
+Construct ids decide CloudFormation logical ids, which tests, the sandbox and users'
+CDK apps rely on; renaming one replaces a resource, so they live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+# Stacks
+CENTRAL_STACK_NAME = "dpc-central"
+USER_STACK_NAME = "dpc-user-account"
+PIPELINE_STACK_PREFIX = "dpc-pipeline-"
+
+# Assets: the bucket the deploy service ensures before publishing (no CDK bootstrap).
+ASSETS_BUCKET_NAME = "dpc-assets-${AWS::AccountId}-${AWS::Region}"
+ARTIFACTS_BUCKET_NAME_PREFIX = "dpc-artifacts"
+"""The user stack's artifacts-and-logs bucket is ``dpc-artifacts-<account>-<region>``."""
+
+# Cross-stack exports of the user stack, imported by every pipeline stack.
+EXPORT_ARTIFACTS_BUCKET = "dpc-artifacts-bucket-name"
+EXPORT_EMR_SUBNET = "dpc-emr-subnet-id"
+EXPORT_EMR_MASTER_SG = "dpc-emr-master-security-group-id"
+EXPORT_EMR_CORE_SG = "dpc-emr-core-security-group-id"
+EXPORT_REGISTRATION_PROVIDER = "dpc-registration-provider-arn"
+
+# Cross-stack export of the central stack (the user stack takes the URL as a parameter).
+OUTPUT_DEPENDENCY_API_URL = "DependencyApiUrl"
+
+# Fixed IAM names, so pipeline stacks can pass them without an import.
+EMR_SERVICE_ROLE_NAME = "dpc-emr-service-role"
+EMR_INSTANCE_ROLE_NAME = "dpc-emr-instance-role"
+EMR_INSTANCE_PROFILE_NAME = EMR_INSTANCE_ROLE_NAME
+"""EMR passes the role by the profile's name, so the two names are the same."""
+
+# Construct ids (PascalCase): central stack
+CENTRAL_BUS = "CentralBus"
+CENTRAL_BUS_POLICY = "CentralBusPolicy"
+TABLES = "Tables"
+TRIGGER_MANAGER = "TriggerManager"
+TRIGGER_MANAGER_FUNCTION = "Function"
+TRIGGER_MANAGER_DLQ = "DeadLetterQueue"
+TRIGGER_MANAGER_RULE = "Rule"
+ROUTES = "Routes"
+DEPENDENCY_API = "DependencyApi"
+SLACK_TOKEN = "SlackToken"
+LAMBDA_CODE = "LambdaCode"
+
+# Construct ids: user stack
+PIPELINE_BUS = "PipelineBus"
+EXPORT_RULE = "ExportToCentralBus"
+ARTIFACTS_BUCKET = "ArtifactsBucket"
+EMR_NETWORK = "EmrNetwork"
+EMR_ROLES = "EmrRoles"
+REGISTRATION_PROVIDER = "RegistrationProvider"
+
+# Construct ids: pipeline stack
+STATE_MACHINE = "StateMachine"
+TRIGGERS = "Triggers"
+DEPENDENCY_REGISTRATION = "DependencyRegistration"
+NOTIFICATIONS = "Notifications"
+STEP_SCRIPTS = "StepScripts"
+EMR_AUTOSCALING_ROLE_NAME = "dpc-emr-autoscaling-role"

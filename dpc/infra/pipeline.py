@@ -1,0 +1,409 @@
+"""One pipeline: its state machine, its triggers, its registration and its notifications.
+
+The state machine is self-describing, because the sandbox interprets the DEPLOYED ASL.
+Its shape, for steps s1..sn::
+
+    CreateCluster         Task arn:aws:states:::elasticmapreduce:createCluster.sync
+                          ResultPath $.cluster   (so $.cluster.ClusterId reaches the steps)
+                          Catch States.ALL → PipelineFailed (no cluster to terminate)
+    Step <s1.name>        Task arn:aws:states:::elasticmapreduce:addStep.sync
+      ...                 Parameters.ClusterId.$ = $.cluster.ClusterId
+    Step <sn.name>        Parameters.Step.HadoopJarStep:
+                            spark: Jar "command-runner.jar",
+                                   Args ["spark-submit", "--deploy-mode", "cluster",
+                                         "s3://<assets bucket>/<key>", *args]
+                            shell: Jar "s3://<region>.elasticmapreduce/libs/script-runner/
+                                        script-runner.jar",
+                                   Args ["s3://<assets bucket>/<key>", *args]
+                          ActionOnFailure CONTINUE (the state machine decides), ResultPath null
+                          Catch States.ALL → ResultPath $.error → TerminateAfterFailure
+    TerminateCluster      Task arn:aws:states:::elasticmapreduce:terminateCluster.sync → Done
+    Done                  Succeed
+    TerminateAfterFailure Task terminateCluster.sync; Catch States.ALL → PipelineFailed
+    PipelineFailed        Fail
+
+The execution input is the trigger: for a ``Pipeline Trigger`` event its ``detail``
+(``{pipeline, account, trigger_id, causes}``), for the schedule
+``{pipeline, account, trigger_id: <event id>, causes: [], scheduled_time}``. The state
+machine's ``TimeoutSeconds`` is the pipeline's ``timeout`` (status TIMED_OUT, which children
+may depend on); a timed-out run cannot reach a Catch, so the cluster also carries an idle
+auto-termination policy and ends itself once its running step is over.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from dpc import constants
+from dpc.infra import ids
+from dpc.infra.nag import suppress
+from dpc.infra.user import artifacts_bucket_name
+from dpc.spec.model import Pipeline, Step
+from dpc.triggers.codec import condition_to_json
+
+CLUSTER_IDLE_TIMEOUT = Duration.minutes(15)
+SPARK_SUBMIT = ("spark-submit", "--deploy-mode", "cluster")
+
+
+def state_machine_name(pipeline_name: str) -> str:
+    return f"{constants.STATE_MACHINE_PREFIX}{pipeline_name}"
+
+
+def pipeline_stack_name(pipeline_name: str) -> str:
+    return f"{ids.PIPELINE_STACK_PREFIX}{pipeline_name}"
+
+
+def script_runner_jar() -> str:
+    return f"s3://{Aws.REGION}.elasticmapreduce/libs/script-runner/script-runner.jar"
+
+
+class StepScripts(Construct):
+    """Each distinct step script as a file asset in the dpc assets bucket."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline: Pipeline) -> None:
+        super().__init__(scope, construct_id)
+        self.urls: dict[str, str] = {}
+        for index, script in enumerate(dict.fromkeys(step.script for step in pipeline.steps)):
+            path = Path(pipeline.project_dir, script)
+            asset = s3_assets.Asset(self, f"Script{index}", path=str(path))
+            self.urls[script] = asset.s3_object_url
+
+
+class PipelineStateMachine(Construct):
+    """create cluster → steps in order → terminate; every failure terminates, then fails."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, pipeline: Pipeline, scripts: StepScripts
+    ) -> None:
+        super().__init__(scope, construct_id)
+        name = pipeline.name
+        service_role = iam.Role.from_role_name(
+            self, "EmrServiceRole", ids.EMR_SERVICE_ROLE_NAME, mutable=False
+        )
+        instance_role = iam.Role.from_role_name(
+            self, "EmrInstanceRole", ids.EMR_INSTANCE_ROLE_NAME, mutable=False
+        )
+        autoscaling_role = iam.Role.from_role_name(
+            self, "EmrAutoScalingRole", ids.EMR_AUTOSCALING_ROLE_NAME, mutable=False
+        )
+        cluster = pipeline.cluster
+        create = tasks.EmrCreateCluster(
+            self,
+            "CreateCluster",
+            state_name="CreateCluster",
+            name=state_machine_name(name),
+            release_label=cluster.release,
+            applications=[tasks.EmrCreateCluster.ApplicationConfigProperty(name="Spark")],
+            service_role=service_role,
+            cluster_role=instance_role,
+            auto_scaling_role=autoscaling_role,
+            log_uri=f"s3://{artifacts_bucket_name()}/logs/emr/{name}/",
+            visible_to_all_users=True,
+            auto_termination_policy_idle_timeout=CLUSTER_IDLE_TIMEOUT,
+            instances=tasks.EmrCreateCluster.InstancesConfigProperty(
+                ec2_subnet_id=Fn.import_value(ids.EXPORT_EMR_SUBNET),
+                emr_managed_master_security_group=Fn.import_value(ids.EXPORT_EMR_MASTER_SG),
+                emr_managed_slave_security_group=Fn.import_value(ids.EXPORT_EMR_CORE_SG),
+                instance_groups=[
+                    tasks.EmrCreateCluster.InstanceGroupConfigProperty(
+                        name="Primary",
+                        instance_role=tasks.EmrCreateCluster.InstanceRoleType.MASTER,
+                        instance_type=cluster.master.instance_type,
+                        instance_count=cluster.master.count,
+                    ),
+                    tasks.EmrCreateCluster.InstanceGroupConfigProperty(
+                        name="Core",
+                        instance_role=tasks.EmrCreateCluster.InstanceRoleType.CORE,
+                        instance_type=cluster.core.instance_type,
+                        instance_count=cluster.core.count,
+                    ),
+                ],
+            ),
+            tags={"dpc:pipeline": name},
+            result_path="$.cluster",
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+        )
+        cluster_id = sfn.JsonPath.string_at("$.cluster.ClusterId")
+        failed = sfn.Fail(
+            self,
+            "PipelineFailed",
+            state_name="PipelineFailed",
+            error="PipelineFailed",
+            cause=f"A step of {name} failed; its EMR cluster was terminated",
+        )
+        terminate_after_failure = tasks.EmrTerminateCluster(
+            self,
+            "TerminateAfterFailure",
+            state_name="TerminateAfterFailure",
+            cluster_id=cluster_id,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        terminate_after_failure.add_catch(failed, result_path="$.terminateError")
+        terminate_after_failure.next(failed)
+        create.add_catch(failed, result_path="$.error")
+
+        chain: sfn.IChainable = create
+        tail: sfn.INextable = create
+        for step in pipeline.steps:
+            task = self._step_task(step, cluster_id, scripts.urls[step.script])
+            task.add_catch(terminate_after_failure, result_path="$.error")
+            tail.next(task)
+            tail = task
+        terminate = tasks.EmrTerminateCluster(
+            self,
+            "TerminateCluster",
+            state_name="TerminateCluster",
+            cluster_id=cluster_id,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        terminate.add_catch(failed, result_path="$.error")
+        tail.next(terminate)
+        terminate.next(sfn.Succeed(self, "Done", state_name="Done"))
+
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/vendedlogs/states/{state_machine_name(name)}",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "Resource",
+            state_machine_name=state_machine_name(name),
+            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            timeout=Duration.seconds(int(pipeline.timeout.total_seconds()))
+            if pipeline.timeout
+            else None,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            comment=pipeline.description or f"dpc pipeline {name}",
+        )
+        suppress(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "elasticmapreduce:RunJobFlow and the X-Ray actions support no resource-level "
+            "permissions, so they can only be granted on '*'.",
+            findings=["Resource::*"],
+        )
+        suppress(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "Clusters are created at run time, so their ids are unknown at deploy time; the "
+            "grant is limited to this account and region's clusters.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:elasticmapreduce:<AWS::Region>:"
+                "<AWS::AccountId>:cluster/*"
+            ],
+        )
+        suppress(
+            self.state_machine,
+            "AwsSolutions-IAM5",
+            "The EMR integration may create EMR's cleanup service-linked role, whose path "
+            "AWS fixes; the grant is limited to that role.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/aws-service-role/"
+                "elasticmapreduce.amazonaws.com*/AWSServiceRoleForEMRCleanup*"
+            ],
+        )
+
+    def _step_task(self, step: Step, cluster_id: str, script_url: str) -> tasks.EmrAddStep:
+        if step.type == "spark":
+            jar, args = "command-runner.jar", [*SPARK_SUBMIT, script_url, *step.args]
+        else:
+            jar, args = script_runner_jar(), [script_url, *step.args]
+        return tasks.EmrAddStep(
+            self,
+            f"Step{_pascal(step.name)}",
+            state_name=f"Step {step.name}",
+            cluster_id=cluster_id,
+            name=step.name,
+            jar=jar,
+            args=args,
+            action_on_failure=tasks.ActionOnFailure.CONTINUE,
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            result_path=sfn.JsonPath.DISCARD,
+        )
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
+
+
+class PipelineTriggers(Construct):
+    """The schedule rule (default bus) and/or the trigger rule (pipeline bus, by name)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: Pipeline,
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        account = pipeline.ref.account
+        self.schedule_rule: events.Rule | None = None
+        self.trigger_rule: events.Rule | None = None
+        schedule = pipeline.trigger.schedule
+        if schedule is not None:
+            self.schedule_rule = events.Rule(
+                self,
+                "Schedule",
+                rule_name=f"dpc-{pipeline.name}-schedule",
+                description=f"Starts dpc pipeline {pipeline.name} on its schedule",
+                schedule=events.Schedule.expression(schedule.expression),
+                targets=[
+                    targets.SfnStateMachine(
+                        state_machine,
+                        input=events.RuleTargetInput.from_object(
+                            {
+                                "pipeline": pipeline.name,
+                                "account": account,
+                                "trigger_id": events.EventField.event_id,
+                                "causes": [],
+                                "scheduled_time": events.EventField.time,
+                            }
+                        ),
+                        retry_attempts=3,
+                    )
+                ],
+            )
+        if pipeline.trigger.executions is not None:
+            self.trigger_rule = events.Rule(
+                self,
+                "Trigger",
+                rule_name=f"dpc-{pipeline.name}-trigger",
+                description=f"Starts dpc pipeline {pipeline.name} when the trigger manager says so",
+                event_bus=events.EventBus.from_event_bus_name(
+                    self, "PipelineBus", constants.PIPELINE_BUS_NAME
+                ),
+                event_pattern=trigger_event_pattern(pipeline.name, account),
+                targets=[
+                    targets.SfnStateMachine(
+                        state_machine,
+                        input=events.RuleTargetInput.from_event_path("$.detail"),
+                        retry_attempts=3,
+                    )
+                ],
+            )
+
+
+def trigger_event_pattern(pipeline_name: str, account: str) -> events.EventPattern:
+    """The trigger events meant for this pipeline: its own name AND its own account (§6)."""
+    return events.EventPattern(
+        source=[constants.TRIGGER_EVENT_SOURCE],
+        detail_type=[constants.TRIGGER_DETAIL_TYPE],
+        detail={"pipeline": [pipeline_name], "account": [account]},
+    )
+
+
+class DependencyRegistration(Construct):
+    """Registers the pipeline (state machine, condition, schedule) with the central registry
+    on create/update and removes it on delete, through the account's registration provider."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: Pipeline,
+        state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        condition = pipeline.trigger.executions
+        schedule = pipeline.trigger.schedule
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=Fn.import_value(ids.EXPORT_REGISTRATION_PROVIDER),
+            resource_type="Custom::DpcPipelineRegistration",
+            properties={
+                "Pipeline": pipeline.name,
+                "Account": pipeline.ref.account,
+                "StateMachineArn": state_machine.state_machine_arn,
+                "Condition": json.dumps(condition_to_json(condition)) if condition else "",
+                "Schedule": schedule.expression if schedule else "",
+            },
+        )
+
+
+class PipelineNotifications(Construct):
+    """The pipeline's SNS topic (KMS-encrypted, TLS only) with one subscription per e-mail
+    address or HTTPS endpoint. Slack targets are served by the execution tracker (Slack
+    registration is a separate custom resource, not part of this construct)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline: Pipeline) -> None:
+        super().__init__(scope, construct_id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=f"dpc-{pipeline.name}-notifications",
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        targets_ = pipeline.notifications.targets if pipeline.notifications else ()
+        for target in targets_:
+            for address in target.addresses:
+                if target.channel == "EMAIL":
+                    self.topic.add_subscription(subscriptions.EmailSubscription(address))
+                elif target.channel in ("OPSGENIE", "WEBHOOK"):
+                    self.topic.add_subscription(
+                        subscriptions.UrlSubscription(
+                            address, protocol=sns.SubscriptionProtocol.HTTPS
+                        )
+                    )
+
+
+class PipelineStack(Stack):
+    """Everything `dpc deploy` creates for one pipeline (its account must be known)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str | None = None,
+        *,
+        pipeline: Pipeline,
+        **stack_options: object,
+    ) -> None:
+        super().__init__(  # type: ignore[arg-type]
+            scope, construct_id or pipeline_stack_name(pipeline.name), **stack_options
+        )
+        self.pipeline = pipeline
+        Tags.of(self).add("dpc:pipeline", pipeline.name)
+        for key, value in pipeline.tags.items():
+            Tags.of(self).add(key, value)
+        self.scripts = StepScripts(self, ids.STEP_SCRIPTS, pipeline=pipeline)
+        self.state_machine = PipelineStateMachine(
+            self, ids.STATE_MACHINE, pipeline=pipeline, scripts=self.scripts
+        )
+        machine = self.state_machine.state_machine
+        self.triggers = PipelineTriggers(
+            self, ids.TRIGGERS, pipeline=pipeline, state_machine=machine
+        )
+        self.registration = DependencyRegistration(
+            self, ids.DEPENDENCY_REGISTRATION, pipeline=pipeline, state_machine=machine
+        )
+        self.notifications = (
+            PipelineNotifications(self, ids.NOTIFICATIONS, pipeline=pipeline)
+            if pipeline.notifications
+            else None
+        )

@@ -1,0 +1,353 @@
+"""A team's account: the pipeline bus, the export rule, artifacts, EMR plumbing, registration.
+
+Everything here is shared by all of the account's pipeline stacks, which import it through
+CloudFormation exports (names in ``dpc.infra.ids``) or fixed names (bus, EMR roles).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Tags
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from dpc import constants
+from dpc.infra import ids
+from dpc.infra.central import suppress_lambda_defaults
+from dpc.infra.lambda_code import dpc_function
+from dpc.infra.nag import suppress
+
+EMR_MANAGED_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
+"""AmazonEMRServicePolicy_v2 only acts on network resources carrying this tag."""
+
+
+def artifacts_bucket_name() -> str:
+    return f"{ids.ARTIFACTS_BUCKET_NAME_PREFIX}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
+def assets_bucket_name() -> str:
+    return ids.ASSETS_BUCKET_NAME.replace("${AWS::AccountId}", Aws.ACCOUNT_ID).replace(
+        "${AWS::Region}", Aws.REGION
+    )
+
+
+class PipelineBus(Construct):
+    """The bus that receives this account's Pipeline Trigger events from the central bus."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, central_account: str) -> None:
+        super().__init__(scope, construct_id)
+        self.bus = events.EventBus(self, "Bus", event_bus_name=constants.PIPELINE_BUS_NAME)
+        policy = events.CfnEventBusPolicy(
+            self,
+            "AllowCentralAccount",
+            event_bus_name=constants.PIPELINE_BUS_NAME,
+            statement_id="AllowCentralAccount",
+            statement={
+                "Sid": "AllowCentralAccount",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{Aws.PARTITION}:iam::{central_account}:root"},
+                "Action": "events:PutEvents",
+                "Resource": f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:event-bus/"
+                f"{constants.PIPELINE_BUS_NAME}",
+            },
+        )
+        policy.node.add_dependency(self.bus)
+
+
+class ExportToCentralBus(Construct):
+    """Rule ``export-events-to-central-bus``: status changes of dpc state machines only."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, central_account: str) -> None:
+        super().__init__(scope, construct_id)
+        central_bus = events.EventBus.from_event_bus_arn(
+            self,
+            "CentralBus",
+            f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{central_account}:event-bus/"
+            f"{constants.CENTRAL_BUS_NAME}",
+        )
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+            description="Lets the export rule put dpc status changes on the central bus",
+        )
+        self.rule = events.Rule(
+            self,
+            "Rule",
+            rule_name=constants.EXPORT_RULE_NAME,
+            description="Step Functions status changes of dpc pipelines → central bus",
+            event_pattern=events.EventPattern(
+                source=[constants.SFN_EVENT_SOURCE],
+                detail_type=[constants.SFN_STATUS_DETAIL_TYPE],
+                detail={
+                    "stateMachineArn": [
+                        {
+                            "prefix": f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+                            f":stateMachine:{constants.STATE_MACHINE_PREFIX}"
+                        }
+                    ]
+                },
+            ),
+            targets=[targets.EventBus(central_bus, role=role)],
+        )
+
+
+class ArtifactsBucket(Construct):
+    """Step outputs and logs (EMR, VPC flow logs): encrypted, private, TLS only, logs expire."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            bucket_name=artifacts_bucket_name(),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireLogs",
+                    prefix="logs/",
+                    expiration=Duration.days(log_retention_days),
+                    noncurrent_version_expiration=Duration.days(7),
+                ),
+                s3.LifecycleRule(
+                    id="ExpireOldVersions", noncurrent_version_expiration=Duration.days(30)
+                ),
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        suppress(
+            self.bucket,
+            "AwsSolutions-S1",
+            "The bucket holds dpc's own logs; server access logs of a log bucket would need "
+            "another log bucket. Object-level access is auditable with CloudTrail data events.",
+        )
+
+
+class EmrNetwork(Construct):
+    """A small VPC with public subnets (no NAT to pay for) and the EMR-managed security groups."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, flow_logs: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            max_azs=2,
+            nat_gateways=0,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)
+            ],
+            flow_logs={
+                "FlowLogs": ec2.FlowLogOptions(
+                    destination=ec2.FlowLogDestination.to_s3(flow_logs, "logs/vpc-flow/")
+                )
+            },
+        )
+        self.master = ec2.SecurityGroup(
+            self, "Master", vpc=self.vpc, description="dpc EMR primary node (rules managed by EMR)"
+        )
+        self.core = ec2.SecurityGroup(
+            self, "Core", vpc=self.vpc, description="dpc EMR core nodes (rules managed by EMR)"
+        )
+        Tags.of(self).add(*EMR_MANAGED_TAG)
+
+
+class EmrRoles(Construct):
+    """EMR's service role, the cluster's instance role/profile and the autoscaling role.
+
+    Fixed names (``dpc.infra.ids``), because every pipeline's state machine passes them.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, artifacts: s3.IBucket) -> None:
+        super().__init__(scope, construct_id)
+        self.instance_role = iam.Role(
+            self,
+            "InstanceRole",
+            role_name=ids.EMR_INSTANCE_ROLE_NAME,
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="dpc EMR cluster nodes: read step scripts, write outputs and logs",
+        )
+        assets_arn = f"arn:{Aws.PARTITION}:s3:::{assets_bucket_name()}"
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadStepScripts",
+                actions=["s3:GetObject"],
+                resources=[f"{assets_arn}/*"],
+            )
+        )
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOutputsAndLogs",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[artifacts.arn_for_objects("*")],
+            )
+        )
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListBuckets",
+                actions=["s3:ListBucket", "s3:GetBucketLocation"],
+                resources=[assets_arn, artifacts.bucket_arn],
+            )
+        )
+        suppress(
+            self.instance_role,
+            "AwsSolutions-IAM5",
+            "Steps read any script under the dpc assets bucket and write outputs/logs under "
+            "the account's artifacts bucket: object keys are content hashes and run ids, "
+            "unknown when the account is set up.",
+            findings=[
+                f"Resource::<{Stack.of(self).resolve(artifacts.node.default_child.logical_id)}.Arn>/*",  # type: ignore[union-attr]
+                "Resource::arn:<AWS::Partition>:s3:::dpc-assets-<AWS::AccountId>-<AWS::Region>/*",
+            ],
+        )
+        iam.CfnInstanceProfile(
+            self,
+            "InstanceProfile",
+            instance_profile_name=ids.EMR_INSTANCE_PROFILE_NAME,
+            roles=[self.instance_role.role_name],
+        )
+
+        self.service_role = iam.Role(
+            self,
+            "ServiceRole",
+            role_name=ids.EMR_SERVICE_ROLE_NAME,
+            assumed_by=iam.ServicePrincipal("elasticmapreduce.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonEMRServicePolicy_v2"
+                )
+            ],
+            description="dpc EMR service role (acts only on resources tagged for EMR)",
+        )
+        self.instance_role.grant_pass_role(self.service_role)
+        suppress(
+            self.service_role,
+            "AwsSolutions-IAM4",
+            "AmazonEMRServicePolicy_v2 is the AWS-maintained, tag-scoped policy EMR requires.",
+            findings=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEMRServicePolicy_v2"
+            ],
+        )
+
+        self.autoscaling_role = iam.Role(
+            self,
+            "AutoScalingRole",
+            role_name=ids.EMR_AUTOSCALING_ROLE_NAME,
+            assumed_by=iam.CompositePrincipal(
+                iam.ServicePrincipal("elasticmapreduce.amazonaws.com"),
+                iam.ServicePrincipal("application-autoscaling.amazonaws.com"),
+            ),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(
+                    "service-role/AmazonElasticMapReduceforAutoScalingRole"
+                )
+            ],
+            description="dpc EMR automatic scaling",
+        )
+        suppress(
+            self.autoscaling_role,
+            "AwsSolutions-IAM4",
+            "AmazonElasticMapReduceforAutoScalingRole is the AWS-maintained policy EMR scaling "
+            "requires.",
+            findings=[
+                "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonElasticMapReduceforAutoScalingRole"
+            ],
+        )
+
+
+class RegistrationProvider(Construct):
+    """The custom-resource provider pipeline stacks use to register with the central API."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, central_account: str, api_url: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = dpc_function(
+            self,
+            "Function",
+            handler="dpc.lambdas.registration_provider.handler",
+            description="dpc: registers pipelines with the central dependency API (SigV4)",
+            environment={"DPC_DEPENDENCY_API_URL": api_url},
+            timeout=Duration.seconds(60),
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["execute-api:Invoke"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{central_account}:*/*/"
+                    f"{method}/pipelines/*"
+                    for method in ("PUT", "DELETE")
+                ],
+            )
+        )
+        suppress_lambda_defaults(self.function)
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "The central API's id is not known in the user account; the grant is limited to "
+            "PUT/DELETE /pipelines/* of the central account's APIs.",
+            findings=[
+                f"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:{central_account}:"
+                f"*/*/{method}/pipelines/*"
+                for method in ("PUT", "DELETE")
+            ],
+        )
+
+
+class UserAccountStack(Stack):
+    """Everything `dpc setup-user-account` deploys."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str = ids.USER_STACK_NAME,
+        *,
+        central_account: str,
+        api_url: str = "",
+        log_retention_days: int = 90,
+        **stack_options: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_options)  # type: ignore[arg-type]
+        Tags.of(self).add("dpc:component", "user-account")
+        api_url_parameter = CfnParameter(
+            self,
+            "DependencyApiUrl",
+            type="String",
+            default=api_url,
+            description="URL of the central dependency API (output of setup-central-account)",
+        )
+        self.pipeline_bus = PipelineBus(self, ids.PIPELINE_BUS, central_account=central_account)
+        self.export_rule = ExportToCentralBus(
+            self, ids.EXPORT_RULE, central_account=central_account
+        )
+        self.artifacts = ArtifactsBucket(
+            self, ids.ARTIFACTS_BUCKET, log_retention_days=log_retention_days
+        )
+        self.network = EmrNetwork(self, ids.EMR_NETWORK, flow_logs=self.artifacts.bucket)
+        self.emr_roles = EmrRoles(self, ids.EMR_ROLES, artifacts=self.artifacts.bucket)
+        self.registration = RegistrationProvider(
+            self,
+            ids.REGISTRATION_PROVIDER,
+            central_account=central_account,
+            api_url=api_url_parameter.value_as_string,
+        )
+        exports = {
+            ids.EXPORT_ARTIFACTS_BUCKET: self.artifacts.bucket.bucket_name,
+            ids.EXPORT_EMR_SUBNET: self.network.vpc.public_subnets[0].subnet_id,
+            ids.EXPORT_EMR_MASTER_SG: self.network.master.security_group_id,
+            ids.EXPORT_EMR_CORE_SG: self.network.core.security_group_id,
+            ids.EXPORT_REGISTRATION_PROVIDER: self.registration.function.function_arn,
+        }
+        for export_name, value in exports.items():
+            CfnOutput(
+                self,
+                "".join(part.title() for part in export_name.split("-")),
+                value=value,
+                export_name=export_name,
+            )
