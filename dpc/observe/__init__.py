@@ -1,0 +1,1 @@
+"""Reading what the central account recorded: the run log, evaluations, the registry."""
