@@ -107,7 +107,11 @@ class _Builder:
             )
         if len(path) > MAX_DEPTH:
             raise _TooBig(node, f"values are nested deeper than {MAX_DEPTH} levels")
-        self.values.setdefault(path, _position(node))
+        # A mapping or list is best shown at the key that introduces it ("executions:"), not
+        # at its first entry on the next line.
+        container = isinstance(node, MappingNode | SequenceNode)
+        where = self.keys.get(path) if container and path else None
+        self.values.setdefault(path, where or _position(node))
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
