@@ -1,0 +1,290 @@
+"""The Slack poster: the Lambda behind the central Slack API's ``POST /messages``.
+
+For one message of one run (article, alerting steps 6-11): read the bot token from Secrets
+Manager (cached for the container's life, never logged), read the pipeline's channels from
+the Slack-channels table, and post to each channel with ``chat.postMessage`` — the first
+message of an execution starts a thread whose ``ts`` is stored in the Slack-threads table,
+every later message of that execution replies in it.
+
+Slack is called with plain HTTPS (urllib), not ``slack_sdk``: the poster uses one Web API
+method, the Lambda asset stays free of third-party packages (boto3 and Powertools come
+from the runtime and layer), and the two behaviours that matter here — waiting for
+``Retry-After`` on HTTP 429 and telling a dead channel from a dead token — are a few
+explicit lines rather than SDK retry handlers to configure. ``DPC_SLACK_BASE_URL`` points
+it at another Slack-compatible endpoint (the sandbox's and the tests' fake Slack).
+
+Failures are per channel: a missing or archived channel is logged with its name and the
+other channels still get the message. A rejected token (revoked, invalid) is re-read once
+from Secrets Manager — it may just have been replaced — and otherwise logged as what to fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from dpc import constants
+from dpc.lambdas.apigw import ApiError, ApiRequest, response
+from dpc.lambdas.clients import client
+
+logger = Logger(service="dpc-slack-poster")
+
+DEFAULT_SLACK_BASE_URL = "https://slack.com/api"
+THREAD_RETENTION = timedelta(days=90)
+MAX_RETRY_AFTER_SECONDS = 30.0
+AUTH_ERRORS = frozenset(
+    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
+)
+
+
+class SlackError(Exception):
+    """Slack refused a message; ``code`` is Slack's error string (``channel_not_found``…)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def is_auth(self) -> bool:
+        return self.code in AUTH_ERRORS
+
+
+@dataclass(frozen=True)
+class Posted:
+    channel_id: str
+    ts: str
+
+
+@dataclass
+class TokenCache:
+    """The bot token, read from Secrets Manager once per container (and again on demand)."""
+
+    secrets: Any
+    secret_id: str
+    _token: str | None = field(default=None, repr=False)
+
+    def get(self) -> str:
+        if self._token is None:
+            self._token = str(
+                self.secrets.get_secret_value(SecretId=self.secret_id)["SecretString"]
+            )
+        return self._token
+
+    def forget(self) -> None:
+        self._token = None
+
+
+@dataclass(frozen=True)
+class SlackWebApi:
+    """``chat.postMessage`` over HTTPS, waiting out HTTP 429 as Slack asks (``Retry-After``)."""
+
+    base_url: str
+    token: Callable[[], str]
+    sleep: Callable[[float], None] = time.sleep
+    max_attempts: int = 4
+    timeout: float = 10.0
+
+    def post_message(self, channel: str, text: str, thread_ts: str | None = None) -> Posted:
+        body: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        if thread_ts is not None:
+            body["thread_ts"] = thread_ts
+        for _ in range(self.max_attempts):
+            request = urllib.request.Request(
+                f"{self.base_url.rstrip('/')}/chat.postMessage",
+                data=json.dumps(body).encode(),
+                method="POST",
+                headers={
+                    "Content-Type": "application/json; charset=utf-8",
+                    "Authorization": f"Bearer {self.token()}",
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                    answer = json.loads(reply.read())
+            except urllib.error.HTTPError as error:
+                if error.code != 429:
+                    raise SlackError(f"http_{error.code}") from None
+                wait = _retry_after(error.headers.get("Retry-After"))
+                logger.warning("Slack rate limit", extra={"channel": channel, "retry_after": wait})
+                self.sleep(wait)
+                continue
+            except (urllib.error.URLError, TimeoutError) as error:
+                raise SlackError(f"unreachable: {error}") from None
+            if not answer.get("ok"):
+                raise SlackError(str(answer.get("error", "unknown_error")))
+            return Posted(channel_id=str(answer["channel"]), ts=str(answer["ts"]))
+        raise SlackError("ratelimited")
+
+
+def _retry_after(header: str | None) -> float:
+    try:
+        return min(max(float(header or 1), 0.0), MAX_RETRY_AFTER_SECONDS)
+    except ValueError:
+        return 1.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    channels_table: str
+    threads_table: str
+    token_secret_id: str
+    slack_base_url: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        return cls(
+            channels_table=env[constants.ENV_SLACK_CHANNELS_TABLE],
+            threads_table=env[constants.ENV_SLACK_THREADS_TABLE],
+            token_secret_id=env[constants.ENV_SLACK_TOKEN_SECRET],
+            slack_base_url=env.get(constants.ENV_SLACK_BASE_URL) or DEFAULT_SLACK_BASE_URL,
+        )
+
+
+def pipeline_key(name: str, account: str) -> str:
+    """The Slack-channels table key of a pipeline (``name@account``, as in the run log)."""
+    return f"{name}@{account}"
+
+
+@dataclass(frozen=True)
+class SlackPoster:
+    settings: Settings
+    dynamodb: Any
+    slack: SlackWebApi
+    token: TokenCache
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        try:
+            request = ApiRequest.from_event(event)
+            pipeline, execution, text = (request.text(f) for f in ("pipeline", "execution", "text"))
+            if _account_of(execution) != request.caller_account:
+                raise ApiError(403, "an account may post only about its own executions")
+            channels = self.channels(pipeline, request.caller_account)
+        except ApiError as error:
+            logger.error("message refused", extra={"status": error.status, "reason": str(error)})
+            return response(error.status, {"message": str(error)})
+        posted, failed = self.post(execution, channels, text)
+        status = 200 if not failed else 502
+        return response(status, {"posted": posted, "failed": failed})
+
+    def channels(self, pipeline: str, account: str) -> list[str]:
+        key = pipeline_key(pipeline, account)
+        item = self.dynamodb.get_item(
+            TableName=self.settings.channels_table, Key={"pipeline": {"S": key}}
+        ).get("Item")
+        channels = [c["S"] for c in (item or {}).get("channels", {}).get("L", [])]
+        if not channels:
+            raise ApiError(404, f"no Slack channels are registered for {key}")
+        return channels
+
+    def post(
+        self, execution: str, channels: list[str], text: str
+    ) -> tuple[list[str], dict[str, str]]:
+        """Post to every channel; one channel's failure never stops the others."""
+        posted: list[str] = []
+        failed: dict[str, str] = {}
+        for channel in channels:
+            try:
+                self._post_in_thread(execution, channel, text)
+                posted.append(channel)
+            except SlackError as error:
+                failed[channel] = error.code
+                logger.error(
+                    _explain(error, channel, self.settings.token_secret_id),
+                    extra={"channel": channel, "execution": execution, "slack_error": error.code},
+                )
+        return posted, failed
+
+    def _post_in_thread(self, execution: str, channel: str, text: str) -> None:
+        thread = self._thread(execution, channel)
+        try:
+            posted = self._send(channel if thread is None else thread[0], text, thread)
+        except SlackError as error:
+            if not error.is_auth:
+                raise
+            self.token.forget()  # the secret may have been replaced since it was cached
+            posted = self._send(channel if thread is None else thread[0], text, thread)
+        if thread is None:
+            self._remember_thread(execution, channel, posted)
+
+    def _send(self, channel: str, text: str, thread: tuple[str, str] | None) -> Posted:
+        return self.slack.post_message(channel, text, thread[1] if thread else None)
+
+    def _thread(self, execution: str, channel: str) -> tuple[str, str] | None:
+        """(channel id, root ts) of the execution's thread in ``channel``, if it has one."""
+        item = self.dynamodb.get_item(
+            TableName=self.settings.threads_table,
+            Key={"execution": {"S": execution}, "channel": {"S": channel}},
+            ConsistentRead=True,
+        ).get("Item")
+        return (item["channel_id"]["S"], item["ts"]["S"]) if item else None
+
+    def _remember_thread(self, execution: str, channel: str, posted: Posted) -> None:
+        expires = int((self.now() + THREAD_RETENTION).timestamp())
+        try:
+            self.dynamodb.put_item(
+                TableName=self.settings.threads_table,
+                Item={
+                    "execution": {"S": execution},
+                    "channel": {"S": channel},
+                    "channel_id": {"S": posted.channel_id},
+                    "ts": {"S": posted.ts},
+                    "expires_at": {"N": str(expires)},
+                },
+                ConditionExpression="attribute_not_exists(execution)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            logger.info(
+                "another message of this run started the thread first",
+                extra={"execution": execution, "channel": channel},
+            )
+
+
+def _account_of(execution_arn: str) -> str | None:
+    parts = execution_arn.split(":")
+    return parts[4] if len(parts) > 5 and parts[0] == "arn" else None
+
+
+def _explain(error: SlackError, channel: str, secret_id: str) -> str:
+    if error.is_auth:
+        return (
+            f"Slack rejected the bot token ({error.code}): store a valid token in secret "
+            f"{secret_id}; message to #{channel} not posted"
+        )
+    if error.code in {"channel_not_found", "not_in_channel", "is_archived"}:
+        return (
+            f"Slack channel #{channel} cannot receive messages ({error.code}): check its name "
+            "in pipeline.yaml and invite the dpc bot to it"
+        )
+    return f"posting to Slack channel #{channel} failed ({error.code})"
+
+
+@cache
+def _poster() -> SlackPoster:
+    """Composition root: settings, clients and the token cache live as long as the container."""
+    settings = Settings.from_env(os.environ)
+    token = TokenCache(client("secretsmanager"), settings.token_secret_id)
+    return SlackPoster(
+        settings=settings,
+        dynamodb=client("dynamodb"),
+        slack=SlackWebApi(settings.slack_base_url, token.get),
+        token=token,
+    )
+
+
+@logger.inject_lambda_context(log_event=False)
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return _poster().handle(event)
