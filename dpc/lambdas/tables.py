@@ -189,3 +189,21 @@ def create_table_request(table: Table, table_name: str) -> dict[str, Any]:
                 for i in indexes
             ]
     return request
+
+
+def create_tables(
+    client: Any, prefix: str = "dpc-", tables: tuple[Table, ...] = CENTRAL_TABLES
+) -> dict[str, str]:
+    """Create ``tables`` with boto3 (sandbox, tests, ``dpc simulate``); returns the Lambda
+    environment {env var: table name} that points the handlers at them."""
+    environment = {}
+    for table in tables:
+        name = prefix + table.logical_id
+        client.create_table(**create_table_request(table, name))
+        if table.ttl_attribute is not None:
+            client.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": table.ttl_attribute},
+            )
+        environment[table.env_var] = name
+    return environment

@@ -404,9 +404,15 @@ class TriggerEngine:
     max_attempts: int = 25
 
     def process(
-        self, event: RunEvent, children: Sequence[tuple[ParentRef, Condition]], now: datetime
+        self,
+        event: RunEvent,
+        children: Sequence[tuple[ParentRef, Condition]],
+        now: datetime,
+        acceptance: Acceptance | None = None,
     ) -> Outcome:
-        acceptance = self.store.accept(event)
+        """``acceptance``: when the caller already ran ``store.accept`` (with run details)."""
+        if acceptance is None:
+            acceptance = self.store.accept(event)
         if acceptance in (Acceptance.DUPLICATE, Acceptance.STALE):
             return Outcome(acceptance)
         evaluations: list[Evaluation] = []

@@ -15,6 +15,7 @@ from dpc.triggers.engine import (
     ChildState,
     CommitOutcome,
     Evaluation,
+    Publisher,
     RunEvent,
     Step,
     Trigger,
@@ -72,9 +73,17 @@ class MemoryStore:
 
 @dataclass
 class CollectingPublisher:
-    """Publishes into a list: ``dpc simulate``'s output and the tests' observation point."""
+    """Keeps what was published, in order: ``dpc simulate``'s output and the tests' view.
 
+    With ``inner`` (e.g. the EventBridge publisher) a trigger is kept only once ``inner``
+    accepted it."""
+
+    inner: Publisher | None = None
     published: list[Trigger] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def publish(self, triggers: Sequence[Trigger]) -> None:
-        self.published.extend(triggers)
+        if self.inner is not None:
+            self.inner.publish(triggers)
+        with self._lock:
+            self.published.extend(triggers)

@@ -1,0 +1,341 @@
+"""The DynamoDB :class:`~dpc.triggers.engine.TriggerStore` the trigger-manager Lambda runs on.
+
+Tables (keys and indexes in dpc.lambdas.tables):
+
+RunLog item (one per execution, key pipeline = "name@account", execution = name)::
+
+    name, account, execution_arn, status, input, started_at, stopped_at, updated_at,
+    started = "<started_at>#<execution>", day = "YYYY-MM-DD" (index keys),
+    statuses SS  every accepted status (rule 1: a status already in it is a duplicate)
+    ended    BOOL set by the first terminal status (rule 2: RUNNING never replaces it)
+    finished SS  statuses whose processing completed (a redelivery of an unfinished one resumes)
+
+  ``accept`` is ONE conditional UpdateItem: it logs the run and decides rules 1-2 at once;
+  on a failed condition DynamoDB returns the old item (ReturnValuesOnConditionCheckFailure),
+  so telling a duplicate from a resume costs nothing more.
+
+TriggerState child state (pk "CHILD#name@account", sk "#STATE")::
+
+    version N   compare-and-set: every commit is conditional on the version it read
+    last    M   {"parent@account": {time, status, execution}} — §5 last[r], one per parent
+    applied M   {"parent@account": [last 8 "execution#status" keys]} — skip a resumed event
+    clock   S   §5 rule 8 clock at the last evaluation
+    outbox  M   {trigger_id: {detail: JSON, recorded_at: ISO}} — recorded, not yet published
+
+  Bounded: it holds at most one event and eight keys per parent, whatever the number of runs.
+  ``commit`` is ONE TransactWriteItems: the state (conditional on its version), the trigger
+  record (pk "TRIGGER#id", conditional on not existing: exactly once) and the evaluation
+  record (pk "WHY#child", sk "<evaluated_at>#<parent>#<execution>#<status>", TTL 30 days).
+  A new outbox entry is added by path (``outbox.#id``) so a concurrent ``mark_published``
+  (``REMOVE outbox.#id``, no version change) is never undone by a commit.
+
+Requests per event: accept 1 + finish 1 (+ the registry's one Query = 3), per child evaluated
+load 1 + commit 1, per child that fired mark_published 1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from dpc.triggers.engine import (
+    Acceptance,
+    ChildState,
+    CommitOutcome,
+    PendingTrigger,
+    RunEvent,
+    Step,
+    Trigger,
+    format_time,
+    parse_time,
+)
+from dpc.triggers.model import TERMINAL_STATUSES, ParentRef
+
+EVALUATION_TTL = timedelta(days=30)
+TRIGGER_TTL = timedelta(days=400)
+STATE_SK = "#STATE"
+TRIGGER_SK = "#TRIGGER"
+
+
+def ref_key(ref: ParentRef) -> str:
+    return f"{ref.name}@{ref.account}"
+
+
+def parse_ref(text: str) -> ParentRef:
+    name, _, account = text.rpartition("@")
+    return ParentRef(name, account)
+
+
+def child_key(ref: ParentRef) -> dict[str, Any]:
+    return {"pk": {"S": f"CHILD#{ref_key(ref)}"}, "sk": {"S": STATE_SK}}
+
+
+def why_partition(ref: ParentRef) -> str:
+    """Partition of a child's evaluation records (``dpc why``: newest first)."""
+    return f"WHY#{ref_key(ref)}"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What the run log keeps besides the §5 event (from the Step Functions event)."""
+
+    execution_arn: str = ""
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+    input: str | None = None
+
+
+def _event_json(event: RunEvent) -> dict[str, Any]:
+    return {
+        "M": {
+            "time": {"S": format_time(event.time)},
+            "status": {"S": event.status},
+            "execution": {"S": event.execution},
+        }
+    }
+
+
+def _outbox_entry(pending: PendingTrigger) -> dict[str, Any]:
+    return {
+        "M": {
+            "detail": {"S": json.dumps(pending.trigger.detail())},
+            "recorded_at": {"S": format_time(pending.recorded_at)},
+        }
+    }
+
+
+def _epoch(moment: datetime) -> dict[str, str]:
+    return {"N": str(int(moment.timestamp()))}
+
+
+@dataclass
+class DynamoDbStore:
+    run_log_table: str
+    state_table: str
+    client: Any
+
+    # -- rules 1-2 and the run log -------------------------------------------------------
+    def accept(self, event: RunEvent, record: RunRecord | None = None) -> Acceptance:
+        """Log the run and decide rules 1-2; ``record`` adds what only the Lambda knows."""
+        record = record or RunRecord()
+        started_at = record.started_at or event.time
+        values: dict[str, Any] = {
+            ":name": {"S": event.pipeline.name},
+            ":account": {"S": event.pipeline.account},
+            ":arn": {"S": record.execution_arn},
+            ":status": {"S": event.status},
+            ":statuses": {"SS": [event.status]},
+            ":started_at": {"S": format_time(started_at)},
+            ":started": {"S": f"{format_time(started_at)}#{event.execution}"},
+            ":day": {"S": started_at.strftime("%Y-%m-%d")},
+            ":updated": {"S": format_time(event.time)},
+            ":input": {"S": record.input or "{}"},
+        }
+        sets = [
+            "#name = :name",
+            "account = :account",
+            "execution_arn = :arn",
+            "#status = :status",
+            "started_at = if_not_exists(started_at, :started_at)",
+            "started = if_not_exists(started, :started)",
+            "#day = if_not_exists(#day, :day)",
+            "updated_at = :updated",
+            "#input = if_not_exists(#input, :input)",
+        ]
+        condition = "(attribute_not_exists(statuses) OR NOT contains(statuses, :status))"
+        if event.status in TERMINAL_STATUSES:
+            sets.append("ended = :true")
+            values[":true"] = {"BOOL": True}
+            stopped = record.stopped_at or event.time
+            sets.append("stopped_at = :stopped")
+            values[":stopped"] = {"S": format_time(stopped)}
+        else:
+            condition += " AND attribute_not_exists(ended)"
+        try:
+            self.client.update_item(
+                TableName=self.run_log_table,
+                Key={
+                    "pipeline": {"S": ref_key(event.pipeline)},
+                    "execution": {"S": event.execution},
+                },
+                UpdateExpression=f"SET {', '.join(sets)} ADD statuses :statuses",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={
+                    "#name": "name",
+                    "#status": "status",
+                    "#day": "day",
+                    "#input": "input",
+                },
+                ExpressionAttributeValues=values,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            old: dict[str, Any] = error.response.get("Item", {})  # type: ignore[assignment]
+            if event.status not in old.get("statuses", {}).get("SS", []):
+                return Acceptance.STALE
+            finished = old.get("finished", {}).get("SS", [])
+            return Acceptance.DUPLICATE if event.status in finished else Acceptance.RESUMED
+        return Acceptance.NEW
+
+    def finish(self, event: RunEvent) -> None:
+        self.client.update_item(
+            TableName=self.run_log_table,
+            Key={"pipeline": {"S": ref_key(event.pipeline)}, "execution": {"S": event.execution}},
+            UpdateExpression="ADD finished :status",
+            ExpressionAttributeValues={":status": {"SS": [event.status]}},
+        )
+
+    # -- child state ------------------------------------------------------------------------
+    def load(self, child: ParentRef) -> ChildState:
+        item = self.client.get_item(
+            TableName=self.state_table, Key=child_key(child), ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return ChildState()
+        last = {
+            parse_ref(parent): RunEvent(
+                parse_time(value["M"]["time"]["S"]),
+                parse_ref(parent),
+                value["M"]["status"]["S"],
+                value["M"]["execution"]["S"],
+            )
+            for parent, value in item.get("last", {"M": {}})["M"].items()
+        }
+        applied = {
+            parse_ref(parent): tuple(key["S"] for key in value["L"])
+            for parent, value in item.get("applied", {"M": {}})["M"].items()
+        }
+        outbox = {
+            trigger_id: PendingTrigger(
+                Trigger.from_detail(json.loads(value["M"]["detail"]["S"])),
+                parse_time(value["M"]["recorded_at"]["S"]),
+            )
+            for trigger_id, value in item.get("outbox", {"M": {}})["M"].items()
+        }
+        clock = parse_time(item["clock"]["S"]) if "clock" in item else None
+        return ChildState(int(item["version"]["N"]), last, applied, clock, outbox)
+
+    def commit(self, child: ParentRef, expected_version: int, step: Step) -> CommitOutcome:
+        state = step.state
+        last = {"M": {ref_key(r): _event_json(e) for r, e in state.last.items()}}
+        applied = {
+            "M": {
+                ref_key(r): {"L": [{"S": key} for key in keys]} for r, keys in state.applied.items()
+            }
+        }
+        clock = {"S": format_time(state.clock)} if state.clock else {"NULL": True}
+        version = {"N": str(expected_version + 1)}
+        state_write: dict[str, Any]
+        if expected_version == 0:
+            item = {
+                **child_key(child),
+                "version": version,
+                "last": last,
+                "applied": applied,
+                "clock": clock,
+                "outbox": {"M": {tid: _outbox_entry(p) for tid, p in state.outbox.items()}},
+            }
+            state_write = {
+                "Put": {
+                    "TableName": self.state_table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        else:
+            sets = "version = :version, #last = :last, applied = :applied, clock = :clock"
+            values: dict[str, Any] = {
+                ":version": version,
+                ":expected": {"N": str(expected_version)},
+                ":last": last,
+                ":applied": applied,
+                ":clock": clock,
+            }
+            names = {"#last": "last"}
+            if step.trigger is not None:
+                sets += ", outbox.#trigger = :entry"
+                names["#trigger"] = step.trigger.trigger_id
+                values[":entry"] = _outbox_entry(state.outbox[step.trigger.trigger_id])
+            state_write = {
+                "Update": {
+                    "TableName": self.state_table,
+                    "Key": child_key(child),
+                    "UpdateExpression": f"SET {sets}",
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values,
+                }
+            }
+        evaluation = step.evaluation
+        event = evaluation.event
+        writes: list[dict[str, Any]] = [state_write]
+        if step.trigger is not None:
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self.state_table,
+                        "Item": {
+                            "pk": {"S": f"TRIGGER#{step.trigger.trigger_id}"},
+                            "sk": {"S": TRIGGER_SK},
+                            "child": {"S": ref_key(child)},
+                            "detail": {"S": json.dumps(step.trigger.detail())},
+                            "event": {"S": json.dumps(event.to_json())},
+                            "recorded_at": {"S": format_time(evaluation.evaluated_at)},
+                            "expires_at": _epoch(evaluation.evaluated_at + TRIGGER_TTL),
+                        },
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+        writes.append(
+            {
+                "Put": {
+                    "TableName": self.state_table,
+                    "Item": {
+                        "pk": {"S": why_partition(child)},
+                        "sk": {
+                            "S": f"{format_time(evaluation.evaluated_at)}#"
+                            f"{ref_key(event.pipeline)}#{event.key}"
+                        },
+                        "record": {"S": json.dumps(evaluation.to_json())},
+                        "result": {"S": evaluation.result},
+                        **(
+                            {"trigger_id": {"S": evaluation.trigger_id}}
+                            if evaluation.trigger_id
+                            else {}
+                        ),
+                        "expires_at": _epoch(evaluation.evaluated_at + EVALUATION_TTL),
+                    },
+                }
+            }
+        )
+        try:
+            self.client.transact_write_items(TransactItems=writes)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            trigger_taken = (
+                step.trigger is not None
+                and len(reasons) > 1
+                and reasons[1] == "ConditionalCheckFailed"
+                and reasons[0] in (None, "None")
+            )
+            return CommitOutcome.DUPLICATE_TRIGGER if trigger_taken else CommitOutcome.CONFLICT
+        return CommitOutcome.COMMITTED
+
+    def mark_published(self, child: ParentRef, trigger_ids: Sequence[str]) -> None:
+        names = {f"#t{i}": tid for i, tid in enumerate(trigger_ids)}
+        self.client.update_item(
+            TableName=self.state_table,
+            Key=child_key(child),
+            UpdateExpression="REMOVE " + ", ".join(f"outbox.{name}" for name in names),
+            ExpressionAttributeNames=names,
+        )

@@ -1,0 +1,223 @@
+"""The trigger-manager Lambda: a pipeline run changed status somewhere in the organization;
+log it, and start every child whose condition now holds — exactly once (DESIGN §5, §6).
+
+Input: the native ``Step Functions Execution Status Change`` event, forwarded unchanged from
+the pipeline's account to the central bus (``detail``: executionArn, stateMachineArn, name,
+status, startDate, stopDate (epoch ms), input; top-level ``account`` set by EventBridge).
+
+Trust: the pipeline is named by its state machine (``dpc-<name>``) and the owning account by
+the event's ``account`` field, which EventBridge sets and a sender cannot forge. The event is
+rejected unless that account registered that pipeline with that state machine.
+
+Settings come from the environment once (table names, ``EVENT_BUS_NAME``); a failure raises,
+so EventBridge/Lambda retries the event and the stores' idempotency makes the retry safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from aws_lambda_powertools import Logger
+
+from dpc.constants import (
+    ENV_DEPENDENCIES_TABLE,
+    ENV_EVENT_BUS_NAME,
+    ENV_RUN_LOG_TABLE,
+    ENV_TRIGGER_STATE_TABLE,
+    SFN_EVENT_SOURCE,
+    SFN_STATUS_DETAIL_TYPE,
+    STATE_MACHINE_PREFIX,
+)
+from dpc.lambdas.clients import client as build_client
+from dpc.lambdas.publisher import EventBridgePublisher
+from dpc.lambdas.registry import DynamoDbRegistry
+from dpc.lambdas.store_dynamodb import DynamoDbStore, RunRecord
+from dpc.triggers.engine import Outcome, Publisher, RunEvent, TriggerEngine
+from dpc.triggers.model import STATUSES, TERMINAL_STATUSES, ParentRef, Status
+
+logger = Logger(service="dpc-trigger-manager")
+
+
+@dataclass(frozen=True)
+class Settings:
+    run_log_table: str
+    dependencies_table: str
+    trigger_state_table: str
+    event_bus_name: str
+
+    @staticmethod
+    def from_env(environ: Mapping[str, str] = os.environ) -> Settings:
+        return Settings(
+            run_log_table=environ[ENV_RUN_LOG_TABLE],
+            dependencies_table=environ[ENV_DEPENDENCIES_TABLE],
+            trigger_state_table=environ[ENV_TRIGGER_STATE_TABLE],
+            event_bus_name=environ[ENV_EVENT_BUS_NAME],
+        )
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What the trigger manager reads from a Step Functions status-change event."""
+
+    event: RunEvent
+    state_machine_arn: str
+    source_account: str
+    record: RunRecord
+
+
+def _epoch_ms(value: Any) -> datetime | None:
+    return None if value in (None, "") else datetime.fromtimestamp(int(value) / 1000, UTC)
+
+
+def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
+    """None for anything that is not a dpc state machine's status change."""
+    if event.get("detail-type") != SFN_STATUS_DETAIL_TYPE:
+        return None
+    detail = event.get("detail") or {}
+    arn = str(detail.get("stateMachineArn", ""))
+    parts = arn.split(":")
+    if (
+        len(parts) != 7
+        or parts[5] != "stateMachine"
+        or not parts[6].startswith(STATE_MACHINE_PREFIX)
+    ):
+        return None
+    status = detail.get("status")
+    if status not in STATUSES:
+        return None
+    started, stopped = _epoch_ms(detail.get("startDate")), _epoch_ms(detail.get("stopDate"))
+    if status in TERMINAL_STATUSES and stopped is not None:
+        time = stopped
+    elif started is not None:
+        time = started
+    else:
+        time = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    pipeline = ParentRef(parts[6].removeprefix(STATE_MACHINE_PREFIX), parts[4])
+    run_input = detail.get("input")
+    return StatusChange(
+        event=RunEvent(time, pipeline, cast(Status, status), str(detail.get("name", ""))),
+        state_machine_arn=arn,
+        source_account=str(event.get("account", "")),
+        record=RunRecord(
+            execution_arn=str(detail.get("executionArn", "")),
+            started_at=started,
+            stopped_at=stopped,
+            input=run_input if isinstance(run_input, str) else json.dumps(run_input),
+        ),
+    )
+
+
+def status_change_event(
+    run: RunEvent, started_at: datetime | None = None, region: str = "eu-west-1"
+) -> dict[str, Any]:
+    """The native event Step Functions would emit for ``run`` (simulate, tests, sandbox)."""
+    account, name = run.pipeline.account, STATE_MACHINE_PREFIX + run.pipeline.name
+    started_at = started_at or run.time
+    terminal = run.status in TERMINAL_STATUSES
+    execution_arn = f"arn:aws:states:{region}:{account}:execution:{name}:{run.execution}"
+    return {
+        "version": "0",
+        "id": f"{run.pipeline}/{run.key}",
+        "detail-type": SFN_STATUS_DETAIL_TYPE,
+        "source": SFN_EVENT_SOURCE,
+        "account": account,
+        "time": run.time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+            "name": run.execution,
+            "status": run.status,
+            "startDate": int(started_at.timestamp() * 1000),
+            "stopDate": int(run.time.timestamp() * 1000) if terminal else None,
+            "input": "{}",
+            "output": None,
+        },
+    }
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TriggerManager:
+    """The handler's logic with its collaborators injected (tests, sandbox, ``dpc simulate``)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        dynamodb: Any = None,
+        events: Any = None,
+        publisher: Publisher | None = None,
+        clock: Callable[[], datetime] = _utc_now,
+        wall_clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        dynamodb = dynamodb or build_client("dynamodb")
+        self.store = DynamoDbStore(settings.run_log_table, settings.trigger_state_table, dynamodb)
+        self.registry = DynamoDbRegistry(settings.dependencies_table, dynamodb)
+        if publisher is None:
+            publisher = EventBridgePublisher(
+                settings.event_bus_name, events or build_client("events")
+            )
+        self.engine = TriggerEngine(self.store, publisher, wall_clock=wall_clock)
+        self.clock = clock
+
+    def handle(self, event: Mapping[str, Any]) -> Outcome | None:
+        change = parse_status_change(event)
+        if change is None:
+            logger.info("ignored: not a dpc status change", extra={"event_id": event.get("id")})
+            return None
+        run = change.event
+        registration, children = self.registry.lookup(run.pipeline)
+        if (
+            registration is None
+            or registration.state_machine_arn != change.state_machine_arn
+            or registration.pipeline.account != change.source_account
+        ):
+            logger.warning(
+                "rejected: not a pipeline registered by the sending account",
+                extra={
+                    "pipeline": str(run.pipeline),
+                    "state_machine": change.state_machine_arn,
+                    "sender_account": change.source_account,
+                },
+            )
+            return None
+        acceptance = self.store.accept(run, change.record)
+        outcome = self.engine.process(
+            run, children, max(run.time, self.clock()), acceptance=acceptance
+        )
+        logger.info(
+            "processed",
+            extra={
+                "pipeline": str(run.pipeline),
+                "execution": run.execution,
+                "status": run.status,
+                "acceptance": outcome.acceptance.value,
+                "children": len(children),
+                "triggers": [t.trigger_id for t in outcome.published],
+            },
+        )
+        return outcome
+
+
+_manager: TriggerManager | None = None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _manager
+    if _manager is None:
+        _manager = TriggerManager(Settings.from_env())
+    outcome = _manager.handle(event)
+    if outcome is None:
+        return {"accepted": False, "triggers": []}
+    return {
+        "accepted": outcome.acceptance.value,
+        "triggers": [t.trigger_id for t in outcome.published],
+    }

@@ -1,0 +1,262 @@
+"""The trigger-manager Lambda on moto DynamoDB + EventBridge: the case study, the run log,
+explanations, spoofing, bounded state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dpc.constants import TRIGGER_DETAIL_TYPE, TRIGGER_EVENT_SOURCE
+from dpc.lambdas.central import LocalCentral
+from dpc.lambdas.publisher import EventBridgePublisher
+from dpc.lambdas.store_dynamodb import why_partition
+from dpc.lambdas.trigger_manager import TriggerManager, handler, status_change_event
+from dpc.triggers.engine import RunEvent, Trigger, parse_time
+from dpc.triggers.memory import CollectingPublisher
+from dpc.triggers.model import Condition, Item, ParentRef, Status
+
+EVENTS = Path(__file__).parent / "events"
+LISTINGS = ParentRef("listings", "111111111111")
+SEARCHES = ParentRef("searches", "222222222222")
+X = ParentRef("pipeline-x", "333333333333")
+CASE_STUDY = Condition(
+    all_of=(Item(LISTINGS, frozenset({"SUCCEEDED"})), Item(SEARCHES, frozenset({"SUCCEEDED"}))),
+    reset_cron="0 0 * * ? *",
+)
+
+
+@pytest.fixture
+def clients(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any]]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield boto3.client("dynamodb"), boto3.client("events")
+
+
+@pytest.fixture
+def central(clients: tuple[Any, Any]) -> LocalCentral:
+    central = LocalCentral.create(*clients)
+    central.register(LISTINGS)
+    central.register(SEARCHES)
+    central.register(X, CASE_STUDY)
+    return central
+
+
+class Lambda:
+    """The handler's logic as deployed, publishing to the (moto) central bus."""
+
+    def __init__(self, central: LocalCentral) -> None:
+        bus = EventBridgePublisher(central.settings.event_bus_name, central.events)
+        self.publisher = CollectingPublisher(bus)
+        self.manager: TriggerManager = central.manager(
+            publisher=self.publisher, clock=lambda: datetime.min.replace(tzinfo=UTC)
+        )
+
+    def deliver(
+        self, time: str, parent: ParentRef, status: Status, execution: str
+    ) -> list[Trigger]:
+        before = len(self.publisher.published)
+        self.manager.handle(
+            status_change_event(RunEvent(parse_time(time), parent, status, execution))
+        )
+        return self.publisher.published[before:]
+
+
+def test_case_study_pipeline_x_runs_once_a_day_after_both_parents(central: LocalCentral) -> None:
+    run = Lambda(central)
+    # Day 1: both parents succeed → pipeline-x once, when the second one succeeds
+    assert run.deliver("2026-11-27T03:00:00Z", LISTINGS, "RUNNING", "l-27") == []
+    assert run.deliver("2026-11-27T03:10:00Z", LISTINGS, "SUCCEEDED", "l-27") == []
+    assert run.deliver("2026-11-27T05:00:00Z", SEARCHES, "RUNNING", "s-27") == []
+    day1 = run.deliver("2026-11-27T05:10:00Z", SEARCHES, "SUCCEEDED", "s-27")
+    assert [[c.execution for c in t.causes] for t in day1] == [["l-27", "s-27"]]
+    # Day 2: searches fails → nothing; its rerun succeeds → pipeline-x once
+    assert run.deliver("2026-11-28T03:10:00Z", LISTINGS, "SUCCEEDED", "l-28") == []
+    assert run.deliver("2026-11-28T05:12:00Z", SEARCHES, "FAILED", "s-28") == []
+    day2 = run.deliver("2026-11-28T07:00:00Z", SEARCHES, "SUCCEEDED", "s-28-rerun")
+    assert [[c.execution for c in t.causes] for t in day2] == [["l-28", "s-28-rerun"]]
+    # Day 3 listings succeeds but searches fails; day 4 searches succeeds first:
+    # yesterday's listings success never pairs with today's searches.
+    assert run.deliver("2026-11-29T03:10:00Z", LISTINGS, "SUCCEEDED", "l-29") == []
+    assert run.deliver("2026-11-29T05:10:00Z", SEARCHES, "FAILED", "s-29") == []
+    assert run.deliver("2026-11-30T05:10:00Z", SEARCHES, "SUCCEEDED", "s-30") == []
+    day4 = run.deliver("2026-11-30T06:00:00Z", LISTINGS, "SUCCEEDED", "l-30")
+    assert [[c.execution for c in t.causes] for t in day4] == [["l-30", "s-30"]]
+    # Redelivering every event of day 1 starts nothing again
+    for time, parent, execution in [
+        ("2026-11-27T03:10:00Z", LISTINGS, "l-27"),
+        ("2026-11-27T05:10:00Z", SEARCHES, "s-27"),
+    ]:
+        assert run.deliver(time, parent, "SUCCEEDED", execution) == []
+
+
+def test_trigger_events_reach_the_central_bus_in_the_contract_shape(central: LocalCentral) -> None:
+    sqs = boto3.client("sqs")
+    queue = sqs.create_queue(QueueName="triggers")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    bus = central.settings.event_bus_name
+    central.events.put_rule(
+        Name="route-333333333333",
+        EventBusName=bus,
+        EventPattern=json.dumps(
+            {"source": [TRIGGER_EVENT_SOURCE], "detail": {"account": ["333333333333"]}}
+        ),
+    )
+    central.events.put_targets(
+        Rule="route-333333333333", EventBusName=bus, Targets=[{"Id": "q", "Arn": queue_arn}]
+    )
+    run = Lambda(central)
+    run.deliver("2026-11-27T03:10:00Z", LISTINGS, "SUCCEEDED", "l-27")
+    [trigger] = run.deliver("2026-11-27T05:10:00Z", SEARCHES, "SUCCEEDED", "s-27")
+
+    [message] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    delivered = json.loads(message["Body"])
+    assert delivered["source"] == TRIGGER_EVENT_SOURCE
+    assert delivered["detail-type"] == TRIGGER_DETAIL_TYPE
+    assert delivered["detail"] == {
+        "pipeline": "pipeline-x",
+        "account": "333333333333",
+        "trigger_id": trigger.trigger_id,
+        "causes": [
+            {
+                "pipeline": "listings",
+                "account": "111111111111",
+                "status": "SUCCEEDED",
+                "execution": "l-27",
+                "time": "2026-11-27T03:10:00Z",
+            },
+            {
+                "pipeline": "searches",
+                "account": "222222222222",
+                "status": "SUCCEEDED",
+                "execution": "s-27",
+                "time": "2026-11-27T05:10:00Z",
+            },
+        ],
+    }
+
+
+def test_an_event_naming_another_accounts_pipeline_changes_nothing(central: LocalCentral) -> None:
+    # Given account 666666666666 forwards an event naming listings' state machine
+    run = Lambda(central)
+    spoofed = json.loads((EVENTS / "sfn_spoofed_listings_from_other_account.json").read_text())
+    assert run.manager.handle(spoofed) is None
+    # Then no run was logged and searches succeeding alone starts nothing
+    runs = central.dynamodb.query(
+        TableName=central.settings.run_log_table,
+        KeyConditionExpression="pipeline = :p",
+        ExpressionAttributeValues={":p": {"S": "listings@111111111111"}},
+    )
+    assert runs["Items"] == []
+    assert run.deliver("2026-11-27T05:10:00Z", SEARCHES, "SUCCEEDED", "s-27") == []
+
+
+def test_the_native_step_functions_event_is_logged_as_a_run(central: LocalCentral) -> None:
+    run = Lambda(central)
+    native = json.loads((EVENTS / "sfn_listings_succeeded.json").read_text())
+    outcome = run.manager.handle(native)
+    assert outcome is not None and outcome.acceptance.value == "new"
+    [item] = central.dynamodb.query(
+        TableName=central.settings.run_log_table,
+        IndexName="by-start",
+        KeyConditionExpression="pipeline = :p",
+        ExpressionAttributeValues={":p": {"S": "listings@111111111111"}},
+        ScanIndexForward=False,
+    )["Items"]
+    assert item["execution"]["S"] == "listings-2026-11-27"
+    assert item["status"]["S"] == "SUCCEEDED"
+    assert item["started_at"]["S"] == "2026-11-27T03:00:00Z"
+    assert item["stopped_at"]["S"] == "2026-11-27T03:10:00Z"
+    assert item["execution_arn"]["S"] == native["detail"]["executionArn"]
+
+
+def test_runs_are_listed_newest_first_per_pipeline_and_across_pipelines(
+    central: LocalCentral,
+) -> None:
+    run = Lambda(central)
+    run.deliver("2026-11-27T03:10:00Z", LISTINGS, "SUCCEEDED", "l-27")
+    run.deliver("2026-11-27T05:10:00Z", SEARCHES, "SUCCEEDED", "s-27")
+    run.deliver("2026-11-27T09:00:00Z", LISTINGS, "FAILED", "l-27-rerun")
+    per_pipeline = central.dynamodb.query(
+        TableName=central.settings.run_log_table,
+        IndexName="by-start",
+        KeyConditionExpression="pipeline = :p",
+        ExpressionAttributeValues={":p": {"S": "listings@111111111111"}},
+        ScanIndexForward=False,
+    )["Items"]
+    assert [i["execution"]["S"] for i in per_pipeline] == ["l-27-rerun", "l-27"]
+    across = central.dynamodb.query(
+        TableName=central.settings.run_log_table,
+        IndexName="by-day",
+        KeyConditionExpression="#day = :d",
+        ExpressionAttributeNames={"#day": "day"},
+        ExpressionAttributeValues={":d": {"S": "2026-11-27"}},
+        ScanIndexForward=False,
+    )["Items"]
+    assert [i["execution"]["S"] for i in across] == ["l-27-rerun", "s-27", "l-27"]
+
+
+def test_why_records_are_queryable_newest_first_with_reasons(central: LocalCentral) -> None:
+    run = Lambda(central)
+    run.deliver("2026-11-27T03:10:00Z", LISTINGS, "SUCCEEDED", "l-27")
+    run.deliver("2026-11-27T05:12:00Z", SEARCHES, "FAILED", "s-27")
+    newest = central.dynamodb.query(
+        TableName=central.settings.trigger_state_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": why_partition(X)}},
+        ScanIndexForward=False,
+        Limit=1,
+    )["Items"][0]
+    record = json.loads(newest["record"]["S"])
+    assert record["result"] == "NOT_MET"
+    assert [i["reason"] for i in record["items"] if not i["met"]] == [
+        "waiting for searches@222222222222: last run FAILED at 2026-11-27 05:12 UTC (s-27), "
+        "wants SUCCEEDED"
+    ]
+    assert int(newest["expires_at"]["N"]) > int(parse_time("2026-11-27T05:12:00Z").timestamp())
+
+
+def test_child_state_stays_bounded_however_many_runs(central: LocalCentral) -> None:
+    run = Lambda(central)
+
+    def state_size() -> int:
+        item = central.dynamodb.get_item(
+            TableName=central.settings.trigger_state_table,
+            Key={"pk": {"S": "CHILD#pipeline-x@333333333333"}, "sk": {"S": "#STATE"}},
+        )["Item"]
+        return len(json.dumps(item))
+
+    sizes = []
+    for run_number in range(60):
+        minute = f"2026-11-27T{run_number // 60 + 1:02d}:{run_number % 60:02d}:00Z"
+        run.deliver(minute, LISTINGS, "FAILED", f"l-{run_number:03d}")
+        sizes.append(state_size())
+    assert sizes[-1] == sizes[20]
+
+
+def test_the_module_handler_reads_its_settings_from_the_environment(
+    central: LocalCentral, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = central.settings
+    monkeypatch.setenv("DPC_RUN_LOG_TABLE", settings.run_log_table)
+    monkeypatch.setenv("DPC_DEPENDENCIES_TABLE", settings.dependencies_table)
+    monkeypatch.setenv("DPC_TRIGGER_STATE_TABLE", settings.trigger_state_table)
+    monkeypatch.setenv("EVENT_BUS_NAME", settings.event_bus_name)
+    monkeypatch.setattr("dpc.lambdas.trigger_manager._manager", None)
+    native = json.loads((EVENTS / "sfn_listings_succeeded.json").read_text())
+    assert handler(native, None) == {"accepted": "new", "triggers": []}
+    assert handler(native, None) == {"accepted": "duplicate", "triggers": []}
