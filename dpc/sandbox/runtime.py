@@ -1,0 +1,559 @@
+"""What moto does not do, done from what was deployed: delivery, Lambda, state machines.
+
+moto keeps buses, rules, targets, functions and state machines but delivers no event to
+a Lambda or Step Functions target, runs no handler and no state machine, and never checks
+a bus policy. ``Runtime.install()`` patches two moto backend methods for as long as the
+sandbox runs (moto serves from this process, so the patch sees every API call):
+
+- ``EventsBackend.put_events``: validates like moto, refuses a cross-account put the
+  target bus's deployed policy does not admit, and queues the event for delivery on the
+  virtual clock instead of moto's partial delivery;
+- ``StepFunctionBackend.start_execution``: records the execution in moto as usual and
+  queues a run of its deployed definition (``dpc.sandbox.statemachine``).
+
+Delivery reads the bus's rules and targets through the EventBridge API of the bus's
+account, matches the deployed patterns (``dpc.sandbox.patterns``), applies each target's
+Input / InputPath / InputTransformer, and sends to Lambda (the handler named by the
+deployed function, run in-process with the function's environment and its account's
+credentials), Step Functions (StartExecution), another bus (after that bus's policy
+admits the rule's account), SQS and SNS. The original ``account`` of a forwarded event is
+kept, as on AWS: the trigger manager trusts nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from dpc import constants
+from dpc.sandbox import policies
+from dpc.sandbox.clock import VirtualClock
+from dpc.sandbox.patterns import matches
+from dpc.sandbox.server import SandboxServer
+from dpc.sandbox.templates import deployed_stacks
+from dpc.sandbox.timeline import Alert, Note, StatusChange, Timeline, TriggerPublished, iso
+
+MAX_ENTRIES = 10
+
+
+@dataclass(frozen=True)
+class Arn:
+    service: str
+    region: str
+    account: str
+    resource: str
+
+    @classmethod
+    def parse(cls, text: str) -> Arn:
+        parts = text.split(":", 5)
+        return cls(parts[2], parts[3], parts[4], parts[5])
+
+
+@dataclass(frozen=True)
+class BusEvent:
+    """An event on one bus, in the envelope EventBridge hands to rules and targets."""
+
+    bus_account: str
+    region: str
+    bus_name: str
+    envelope: dict[str, Any]
+
+
+class LambdaContext:
+    """The parts of the Lambda context object handlers and Powertools read."""
+
+    def __init__(self, function_arn: str, function_name: str, memory: int, timeout: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = function_arn
+        self.memory_limit_in_mb = memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = "sandbox"
+        self._timeout_ms = timeout * 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._timeout_ms
+
+
+@dataclass
+class Runtime:
+    server: SandboxServer
+    clock: VirtualClock
+    timeline: Timeline
+    work_dir: Path
+    organization_id: str | None = None
+    """The organization the sandbox's accounts belong to (for ``aws:PrincipalOrgID``)."""
+    faults: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(account, pipeline) → reason: the next step of that pipeline fails with this cause."""
+    lambda_log: io.TextIOBase | None = None
+    _patches: ExitStack = field(default_factory=ExitStack)
+
+    # -- installation ----------------------------------------------------------------------
+
+    def install(self) -> Runtime:
+        from moto.events.models import EventsBackend
+        from moto.stepfunctions.models import StepFunctionBackend
+
+        runtime = self
+        original_start = StepFunctionBackend.start_execution
+
+        def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return runtime._put_events(backend.account_id, backend.region_name, events)
+
+        def start_execution(backend: Any, state_machine_arn: str, name: str, execution_input: str):  # type: ignore[no-untyped-def]
+            execution = original_start(backend, state_machine_arn, name, execution_input)
+            runtime._queue_run(execution)
+            return execution
+
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.lambda_log = self._patches.enter_context(
+            open(self.work_dir / "lambda.log", "a", encoding="utf-8")  # noqa: SIM115
+        )
+        self._patches.enter_context(mock.patch.object(EventsBackend, "put_events", put_events))
+        self._patches.enter_context(
+            mock.patch.object(StepFunctionBackend, "start_execution", start_execution)
+        )
+        return self
+
+    def uninstall(self) -> None:
+        self._patches.close()
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.timeline.add(Note(self.clock.now, text, level))
+
+    # -- PutEvents -------------------------------------------------------------------------
+
+    def _put_events(
+        self, sender: str, region: str, events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Runs on a moto server thread: check, answer, and queue; deliver nothing here."""
+        from moto.events.exceptions import ValidationException
+
+        if len(events) > MAX_ENTRIES:
+            raise ValidationException(
+                "1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' "
+                "failed to satisfy constraint: Member must have length less than or equal to 10"
+            )
+        results = []
+        for entry in events:
+            problem = _entry_problem(entry)
+            if problem:
+                results.append(problem)
+                continue
+            bus_account, bus_region, bus_name = self._bus_of(sender, region, entry)
+            if bus_account != sender and not self.bus_admits(
+                bus_account, bus_region, bus_name, sender
+            ):
+                self.note(
+                    f"refused: account {sender} may not put events on {bus_name} of "
+                    f"{bus_account} ({entry.get('DetailType')})",
+                    "refused",
+                )
+                results.append(
+                    {
+                        "ErrorCode": "AccessDeniedException",
+                        "ErrorMessage": f"Account {sender} is not authorized to put events "
+                        f"on event bus {bus_name} of account {bus_account}",
+                    }
+                )
+                continue
+            envelope = self.envelope(
+                source=entry["Source"],
+                detail_type=entry["DetailType"],
+                detail=json.loads(entry["Detail"]),
+                account=sender,
+                region=region,
+                resources=entry.get("Resources", []),
+                time=entry.get("Time"),
+            )
+            self._record_trigger(envelope)
+            self.put_on_bus(BusEvent(bus_account, bus_region, bus_name, envelope))
+            results.append({"EventId": envelope["id"]})
+        return results
+
+    @staticmethod
+    def _bus_of(sender: str, region: str, entry: dict[str, Any]) -> tuple[str, str, str]:
+        bus = entry.get("EventBusName") or "default"
+        if bus.startswith("arn:"):
+            arn = Arn.parse(bus)
+            return arn.account, arn.region, arn.resource.split("/", 1)[1]
+        return sender, region, bus
+
+    def envelope(
+        self,
+        *,
+        source: str,
+        detail_type: str,
+        detail: Any,
+        account: str,
+        region: str,
+        resources: list[str] | None = None,
+        time: Any = None,
+    ) -> dict[str, Any]:
+        if isinstance(time, datetime):
+            time = iso(time)
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": detail_type,
+            "source": source,
+            "account": account,
+            "time": time or iso(self.clock.now),
+            "region": region,
+            "resources": list(resources or []),
+            "detail": detail,
+        }
+
+    def _record_trigger(self, envelope: dict[str, Any]) -> None:
+        if (
+            envelope["source"] == constants.TRIGGER_EVENT_SOURCE
+            and envelope["detail-type"] == constants.TRIGGER_DETAIL_TYPE
+        ):
+            detail = envelope["detail"]
+            self.timeline.add(
+                TriggerPublished(
+                    self.clock.now,
+                    detail.get("pipeline", ""),
+                    detail.get("account", ""),
+                    detail.get("trigger_id", ""),
+                    tuple(detail.get("causes", [])),
+                )
+            )
+
+    # -- delivery ------------------------------------------------------------------------
+
+    def put_on_bus(self, event: BusEvent) -> None:
+        """Queue ``event`` for delivery at the current virtual time."""
+        self.clock.soon(lambda: self.deliver(event))
+
+    def deliver(self, event: BusEvent) -> None:
+        events_api = self.server.client(event.bus_account, "events")
+        for rule in _rules(events_api, event.bus_name):
+            if rule.get("State") != "ENABLED" or not rule.get("EventPattern"):
+                continue
+            if not matches(json.loads(rule["EventPattern"]), event.envelope):
+                continue
+            targets = events_api.list_targets_by_rule(
+                Rule=rule["Name"], EventBusName=event.bus_name
+            )["Targets"]
+            for target in targets:
+                self.send(event, rule, target)
+
+    def send(self, event: BusEvent, rule: dict[str, Any], target: dict[str, Any]) -> None:
+        payload = target_input(target, event.envelope)
+        arn = Arn.parse(target["Arn"])
+        if arn.service == "lambda":
+            self.invoke_async(target["Arn"], json.loads(payload), rule["Name"])
+        elif arn.service == "states":
+            states = self.server.client(arn.account, "stepfunctions")
+            states.start_execution(
+                stateMachineArn=target["Arn"],
+                name=self._execution_name(arn.resource.split(":", 1)[1]),
+                input=payload,
+            )
+        elif arn.service == "events" and arn.resource.startswith("event-bus/"):
+            self._forward(event, rule, arn)
+        elif arn.service == "sqs":
+            sqs = self.server.client(arn.account, "sqs")
+            url = sqs.get_queue_url(QueueName=arn.resource, QueueOwnerAWSAccountId=arn.account)
+            sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=payload)
+        elif arn.service == "sns":
+            self.publish(target["Arn"], payload, subject=None)
+        else:
+            self.note(f"rule {rule['Name']}: target {target['Arn']} is not emulated", "error")
+
+    def _forward(self, event: BusEvent, rule: dict[str, Any], target_bus: Arn) -> None:
+        bus_name = target_bus.resource.split("/", 1)[1]
+        if target_bus.account != event.bus_account and not self.bus_admits(
+            target_bus.account, target_bus.region, bus_name, event.bus_account
+        ):
+            self.note(
+                f"refused: rule {rule['Name']} of {event.bus_account} may not put events on "
+                f"{bus_name} of {target_bus.account}",
+                "refused",
+            )
+            return
+        forwarded = BusEvent(target_bus.account, target_bus.region, bus_name, event.envelope)
+        self.put_on_bus(forwarded)
+
+    def bus_admits(self, bus_account: str, region: str, bus_name: str, sender: str) -> bool:
+        """Does the deployed policy of ``bus_name`` in ``bus_account`` admit ``sender``?"""
+        events_api = self.server.client(bus_account, "events")
+        try:
+            api_policy = events_api.describe_event_bus(Name=bus_name).get("Policy")
+        except events_api.exceptions.ResourceNotFoundException:
+            return False
+        cloudformation = self.server.client(bus_account, "cloudformation")
+        statements = policies.bus_statements(
+            deployed_stacks(cloudformation, bus_account, region), bus_name, api_policy
+        )
+        caller = policies.Caller(sender, self.organization_id if self._in_org(sender) else None)
+        return policies.admits(statements, caller, "events:PutEvents")
+
+    def _in_org(self, account: str) -> bool:
+        return account in self.server.accounts.values()
+
+    def _execution_name(self, state_machine_name: str) -> str:
+        """AWS names rule-started executions with a UUID; the sandbox adds the virtual time so
+        a timeline reads well. Still unique, still valid."""
+        pipeline = state_machine_name.removeprefix(constants.STATE_MACHINE_PREFIX)
+        return f"{pipeline}-{self.clock.now:%Y%m%dT%H%M}-{uuid.uuid4().hex[:6]}"
+
+    # -- Lambda --------------------------------------------------------------------------
+
+    def invoke_async(self, function_arn: str, event: Any, source: str) -> None:
+        """An asynchronous invocation (EventBridge, SNS): errors are retried twice, then noted."""
+        for attempt in range(3):
+            try:
+                self.invoke(function_arn, event)
+                return
+            except Exception as error:
+                if attempt == 2:
+                    self.note(
+                        f"{source} → {function_arn.rsplit(':', 1)[-1]} failed: "
+                        f"{type(error).__name__}: {error}",
+                        "error",
+                    )
+
+    def invoke(self, function_arn: str, event: Any) -> Any:
+        """Run the dpc handler the deployed function names, in-process, as that function."""
+        arn = Arn.parse(function_arn)
+        name = arn.resource.split(":")[1]
+        config = self.server.client(arn.account, "lambda").get_function_configuration(
+            FunctionName=name
+        )
+        handler = _load_handler(config["Handler"])
+        environment = {
+            **config.get("Environment", {}).get("Variables", {}),
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+        }
+        context = LambdaContext(
+            function_arn, name, config.get("MemorySize", 128), config.get("Timeout", 3)
+        )
+        with self.server.acting_as(arn.account), _environment(environment), self._quiet():
+            return handler(event, context)
+
+    @contextmanager
+    def _quiet(self) -> Iterator[None]:
+        """A handler's logs go to the sandbox's lambda.log, never to the timeline's stdout."""
+        log = self.lambda_log or io.StringIO()
+        with contextlib.redirect_stdout(log):
+            yield
+
+    # -- SNS -----------------------------------------------------------------------------
+
+    def publish(self, topic_arn: str, message: str, subject: str | None) -> None:
+        """Publish through moto (so the topic must exist) and deliver to the subscriptions:
+        those moto keeps and those the deployed template declares (moto drops them)."""
+        arn = Arn.parse(topic_arn)
+        sns = self.server.client(arn.account, "sns")
+        sns.publish(
+            TopicArn=topic_arn, Message=message, **({"Subject": subject} if subject else {})
+        )
+        for protocol, endpoint in self.subscriptions(topic_arn):
+            if protocol in ("email", "email-json"):
+                text = f"{subject}\n\n{message}" if subject else message
+                self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, text))
+            elif protocol == "lambda":
+                self.invoke_async(endpoint, _sns_event(topic_arn, message, subject), "sns")
+            else:
+                self.timeline.add(Alert(self.clock.now, protocol.upper(), endpoint, message))
+
+    def subscriptions(self, topic_arn: str) -> list[tuple[str, str]]:
+        arn = Arn.parse(topic_arn)
+        found: dict[tuple[str, str], None] = {}
+        sns = self.server.client(arn.account, "sns")
+        for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", []):
+            found[(sub["Protocol"], sub["Endpoint"])] = None
+        cloudformation = self.server.client(arn.account, "cloudformation")
+        for stack in deployed_stacks(cloudformation, arn.account, arn.region):
+            for resource in stack.of_type("AWS::SNS::Subscription"):
+                props = resource.properties
+                if props.get("TopicArn") == topic_arn:
+                    found[(props["Protocol"], props["Endpoint"])] = None
+        return list(found)
+
+    # -- Step Functions ------------------------------------------------------------------
+
+    def _queue_run(self, execution: Any) -> None:
+        from dpc.sandbox.statemachine import ExecutionRun
+
+        run = ExecutionRun(self, execution)
+        self.clock.soon(run.begin)
+
+    def record_status(self, account: str, state_machine: str, execution: str, status: str) -> None:
+        pipeline = state_machine.removeprefix(constants.STATE_MACHINE_PREFIX)
+        self.timeline.add(StatusChange(self.clock.now, account, pipeline, execution, status))
+
+    # -- schedules -----------------------------------------------------------------------
+
+    def arm_schedules(self, until: datetime) -> None:
+        """Queue every tick of every deployed schedule rule in (now, until]."""
+        from dpc.triggers.cron import parse_schedule
+
+        start = self.clock.now
+        for account in self.server.accounts.values():
+            events_api = self.server.client(account, "events")
+            for rule in _rules(events_api, "default"):
+                expression = rule.get("ScheduleExpression")
+                if not expression or rule.get("State") != "ENABLED":
+                    continue
+                schedule = parse_schedule(expression)
+                if hasattr(schedule, "ticks_between"):
+                    ticks = list(schedule.ticks_between(start, until))
+                else:
+                    count = int((until - start) / schedule.interval)
+                    ticks = [start + schedule.interval * (i + 1) for i in range(count)]
+                for tick in ticks:
+                    self.clock.at(tick, self._fire(account, rule, tick))
+
+    def _fire(self, account: str, rule: dict[str, Any], tick: datetime) -> Callable[[], None]:
+        def fire() -> None:
+            envelope = self.envelope(
+                source="aws.events",
+                detail_type="Scheduled Event",
+                detail={},
+                account=account,
+                region=self.server.region,
+                resources=[rule["Arn"]],
+                time=tick,
+            )
+            event = BusEvent(account, self.server.region, "default", envelope)
+            events_api = self.server.client(account, "events")
+            targets = events_api.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+            for target in targets:
+                self.send(event, rule, target)
+
+        return fire
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _entry_problem(entry: dict[str, Any]) -> dict[str, str] | None:
+    for name in ("Source", "DetailType", "Detail"):
+        if not entry.get(name):
+            return {
+                "ErrorCode": "InvalidArgument",
+                "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is a required "
+                "argument.",
+            }
+    try:
+        json.loads(entry["Detail"])
+    except ValueError:
+        return {"ErrorCode": "MalformedDetail", "ErrorMessage": "Detail is malformed."}
+    return None
+
+
+def _rules(events_api: Any, bus_name: str) -> Iterator[dict[str, Any]]:
+    token = None
+    while True:
+        page = events_api.list_rules(
+            EventBusName=bus_name, **({"NextToken": token} if token else {})
+        )
+        yield from page.get("Rules", [])
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
+def target_input(target: dict[str, Any], envelope: dict[str, Any]) -> str:
+    """The payload a target gets: Input, InputPath or InputTransformer as deployed."""
+    if "Input" in target:
+        return str(target["Input"])
+    if "InputPath" in target:
+        return json.dumps(json_path(envelope, target["InputPath"]))
+    transformer = target.get("InputTransformer")
+    if transformer:
+        values = {
+            name: json_path(envelope, path)
+            for name, path in transformer.get("InputPathsMap", {}).items()
+        }
+        return _render_template(transformer["InputTemplate"], values)
+    return json.dumps(envelope)
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The JSONPath subset EventBridge and Step Functions paths use: ``$.a.b[0]``."""
+    if path in ("$", ""):
+        return document
+    value = document
+    for key, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path.removeprefix("$")):
+        if key:
+            if not isinstance(value, dict) or key not in value:
+                raise KeyError(f"path {path} not found")
+            value = value[key]
+        else:
+            value = value[int(index)]
+    return value
+
+
+def _render_template(template: str, values: dict[str, Any]) -> str:
+    """EventBridge's InputTemplate: ``<name>`` is replaced by the JSON value, except inside a
+    JSON string, where a string value is inserted as is."""
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            return match.group(0)
+        value = values[name]
+        inside_string = template[: match.start()].count('"') % 2 == 1
+        if inside_string and isinstance(value, str):
+            return json.dumps(value)[1:-1]
+        return json.dumps(value)
+
+    return re.sub(r"<([A-Za-z0-9_.$-]+)>", replace, template)
+
+
+def _load_handler(name: str) -> Callable[[Any, Any], Any]:
+    module_name, function = name.rsplit(".", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError:
+        module = importlib.import_module(f"dpc.lambdas.{module_name}")
+    handler: Callable[[Any, Any], Any] = getattr(module, function)
+    return handler
+
+
+@contextmanager
+def _environment(variables: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _sns_event(topic_arn: str, message: str, subject: str | None) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "TopicArn": topic_arn,
+                    "Subject": subject,
+                    "Message": message,
+                },
+            }
+        ]
+    }

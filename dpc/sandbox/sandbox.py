@@ -1,0 +1,80 @@
+"""The sandbox as one object: embedded AWS + what moto does not do + a virtual clock.
+
+with Sandbox() as sandbox:
+    ...deploy with dpc's deploy code, credentials from sandbox.server...
+    sandbox.run_until(datetime(2026, 11, 28, tzinfo=UTC))
+    sandbox.timeline  # what happened
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dpc.sandbox.clock import VirtualClock
+from dpc.sandbox.runtime import Runtime
+from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, DEFAULT_REGION, SandboxServer
+from dpc.sandbox.timeline import Timeline
+
+DEFAULT_START = datetime(2026, 11, 27, tzinfo=UTC)
+"""Midnight UTC of the story's day 1: fixed, so two runs of the demo tell the same story."""
+
+
+class Sandbox:
+    def __init__(
+        self,
+        *,
+        accounts: Mapping[str, str] = CASE_STUDY_ACCOUNTS,
+        start: datetime = DEFAULT_START,
+        region: str = DEFAULT_REGION,
+        work_dir: Path | None = None,
+        organization_id: str | None = None,
+    ) -> None:
+        self.server = SandboxServer(accounts, region)
+        self.clock = VirtualClock(start)
+        self.timeline = Timeline()
+        self._own_work_dir = work_dir is None
+        self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="dpc-sandbox-"))
+        self.runtime = Runtime(
+            self.server, self.clock, self.timeline, self.work_dir, organization_id=organization_id
+        )
+
+    def __enter__(self) -> Sandbox:
+        self.server.start()
+        self.runtime.install()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.runtime.uninstall()
+        self.server.stop()
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now
+
+    def client(self, account: str, service: str) -> Any:
+        return self.server.client(account, service)
+
+    def run_until(self, moment: datetime) -> None:
+        """Advance the virtual clock to ``moment``: schedules fire, events are delivered,
+        handlers and state machines run, in time order."""
+        self.runtime.arm_schedules(moment)
+        self.clock.run_until(moment)
+
+    def advance(self, duration: timedelta) -> None:
+        self.run_until(self.clock.now + duration)
+
+    def settle(self) -> None:
+        """Deliver what a direct API call just caused, without moving the clock."""
+        self.clock.settle()
+
+    def inject_fault(self, account: str, pipeline: str, reason: str) -> None:
+        """The next EMR step of ``pipeline`` fails with ``reason`` instead of running (as when
+        its input data is missing): how the demo makes day 2's run fail."""
+        self.runtime.faults[(self.server.account_id(account), pipeline)] = reason

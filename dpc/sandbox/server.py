@@ -1,0 +1,166 @@
+"""The embedded multi-account AWS: one moto server, one set of credentials per account.
+
+moto runs in *server mode* inside this process (``ThreadedMotoServer`` on 127.0.0.1, a
+free port), so dpc reaches it exactly as it reaches AWS: boto3 with an endpoint URL. Being
+in-process also lets the sandbox read moto's state and add what moto does not do
+(``dpc.sandbox.runtime``).
+
+Accounts: moto picks a request's account from an ``x-moto-account-id`` header, else from
+the access key of an IAM user created in that account. The sandbox creates one IAM user
+with an access key per account and hands out those keys. Per-account credentials, not the
+header, because that is how the code under test meets AWS: the deploy code, the CLI and
+the Lambda handlers (which read ``AWS_ACCESS_KEY_ID`` like a Lambda's execution role) need
+no sandbox-specific hook, and ``sts get-caller-identity`` answers the right account, which
+is how ``dpc deploy`` learns the account a pipeline defaults to. The header is used once,
+to create those users.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+CENTRAL_ACCOUNT = "999999999999"
+CASE_STUDY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
+    {"central": CENTRAL_ACCOUNT, "A": "111111111111", "B": "222222222222", "C": "333333333333"}
+)
+"""The accounts of the case study (DESIGN §1), by the names the story uses."""
+
+DEFAULT_REGION = "eu-west-1"
+_SANDBOX_USER = "dpc-sandbox"
+
+
+@dataclass(frozen=True)
+class AccountCredentials:
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+
+
+class SandboxServer:
+    """A moto server holding several accounts, and boto3 sessions that reach each of them."""
+
+    def __init__(
+        self,
+        accounts: Mapping[str, str] = CASE_STUDY_ACCOUNTS,
+        region: str = DEFAULT_REGION,
+    ) -> None:
+        self.accounts = dict(accounts)
+        """Story name (``central``, ``A``…) → 12-digit account id."""
+        self.region = region
+        self._server: Any = None
+        self._credentials: dict[str, AccountCredentials] = {}
+        self.endpoint = ""
+
+    def start(self) -> SandboxServer:
+        # moto would serve every request from this one account if the variable were set.
+        os.environ.pop("MOTO_ACCOUNT_ID", None)
+        # The embedded server's request log would drown the timeline.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        # moto's state lives in this process: start from nothing even if a sandbox ran before.
+        self._reset()
+        for account_id in self.accounts.values():
+            self._credentials[account_id] = self._create_credentials(account_id)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._reset()
+            self._server.stop()
+            self._server = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _reset(self) -> None:
+        request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+    def _create_credentials(self, account_id: str) -> AccountCredentials:
+        import boto3
+
+        iam = boto3.client(
+            "iam",
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id="sandbox-bootstrap",
+            aws_secret_access_key="sandbox-bootstrap",
+        )
+
+        def add_account_header(request: Any, **_: Any) -> None:
+            request.headers["x-moto-account-id"] = account_id
+
+        iam.meta.events.register("before-send.iam.*", add_account_header)
+        iam.create_user(UserName=_SANDBOX_USER)
+        key = iam.create_access_key(UserName=_SANDBOX_USER)["AccessKey"]
+        return AccountCredentials(account_id, key["AccessKeyId"], key["SecretAccessKey"])
+
+    def account_id(self, name_or_id: str) -> str:
+        """Accept the story's names (``A``, ``central``) wherever an account id is wanted."""
+        return self.accounts.get(name_or_id, name_or_id)
+
+    def credentials(self, account: str) -> AccountCredentials:
+        return self._credentials[self.account_id(account)]
+
+    def environment(self, account: str) -> dict[str, str]:
+        """What a process (or an in-process handler) needs to act as ``account`` here."""
+        creds = self.credentials(account)
+        return {
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": creds.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": creds.secret_access_key,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+        }
+
+    def session(self, account: str) -> Any:
+        """A boto3 session of ``account``; its clients still need ``endpoint_url``."""
+        import boto3
+
+        creds = self.credentials(account)
+        return boto3.Session(
+            aws_access_key_id=creds.access_key_id,
+            aws_secret_access_key=creds.secret_access_key,
+            region_name=self.region,
+        )
+
+    def client(self, account: str, service: str) -> Any:
+        return self.session(account).client(service, endpoint_url=self.endpoint)
+
+    @contextmanager
+    def acting_as(self, account: str) -> Iterator[None]:
+        """Point the process environment at ``account`` while code that builds its own
+        clients from the environment (the CLI's deploy, a Lambda handler) runs."""
+        wanted = self.environment(account)
+        wanted["AWS_CONFIG_FILE"] = os.devnull
+        wanted["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+        saved = {
+            name: os.environ.get(name) for name in [*wanted, "AWS_PROFILE", "AWS_SESSION_TOKEN"]
+        }
+        os.environ.pop("AWS_PROFILE", None)
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(wanted)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value

@@ -1,0 +1,444 @@
+"""Runs the DEPLOYED definition of a dpc state machine, as Step Functions would.
+
+The interpreter reads the ASL moto holds (``DescribeStateMachine``) and walks it: Pass,
+Task, Choice, Wait, Succeed, Fail, with InputPath / Parameters / ResultSelector /
+ResultPath / OutputPath and Catch. Retry is not applied (one attempt; a failed task goes
+to its Catch), and TimeoutSeconds is not enforced. Task integrations:
+
+- ``elasticmapreduce:createCluster`` — a cluster that needs nothing (``j-SANDBOX…``);
+- ``elasticmapreduce:addStep`` — the EMR step really runs, as a subprocess in a work
+  folder ``<work>/<account>/<pipeline>/<execution>/``: ``script-runner.jar`` downloads its
+  script from S3 (moto) and runs it with bash; ``command-runner.jar`` runs its command
+  (``spark-submit`` from PATH, s3:// arguments downloaded first) and fails clearly when
+  the command is not installed. The run's context is in the environment: DPC_PIPELINE,
+  DPC_ACCOUNT, DPC_EXECUTION, DPC_EXECUTION_ARN, DPC_STEP, DPC_WORK_DIR, DPC_RUN_TIME,
+  DPC_TRIGGER_ID, DPC_TRIGGER_CAUSES (JSON) and DPC_EXECUTION_INPUT (JSON), plus the
+  account's sandbox credentials and endpoint so a script can call "AWS";
+- ``elasticmapreduce:terminateCluster`` — nothing to do;
+- ``sns:publish``, ``events:putEvents``, ``lambda:invoke`` (and a bare Lambda ARN) — through
+  the sandbox (outbox, bus delivery, in-process handler).
+
+Virtual time: a cluster takes ``CLUSTER_START`` to come up, each EMR step ``STEP_DURATION``,
+termination ``CLUSTER_STOP``; the subprocess itself runs at once. The execution emits the
+native ``Step Functions Execution Status Change`` events on its account's default bus.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Generator
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dpc import constants
+from dpc.sandbox.timeline import iso
+
+if TYPE_CHECKING:
+    from dpc.sandbox.runtime import Runtime
+
+CLUSTER_START = timedelta(minutes=5)
+STEP_DURATION = timedelta(minutes=5)
+CLUSTER_STOP = timedelta(minutes=1)
+OUTPUT_TAIL = 800
+"""Characters of a failed step's output kept in the task's cause."""
+
+Clock = Generator[timedelta, None, None]
+"""A run yields the virtual time each task takes; the clock resumes it when that is over."""
+
+
+class TaskFailed(Exception):
+    def __init__(self, error: str, cause: str) -> None:
+        super().__init__(f"{error}: {cause}")
+        self.error = error
+        self.cause = cause
+
+
+class ExecutionRun:
+    def __init__(self, runtime: Runtime, execution: Any) -> None:
+        self.runtime = runtime
+        self.execution = execution
+        self.account: str = execution.account_id
+        self.region: str = execution.region_name
+        self.machine_name = execution.state_machine_arn.rsplit(":", 1)[-1]
+        self.pipeline = self.machine_name.removeprefix(constants.STATE_MACHINE_PREFIX)
+        self.input: Any = json.loads(execution.execution_input or "{}")
+        self.work_dir = runtime.work_dir / self.account / self.pipeline / execution.name
+        self._steps: Clock | None = None
+
+    # -- lifecycle driven by the clock -----------------------------------------------------
+
+    def begin(self) -> None:
+        self.execution.start_date = self.runtime.clock.now
+        self._emit("RUNNING")
+        self._steps = self._run()
+        self._advance()
+
+    def _advance(self) -> None:
+        assert self._steps is not None
+        try:
+            duration = next(self._steps)
+        except StopIteration:
+            return
+        self.runtime.clock.at(self.runtime.clock.now + duration, self._advance)
+
+    def _finish(self, status: str, output: Any = None, error: str = "", cause: str = "") -> None:
+        execution = self.execution
+        execution.status = status
+        execution.stop_date = self.runtime.clock.now
+        execution.output = json.dumps(output) if status == "SUCCEEDED" else None
+        execution.error = error or None
+        execution.cause = cause or None
+        self._emit(status)
+
+    def _emit(self, status: str) -> None:
+        execution = self.execution
+        detail = {
+            "executionArn": execution.execution_arn,
+            "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name,
+            "status": status,
+            "startDate": _millis(execution.start_date),
+            "stopDate": _millis(execution.stop_date) if status != "RUNNING" else None,
+            "input": execution.execution_input,
+            "output": execution.output if status != "RUNNING" else None,
+            "inputDetails": {"included": True},
+            "outputDetails": {"included": True} if status == "SUCCEEDED" else None,
+            "error": execution.error if status != "RUNNING" else None,
+            "cause": execution.cause if status != "RUNNING" else None,
+        }
+        from dpc.sandbox.runtime import BusEvent
+
+        envelope = self.runtime.envelope(
+            source=constants.SFN_EVENT_SOURCE,
+            detail_type=constants.SFN_STATUS_DETAIL_TYPE,
+            detail=detail,
+            account=self.account,
+            region=self.region,
+            resources=[execution.execution_arn],
+        )
+        self.runtime.record_status(self.account, self.machine_name, execution.name, status)
+        self.runtime.put_on_bus(BusEvent(self.account, self.region, "default", envelope))
+
+    # -- the interpreter -----------------------------------------------------------------
+
+    def _definition(self) -> dict[str, Any]:
+        states = self.runtime.server.client(self.account, "stepfunctions")
+        described = states.describe_state_machine(stateMachineArn=self.execution.state_machine_arn)
+        definition: dict[str, Any] = json.loads(described["definition"])
+        return definition
+
+    def _run(self) -> Clock:
+        try:
+            definition = self._definition()
+            output = yield from self._run_states(definition, self.input)
+        except TaskFailed as failure:
+            self._finish("FAILED", error=failure.error, cause=failure.cause)
+        else:
+            self._finish("SUCCEEDED", output)
+
+    def _run_states(
+        self, machine: dict[str, Any], document: Any
+    ) -> Generator[timedelta, None, Any]:
+        states = machine["States"]
+        name = machine["StartAt"]
+        while True:
+            state = states[name]
+            kind = state["Type"]
+            if kind == "Succeed":
+                return _select(state, "OutputPath", self._path_input(state, document))
+            if kind == "Fail":
+                raise TaskFailed(state.get("Error", "States.Fail"), state.get("Cause", ""))
+            try:
+                document, following = yield from self._run_state(state, document)
+            except TaskFailed as failure:
+                catcher = _catcher(state, failure.error)
+                if catcher is None:
+                    raise
+                error = {"Error": failure.error, "Cause": failure.cause}
+                document = _put_result(document, catcher.get("ResultPath", "$"), error)
+                following = catcher["Next"]
+            if following is None:
+                return document
+            name = following
+
+    def _run_state(
+        self, state: dict[str, Any], document: Any
+    ) -> Generator[timedelta, None, tuple[Any, str | None]]:
+        kind = state["Type"]
+        following = None if state.get("End") else state.get("Next")
+        effective = self._path_input(state, document)
+        if kind == "Pass":
+            result = state.get("Result", effective)
+        elif kind == "Wait":
+            yield timedelta(seconds=int(state.get("Seconds", 0)))
+            result = effective
+        elif kind == "Choice":
+            chosen = next(
+                (c["Next"] for c in state.get("Choices", []) if _choice(c, effective)),
+                state.get("Default"),
+            )
+            if chosen is None:
+                raise TaskFailed("States.NoChoiceMatched", "no choice matched and no Default")
+            return _select(state, "OutputPath", effective), chosen
+        elif kind == "Task":
+            result = yield from self._task(state, effective)
+            if "ResultSelector" in state:
+                result = self._parameters(state["ResultSelector"], result)
+        else:
+            raise TaskFailed("States.Runtime", f"state type {kind} is not run by the sandbox")
+        document = _put_result(document, state.get("ResultPath", "$"), result)
+        return _select(state, "OutputPath", document), following
+
+    def _path_input(self, state: dict[str, Any], document: Any) -> Any:
+        effective = _select(state, "InputPath", document)
+        if "Parameters" in state:
+            effective = self._parameters(state["Parameters"], effective)
+        return effective
+
+    def _parameters(self, template: Any, document: Any) -> Any:
+        if isinstance(template, dict):
+            resolved = {}
+            for key, value in template.items():
+                if key.endswith(".$"):
+                    resolved[key[:-2]] = self._path_value(value, document)
+                else:
+                    resolved[key] = self._parameters(value, document)
+            return resolved
+        if isinstance(template, list):
+            return [self._parameters(v, document) for v in template]
+        return template
+
+    def _path_value(self, path: str, document: Any) -> Any:
+        from dpc.sandbox.runtime import json_path
+
+        if path.startswith("$$."):
+            return json_path(self._context(), path[1:])
+        if path.startswith("States.JsonToString("):
+            return json.dumps(self._path_value(path[len("States.JsonToString(") : -1], document))
+        return json_path(document, path)
+
+    def _context(self) -> dict[str, Any]:
+        execution = self.execution
+        return {
+            "Execution": {
+                "Id": execution.execution_arn,
+                "Name": execution.name,
+                "Input": self.input,
+                "StartTime": iso(execution.start_date),
+            },
+            "StateMachine": {"Id": execution.state_machine_arn, "Name": self.machine_name},
+        }
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def _task(self, state: dict[str, Any], parameters: Any) -> Generator[timedelta, None, Any]:
+        resource: str = state["Resource"]
+        integration = resource.removeprefix("arn:aws:states:::").split(".")[0]
+        if resource.startswith("arn:aws:lambda:"):
+            return self._lambda(resource, parameters)
+        if integration == "elasticmapreduce:createCluster":
+            yield CLUSTER_START
+            return {"ClusterId": f"j-SANDBOX{uuid.uuid4().hex[:10].upper()}"}
+        if integration == "elasticmapreduce:addStep":
+            result = self._emr_step(parameters)
+            yield STEP_DURATION
+            if isinstance(result, TaskFailed):
+                reason = json.loads(result.cause)["Step"]["Status"]["FailureDetails"]["Reason"]
+                self.runtime.note(
+                    f"{self.pipeline}: step {parameters['Step']['Name']} failed: {reason}", "error"
+                )
+                raise result
+            return result
+        if integration == "elasticmapreduce:terminateCluster":
+            yield CLUSTER_STOP
+            return {}
+        if integration == "sns:publish":
+            message = parameters.get("Message")
+            if not isinstance(message, str):
+                message = json.dumps(message)
+            self.runtime.publish(parameters["TopicArn"], message, parameters.get("Subject"))
+            return {"MessageId": str(uuid.uuid4())}
+        if integration == "events:putEvents":
+            events_api = self.runtime.server.client(self.account, "events")
+            entries = [
+                {
+                    **e,
+                    "Detail": e["Detail"]
+                    if isinstance(e["Detail"], str)
+                    else json.dumps(e["Detail"]),
+                }
+                for e in parameters["Entries"]
+            ]
+            return events_api.put_events(Entries=entries)
+        if integration == "lambda:invoke":
+            payload = self._lambda(parameters["FunctionName"], parameters.get("Payload", {}))
+            return {"Payload": payload, "StatusCode": 200}
+        raise TaskFailed("States.Runtime", f"the sandbox does not run {resource}")
+
+    def _lambda(self, function: str, payload: Any) -> Any:
+        if not function.startswith("arn:"):
+            function = f"arn:aws:lambda:{self.region}:{self.account}:function:{function}"
+        try:
+            return self.runtime.invoke(function, payload)
+        except Exception as error:
+            raise TaskFailed(type(error).__name__, str(error)) from error
+
+    def _emr_step(self, parameters: dict[str, Any]) -> dict[str, Any] | TaskFailed:
+        step = parameters["Step"]
+        name = step.get("Name", "step")
+        jar_step = step["HadoopJarStep"]
+        jar, args = jar_step["Jar"], [str(a) for a in jar_step.get("Args", [])]
+        fault = self.runtime.faults.pop((self.account, self.pipeline), None)
+        if fault is not None:
+            self.runtime.note(f"{self.pipeline}: fault injected into step {name}: {fault}")
+            return _step_failure(name, f"injected fault: {fault}")
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        if "script-runner" in jar:
+            script = self._download(args[0])
+            command = ["bash", str(script), *args[1:]]
+        elif jar == "command-runner.jar":
+            command = [self._download(a) if a.startswith("s3://") else a for a in args]
+            command = [str(c) for c in command]
+            if shutil.which(command[0]) is None:
+                return _step_failure(
+                    name,
+                    f"{command[0]} is not on PATH: the sandbox runs Spark steps with a local "
+                    "spark-submit (install Apache Spark or `pip install pyspark`)",
+                )
+            if command[0] == "spark-submit":
+                command = _local_spark(command)
+        else:
+            return _step_failure(
+                name, f"the sandbox runs only script-runner.jar and command-runner.jar, not {jar}"
+            )
+        log_path = self.work_dir / f"{name}.log"
+        with open(log_path, "w", encoding="utf-8") as log:
+            completed = subprocess.run(
+                command,
+                cwd=self.work_dir,
+                env=self._step_environment(name),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        if completed.returncode != 0:
+            tail = log_path.read_text(encoding="utf-8", errors="replace")[-OUTPUT_TAIL:]
+            return _step_failure(name, f"exit code {completed.returncode}: {tail.strip()}")
+        return {"Step": {"Name": name, "Status": {"State": "COMPLETED"}}}
+
+    def _download(self, url: str) -> Path:
+        bucket, _, key = url.removeprefix("s3://").partition("/")
+        target = self.work_dir / Path(key).name
+        s3 = self.runtime.server.client(self.account, "s3")
+        s3.download_file(bucket, key, str(target))
+        return target
+
+    def _step_environment(self, step: str) -> dict[str, str]:
+        trigger = self.input if isinstance(self.input, dict) else {}
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": os.environ.get("HOME", str(self.work_dir)),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            **self.runtime.server.environment(self.account),
+            "DPC_PIPELINE": self.pipeline,
+            "DPC_ACCOUNT": self.account,
+            "DPC_EXECUTION": self.execution.name,
+            "DPC_EXECUTION_ARN": self.execution.execution_arn,
+            "DPC_STEP": step,
+            "DPC_WORK_DIR": str(self.work_dir),
+            "DPC_RUN_TIME": iso(self.runtime.clock.now),
+            "DPC_TRIGGER_ID": str(trigger.get("trigger_id", "")),
+            "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes", [])),
+            "DPC_EXECUTION_INPUT": json.dumps(self.input),
+        }
+
+
+def _local_spark(command: list[str]) -> list[str]:
+    """On one machine there is no cluster to deploy to: run the driver locally."""
+    result, skip = [], False
+    for index, part in enumerate(command):
+        if skip:
+            skip = False
+            continue
+        if part == "--deploy-mode" and index + 1 < len(command):
+            skip = True
+            continue
+        result.append(part)
+    return [result[0], "--master", "local[*]", *result[1:]]
+
+
+def _step_failure(name: str, reason: str) -> TaskFailed:
+    """The error and cause Step Functions reports for a failed EMR step."""
+    cause = {
+        "Step": {"Name": name, "Status": {"State": "FAILED", "FailureDetails": {"Reason": reason}}}
+    }
+    return TaskFailed("States.TaskFailed", json.dumps(cause))
+
+
+def _millis(moment: Any) -> int | None:
+    return int(moment.timestamp() * 1000) if moment is not None else None
+
+
+def _select(state: dict[str, Any], field: str, document: Any) -> Any:
+    from dpc.sandbox.runtime import json_path
+
+    path = state.get(field, "$")
+    if path is None:
+        return {}
+    return json_path(document, path)
+
+
+def _put_result(document: Any, path: str | None, result: Any) -> Any:
+    """ResultPath: ``$`` replaces the input, null discards the result, ``$.a.b`` inserts it."""
+    if path is None:
+        return document
+    if path == "$":
+        return result
+    merged = json.loads(json.dumps(document)) if isinstance(document, dict) else {}
+    keys = path.removeprefix("$.").split(".")
+    node = merged
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = result
+    return merged
+
+
+def _catcher(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    for catcher in state.get("Catch", []):
+        names = catcher.get("ErrorEquals", [])
+        if "States.ALL" in names or error in names:
+            return catcher
+    return None
+
+
+def _choice(rule: dict[str, Any], document: Any) -> bool:
+    from dpc.sandbox.runtime import json_path
+
+    if "And" in rule:
+        return all(_choice(r, document) for r in rule["And"])
+    if "Or" in rule:
+        return any(_choice(r, document) for r in rule["Or"])
+    if "Not" in rule:
+        return not _choice(rule["Not"], document)
+    try:
+        value = json_path(document, rule["Variable"])
+    except (KeyError, IndexError, TypeError):
+        return rule.get("IsPresent") is False
+    comparisons = {
+        "IsPresent": lambda expected: expected is True,
+        "StringEquals": lambda expected: value == expected,
+        "BooleanEquals": lambda expected: value is expected,
+        "NumericEquals": lambda expected: value == expected,
+        "NumericGreaterThan": lambda expected: value > expected,
+        "NumericLessThan": lambda expected: value < expected,
+        "IsNull": lambda expected: (value is None) is expected,
+    }
+    for name, test in comparisons.items():
+        if name in rule:
+            return bool(test(rule[name]))
+    return False

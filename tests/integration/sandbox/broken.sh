@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+echo "input table searches_raw is empty" >&2
+exit 3
