@@ -1,0 +1,149 @@
+"""The dependency registry behind the dependency-management API (dependencies publisher)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from dpc.lambdas.central import LocalCentral, state_machine_arn
+from dpc.lambdas.dependencies_publisher import DependenciesPublisher
+from dpc.triggers.codec import condition_from_json, condition_to_json
+from dpc.triggers.model import Condition, Item, ParentRef
+
+EVENTS = Path(__file__).parent / "events"
+LISTINGS = ParentRef("listings", "111111111111")
+SEARCHES = ParentRef("searches", "222222222222")
+X = ParentRef("pipeline-x", "333333333333")
+
+
+@pytest.fixture
+def central(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCentral]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        yield LocalCentral.create(boto3.client("dynamodb"), boto3.client("events"))
+
+
+@pytest.fixture
+def api(central: LocalCentral) -> DependenciesPublisher:
+    return DependenciesPublisher(central.registry)
+
+
+def request(
+    method: str, ref: ParentRef, caller: str, condition: Condition | None = None, **body: Any
+) -> dict[str, Any]:
+    event = json.loads((EVENTS / "api_put_pipeline_x.json").read_text())
+    event["httpMethod"] = method
+    event["path"] = f"/pipelines/{ref.account}/{ref.name}"
+    event["pathParameters"] = {"account": ref.account, "name": ref.name}
+    event["requestContext"]["identity"]["accountId"] = caller
+    payload = {
+        "stateMachineArn": state_machine_arn(ref),
+        "condition": None if condition is None else condition_to_json(condition),
+        **body,
+    }
+    event["body"] = json.dumps(payload) if method == "PUT" else None
+    return event
+
+
+def depends_on(*parents: ParentRef) -> Condition:
+    return Condition(all_of=tuple(Item(p, frozenset({"SUCCEEDED"})) for p in parents))
+
+
+def test_the_sample_request_registers_pipeline_x_as_a_child_of_both_parents(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    sample = json.loads((EVENTS / "api_put_pipeline_x.json").read_text())
+    response = api.handle(sample)
+    assert response["statusCode"] == 200
+    registration, children = central.registry.lookup(LISTINGS)
+    assert registration is None  # listings itself is not registered yet
+    [(child, condition)] = children
+    assert child == X
+    assert condition_to_json(condition) == json.loads(sample["body"])["condition"]
+    assert central.registry.lookup(SEARCHES)[1] == [(X, condition)]
+
+
+def test_parent_and_children_come_back_in_one_query(central: LocalCentral) -> None:
+    central.register(LISTINGS)
+    for number in range(30):
+        central.register(ParentRef(f"child-{number}", "333333333333"), depends_on(LISTINGS))
+    calls: list[str] = []
+    central.dynamodb.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+    registration, children = central.registry.lookup(LISTINGS)
+    assert registration is not None and registration.pipeline == LISTINGS
+    assert len(children) == 30
+    assert calls == ["Query"]
+
+
+def test_an_account_cannot_register_another_accounts_pipeline(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    response = api.handle(request("PUT", X, caller="111111111111", condition=depends_on(LISTINGS)))
+    assert response["statusCode"] == 403
+    assert central.registry.get(X) is None
+
+
+def test_a_state_machine_of_another_account_is_refused(api: DependenciesPublisher) -> None:
+    forged = request("PUT", X, caller=X.account, stateMachineArn=state_machine_arn(LISTINGS))
+    assert api.handle(forged)["statusCode"] == 400
+
+
+def test_a_registration_closing_a_cycle_is_refused_and_named(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    a, b, c = (ParentRef(n, "111111111111") for n in ("a", "b", "c"))
+    assert api.handle(request("PUT", b, "111111111111", depends_on(a)))["statusCode"] == 200
+    assert api.handle(request("PUT", c, "111111111111", depends_on(b)))["statusCode"] == 200
+    response = api.handle(request("PUT", a, "111111111111", depends_on(c)))
+    assert response["statusCode"] == 409
+    assert json.loads(response["body"])["message"] == (
+        "registering a@111111111111 would close a dependency cycle: "
+        "a@111111111111 → b@111111111111 → c@111111111111 → a@111111111111"
+    )
+    assert central.registry.lookup(c)[1] == []
+
+
+def test_an_update_moves_the_edges_and_a_delete_removes_them(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    api.handle(request("PUT", X, X.account, depends_on(LISTINGS, SEARCHES)))
+    api.handle(request("PUT", X, X.account, depends_on(SEARCHES)))
+    assert central.registry.lookup(LISTINGS)[1] == []
+    assert [child for child, _ in central.registry.lookup(SEARCHES)[1]] == [X]
+    assert api.handle(request("DELETE", X, X.account))["statusCode"] == 200
+    assert central.registry.lookup(SEARCHES)[1] == []
+    assert api.handle(request("DELETE", X, X.account))["statusCode"] == 404
+
+
+def test_a_malformed_condition_is_a_400_naming_the_field(api: DependenciesPublisher) -> None:
+    event = request("PUT", X, X.account)
+    body = json.loads(event["body"])
+    body["condition"] = {"allOf": [{"name": "listings", "account": "42", "status": ["SUCCESS"]}]}
+    event["body"] = json.dumps(body)
+    response = api.handle(event)
+    assert response["statusCode"] == 400
+    assert "condition.allOf[0].account" in json.loads(response["body"])["message"]
+
+
+def test_condition_json_round_trips_and_accepts_success_spelling() -> None:
+    data = {
+        "allOf": [{"name": "listings", "account": "111111111111", "status": ["SUCCESS"]}],
+        "anyOf": [{"name": "searches", "account": "222222222222", "status": ["FAILED"]}],
+        "operator": "OR",
+        "withinSeconds": 86400,
+        "reset": {"cron": "0 0 * * ? *"},
+    }
+    condition = condition_from_json(data)
+    assert condition.all_of[0].statuses == {"SUCCEEDED"}
+    assert condition_from_json(condition_to_json(condition)) == condition
