@@ -178,7 +178,7 @@ def notices(
 
     result: list[Notice] = []
     for event in sorted({e.id: e for e in new}.values(), key=lambda e: e.id):
-        _, _, region, account, *_ = event.execution_arn.split(":")
+        _, _, _, region, account, *_ = event.execution_arn.split(":")
         base = Notice(
             pipeline=pipeline,
             account=account,

@@ -13,6 +13,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from dpc.lambdas.slack_channel_publisher import ChannelPublisher
+from dpc.lambdas.slack_poster import Settings, SlackPoster, SlackWebApi, TokenCache
 from dpc.lambdas.tables import SLACK_CHANNELS, SLACK_THREADS, create_table_request
 
 SLACK_TOKEN = "xoxb-test-token-0123456789"
@@ -138,3 +140,99 @@ def slack_aws(aws_env: None) -> Iterator[SlackAws]:
         dynamodb.create_table(**create_table_request(SLACK_THREADS, "slack-threads"))
         secret = secrets.create_secret(Name="dpc/slack-token", SecretString=SLACK_TOKEN)
         yield SlackAws(dynamodb, secrets, "slack-channels", "slack-threads", secret["ARN"])
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A pipeline's notification topic on moto, with a queue subscribed to read what it got."""
+
+    sns: Any
+    sqs: Any
+    arn: str
+    queue_url: str
+
+    def received(self) -> list[dict[str, Any]]:
+        """The SNS notifications delivered so far (subject, message, attributes)."""
+        out = []
+        while True:
+            batch = self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10)
+            if not batch.get("Messages"):
+                return out
+            for message in batch["Messages"]:
+                out.append(json.loads(message["Body"]))
+                self.sqs.delete_message(
+                    QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+
+@pytest.fixture
+def notification_topic(slack_aws: SlackAws) -> Topic:
+    sns = boto3.client("sns", region_name="eu-west-1")
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    arn = sns.create_topic(Name="dpc-searches-notifications")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="team@example.com")
+    queue_url = sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    return Topic(sns, sqs, arn, queue_url)
+
+
+def api_event(
+    method: str, account: str, body: dict[str, Any], path: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """What API Gateway (REST, IAM auth) hands the Lambda for a signed request."""
+    return {
+        "httpMethod": method,
+        "requestContext": {"identity": {"accountId": account}},
+        "pathParameters": path,
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
+
+
+class Central:
+    """The central Slack service as deployed: channel publisher + poster over the same tables."""
+
+    def __init__(self, slack_aws: Any, fake_slack: Any) -> None:
+        self.waits: list[float] = []
+        self.token = TokenCache(slack_aws.secrets, slack_aws.secret_id)
+        self.poster = SlackPoster(
+            settings=Settings(
+                slack_aws.channels_table,
+                slack_aws.threads_table,
+                slack_aws.secret_id,
+                fake_slack.url,
+            ),
+            dynamodb=slack_aws.dynamodb,
+            slack=SlackWebApi(fake_slack.url, self.token.get, sleep=self.waits.append),
+            token=self.token,
+        )
+        self.publisher = ChannelPublisher(slack_aws.channels_table, slack_aws.dynamodb)
+
+    def register(
+        self, channels: list[str], name: str = "listings", account: str = "111111111111"
+    ) -> dict[str, Any]:
+        return self.publisher.handle(
+            api_event("PUT", account, {"channels": channels}, {"account": account, "name": name})
+        )
+
+    def post(
+        self,
+        execution: str,
+        text: str,
+        account: str = "111111111111",
+        pipeline: str = "listings",
+    ) -> dict[str, Any]:
+        reply = self.poster.handle(
+            api_event(
+                "POST",
+                account,
+                {"pipeline": pipeline, "execution": execution, "status": "RUNNING", "text": text},
+            )
+        )
+        return {"status": reply["statusCode"], **json.loads(reply["body"])}
+
+
+@pytest.fixture
+def central(slack_aws: SlackAws, fake_slack: FakeSlack) -> Central:
+    return Central(slack_aws, fake_slack)

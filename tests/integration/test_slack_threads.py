@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
-
-from dpc.lambdas.slack_channel_publisher import ChannelPublisher
-from dpc.lambdas.slack_poster import Settings, SlackPoster, SlackWebApi, TokenCache
 
 ACCOUNT_A = "111111111111"
 ACCOUNT_B = "222222222222"
@@ -16,64 +12,7 @@ RUN_1 = f"arn:aws:states:eu-west-1:{ACCOUNT_A}:execution:dpc-listings:listings-2
 RUN_2 = f"arn:aws:states:eu-west-1:{ACCOUNT_A}:execution:dpc-listings:listings-2026-11-28"
 
 
-def api_event(
-    method: str, account: str, body: dict[str, Any], path: dict[str, str] | None = None
-) -> dict[str, Any]:
-    """What API Gateway (REST, IAM auth) hands the Lambda for a signed request."""
-    return {
-        "httpMethod": method,
-        "requestContext": {"identity": {"accountId": account}},
-        "pathParameters": path,
-        "body": json.dumps(body),
-        "isBase64Encoded": False,
-    }
-
-
-class Central:
-    """The central Slack service as deployed: channel publisher + poster over the same tables."""
-
-    def __init__(self, slack_aws: Any, fake_slack: Any) -> None:
-        self.waits: list[float] = []
-        self.token = TokenCache(slack_aws.secrets, slack_aws.secret_id)
-        self.poster = SlackPoster(
-            settings=Settings(
-                slack_aws.channels_table,
-                slack_aws.threads_table,
-                slack_aws.secret_id,
-                fake_slack.url,
-            ),
-            dynamodb=slack_aws.dynamodb,
-            slack=SlackWebApi(fake_slack.url, self.token.get, sleep=self.waits.append),
-            token=self.token,
-        )
-        self.publisher = ChannelPublisher(slack_aws.channels_table, slack_aws.dynamodb)
-
-    def register(self, channels: list[str], name: str = "listings") -> dict[str, Any]:
-        return self.publisher.handle(
-            api_event(
-                "PUT", ACCOUNT_A, {"channels": channels}, {"account": ACCOUNT_A, "name": name}
-            )
-        )
-
-    def post(
-        self, execution: str, text: str, account: str = ACCOUNT_A, pipeline: str = "listings"
-    ) -> dict[str, Any]:
-        reply = self.poster.handle(
-            api_event(
-                "POST",
-                account,
-                {"pipeline": pipeline, "execution": execution, "status": "RUNNING", "text": text},
-            )
-        )
-        return {"status": reply["statusCode"], **json.loads(reply["body"])}
-
-
-@pytest.fixture
-def central(slack_aws: Any, fake_slack: Any) -> Central:
-    return Central(slack_aws, fake_slack)
-
-
-def test_messages_of_one_run_form_one_thread(central: Central, fake_slack: Any) -> None:
+def test_messages_of_one_run_form_one_thread(central: Any, fake_slack: Any) -> None:
     # Given listings alerts to one channel
     central.register(["data-pipeline-alerts"])
     # When three messages of the same run are posted
@@ -86,7 +25,7 @@ def test_messages_of_one_run_form_one_thread(central: Central, fake_slack: Any) 
     assert [r["text"] for r in replies] == ["step aggregate started", "run FAILED"]
 
 
-def test_each_run_gets_its_own_thread(central: Central, fake_slack: Any) -> None:
+def test_each_run_gets_its_own_thread(central: Any, fake_slack: Any) -> None:
     central.register(["data-pipeline-alerts"])
     # When two runs interleave their messages
     central.post(RUN_1, "day 1 started")
@@ -103,7 +42,7 @@ def test_each_run_gets_its_own_thread(central: Central, fake_slack: Any) -> None
     }
 
 
-def test_each_channel_keeps_its_own_thread(central: Central, fake_slack: Any) -> None:
+def test_each_channel_keeps_its_own_thread(central: Any, fake_slack: Any) -> None:
     central.register(["data-pipeline-alerts", "team-b"])
     central.post(RUN_1, "first")
     central.post(RUN_1, "second")
@@ -112,7 +51,7 @@ def test_each_channel_keeps_its_own_thread(central: Central, fake_slack: Any) ->
         assert reply["thread_ts"] == root["ts"]
 
 
-def test_rate_limit_waits_retry_after_then_posts(central: Central, fake_slack: Any) -> None:
+def test_rate_limit_waits_retry_after_then_posts(central: Any, fake_slack: Any) -> None:
     central.register(["data-pipeline-alerts"])
     # Given Slack answers the next request with 429, Retry-After: 2
     fake_slack.rate_limit_next = 1
@@ -126,9 +65,7 @@ def test_rate_limit_waits_retry_after_then_posts(central: Central, fake_slack: A
     assert fake_slack.requests == 2
 
 
-def test_rate_limit_that_never_ends_is_reported_not_looped(
-    central: Central, fake_slack: Any
-) -> None:
+def test_rate_limit_that_never_ends_is_reported_not_looped(central: Any, fake_slack: Any) -> None:
     central.register(["data-pipeline-alerts"])
     fake_slack.rate_limit_next = 100
     reply = central.post(RUN_1, "run started")
@@ -138,7 +75,7 @@ def test_rate_limit_that_never_ends_is_reported_not_looped(
 
 
 def test_invalid_channel_is_reported_and_other_channels_still_get_the_message(
-    central: Central, fake_slack: Any, caplog: pytest.LogCaptureFixture
+    central: Any, fake_slack: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Given a pipeline whose second channel does not exist
     central.register(["data-pipeline-alerts", "no-such-channel", "team-b"])
@@ -153,7 +90,7 @@ def test_invalid_channel_is_reported_and_other_channels_still_get_the_message(
 
 
 def test_revoked_token_is_a_clear_error_and_a_replaced_token_is_picked_up(
-    central: Central, fake_slack: Any, slack_aws: Any, caplog: pytest.LogCaptureFixture
+    central: Any, fake_slack: Any, slack_aws: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     central.register(["data-pipeline-alerts"])
     central.post(RUN_1, "warm the token cache")
@@ -173,16 +110,14 @@ def test_revoked_token_is_a_clear_error_and_a_replaced_token_is_picked_up(
     assert fake_slack.messages[-1]["thread_ts"] == fake_slack.messages[0]["ts"]
 
 
-def test_an_account_cannot_post_about_another_accounts_run(
-    central: Central, fake_slack: Any
-) -> None:
+def test_an_account_cannot_post_about_another_accounts_run(central: Any, fake_slack: Any) -> None:
     central.register(["data-pipeline-alerts"])
     reply = central.post(RUN_1, "spoofed", account=ACCOUNT_B)
     assert reply["status"] == 403
     assert fake_slack.messages == []
 
 
-def test_pipeline_without_registered_channels_is_a_404(central: Central, fake_slack: Any) -> None:
+def test_pipeline_without_registered_channels_is_a_404(central: Any, fake_slack: Any) -> None:
     reply = central.post(RUN_1, "nobody listens")
     assert reply["status"] == 404
     assert f"no Slack channels are registered for listings@{ACCOUNT_A}" in reply["message"]

@@ -1,0 +1,100 @@
+"""From Step Functions history events (as the log subscription delivers them) to notices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dpc.lambdas.execution_tracker import (
+    HistoryEvent,
+    decode_subscription,
+    encode_subscription,
+    event_from_api,
+    event_from_log,
+    notices,
+)
+
+EVENTS = Path(__file__).parent / "events"
+STEPS = frozenset({"aggregate", "export"})
+ARN = "arn:aws:states:eu-west-1:222222222222:execution:dpc-searches:searches-2026-11-28"
+
+
+def failed_run() -> list[HistoryEvent]:
+    lines = (EVENTS / "sfn_history_failed_run.jsonl").read_text().splitlines()
+    return [e for e in map(event_from_log, lines) if e is not None]
+
+
+def told(new: list[HistoryEvent], context: list[HistoryEvent] | None = None) -> list[tuple]:
+    return [
+        (n.step, n.status, n.duration, n.failed_step, n.error)
+        for n in notices(new, context or [], pipeline="searches", step_states=STEPS)
+    ]
+
+
+def test_a_whole_failed_run_tells_each_step_and_the_runs_end() -> None:
+    # Given the history of a run whose second step fails (cluster created and terminated)
+    # When the whole history arrives in one batch
+    result = told(failed_run())
+    # Then: run start, both steps' start and end with durations, the run's failure at "export";
+    # the cluster bookkeeping states are not told on their own
+    assert result == [
+        (None, "RUNNING", None, None, None),
+        ("aggregate", "RUNNING", None, None, None),
+        ("aggregate", "SUCCEEDED", timedelta(seconds=423), None, None),
+        ("export", "RUNNING", None, None, None),
+        ("export", "FAILED", timedelta(seconds=60), None, "States.TaskFailed"),
+        (None, "FAILED", timedelta(seconds=1021), "export", "States.TaskFailed"),
+    ]
+
+
+def test_step_error_and_cause_reach_the_runs_failure_notice() -> None:
+    run_end = notices(failed_run(), [], pipeline="searches", step_states=STEPS)[-1]
+    assert run_end.cause == "Step export (s-2AXXXXXXGAPLF) failed: shell script exited with code 3"
+    assert run_end.account == "222222222222" and run_end.region == "eu-west-1"
+    assert run_end.time == datetime(2026, 11, 28, 5, 17, 1, tzinfo=UTC)
+
+
+def test_context_from_the_history_completes_a_later_batch() -> None:
+    # Given the run's events arrive in two batches, split inside step "export"
+    history = failed_run()
+    first, second = history[:13], history[13:]
+    # When the second batch is told with the first as context (what GetExecutionHistory gives)
+    result = told(second, context=first)
+    # Then only the second batch's events are told, with durations and the failing step
+    assert result == [
+        ("export", "FAILED", timedelta(seconds=60), None, "States.TaskFailed"),
+        (None, "FAILED", timedelta(seconds=1021), "export", "States.TaskFailed"),
+    ]
+
+
+def test_without_context_the_batch_is_still_told_without_what_it_cannot_know() -> None:
+    result = told(failed_run()[-1:])
+    assert result == [(None, "FAILED", None, None, "States.TaskFailed")]
+
+
+def test_no_step_names_means_every_task_state_is_a_step() -> None:
+    new = failed_run()[:6]
+    steps = {n.step for n in notices(new, [], pipeline="searches", step_states=frozenset())}
+    assert steps == {None, "Create cluster"}
+
+
+def test_api_history_events_read_like_log_events() -> None:
+    raw = {
+        "timestamp": datetime(2026, 11, 28, 5, 15, 5, tzinfo=UTC),
+        "type": "TaskFailed",
+        "id": 15,
+        "previousEventId": 14,
+        "taskFailedEventDetails": {
+            "resourceType": "elasticmapreduce",
+            "resource": "addStep.sync",
+            "error": "States.TaskFailed",
+            "cause": "Step export (s-2AXXXXXXGAPLF) failed: shell script exited with code 3",
+        },
+    }
+    assert event_from_api(ARN, raw) == failed_run()[14]
+
+
+def test_subscription_payload_round_trip_skips_foreign_lines() -> None:
+    lines = (EVENTS / "sfn_history_failed_run.jsonl").read_text().splitlines()
+    payload = encode_subscription("/aws/vendedlogs/states/dpc-searches", [*lines[:3], "START"])
+    assert decode_subscription(payload) == failed_run()[:3]
