@@ -17,7 +17,7 @@ from dpc import __version__
 from dpc.errors import DpcError
 
 # Each module defines `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("project", "validate", "observe")
+COMMAND_MODULES: tuple[str, ...] = ("project", "validate", "observe", "simulate")
 
 
 class DpcGroup(TyperGroup):

@@ -1,0 +1,243 @@
+"""`dpc simulate`: replay status events through §5 with the trigger manager's own code.
+
+``--backend memory`` runs the engine on the in-memory store; ``--backend dynamodb`` runs the
+trigger-manager handler logic, the DynamoDB store and the registry on moto, in-process.
+stdout carries only the trigger lines (DESIGN §5); explanations go to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dpc.errors import DpcError
+
+SIMULATE_HELP = (
+    "What-if replay of the trigger rules (DESIGN §5): which pipelines would start, and when.\n\n"
+    "EVENTS is a JSON Lines file, one status change a line in arrival order:\n\n"
+    '{"time": "2026-11-27T03:10:00Z", "pipeline": "listings", "account": "111111111111", '
+    '"status": "SUCCEEDED", "execution": "listings-2026-11-27"}\n\n'
+    "Each trigger is printed as one JSON line: the 0-based line number of the event that "
+    "fired it, the pipeline, its account, the trigger id and the causes. Events of pipelines "
+    "the org does not define are accepted and change nothing. No AWS account is needed."
+)
+
+SIMULATE_EPILOG = """Examples:
+
+  dpc simulate samples/case-study --events day.jsonl
+
+  dpc simulate samples/case-study --events day.jsonl --explain      # why, on stderr
+
+  dpc simulate samples/case-study --events day.jsonl --backend dynamodb
+"""
+
+_ACCOUNT = re.compile(r"\d{12}")
+
+
+class Backend(StrEnum):
+    memory = "memory"
+    dynamodb = "dynamodb"
+
+
+def read_events(path: Path) -> list[tuple[int, Any]]:
+    """(0-based line number, event) for every non-blank line; a bad line is a located error."""
+    from dpc.triggers.engine import RunEvent
+
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise DpcError(f"{path}: cannot read events: {error.strerror}") from None
+    events = []
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        where = f"{path}:{number + 1}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DpcError(f"{where}:{error.colno}: not valid JSON: {error.msg}") from None
+        if not isinstance(data, dict):
+            raise DpcError(f"{where}: expected a JSON object with {_FIELDS}")
+        missing = [
+            name
+            for name in ("time", "pipeline", "account", "status", "execution")
+            if not data.get(name)
+        ]
+        if missing:
+            raise DpcError(f"{where}: missing {', '.join(missing)} (an event has {_FIELDS})")
+        if not isinstance(data["account"], str) or not _ACCOUNT.fullmatch(data["account"]):
+            raise DpcError(
+                f"{where}: account: expected a 12-digit string, got {json.dumps(data['account'])}"
+            )
+        try:
+            events.append((number, RunEvent.from_json(data)))
+        except ValueError as error:
+            raise DpcError(f"{where}: {error}") from None
+    return events
+
+
+_FIELDS = "time, pipeline, account, status, execution"
+
+
+def simulate(
+    org_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of projects (the organization)", exists=True, show_default=False
+        ),
+    ],
+    events: Annotated[
+        Path,
+        typer.Option(
+            "--events", "-e", help="JSON Lines file of status events", exists=True, dir_okay=False
+        ),
+    ],
+    backend: Annotated[
+        Backend, typer.Option("--backend", help="memory, or the Lambda's DynamoDB store on moto")
+    ] = Backend.memory,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Write every evaluation and why to stderr.")
+    ] = False,
+) -> None:
+    from dpc.spec.loader import load_org
+    from dpc.spec.org import ref_of
+
+    org = load_org([org_dir])
+    conditions = {
+        ref_of(p): p.trigger.executions for p in org.pipelines if p.trigger.executions is not None
+    }
+    refs = [ref_of(p) for p in org.pipelines]
+    replayed = read_events(events)
+    run = _run_dynamodb if backend is Backend.dynamodb else _run_memory
+    for number, outcome in run(refs, conditions, [event for _, event in replayed]):
+        line = replayed[number][0]
+        if explain:
+            _explain(line, replayed[number][1], outcome, known=replayed[number][1].pipeline in refs)
+        for trigger in outcome.published:
+            typer.echo(json.dumps({"event": line, **trigger.detail()}))
+
+
+Outcomes = Iterator[tuple[int, Any]]
+
+
+def _run_memory(refs: Sequence[Any], conditions: dict[Any, Any], events: Sequence[Any]) -> Outcomes:
+    from dpc.triggers.engine import TriggerEngine
+    from dpc.triggers.memory import CollectingPublisher, MemoryStore
+    from dpc.triggers.replay import children_index, engine_process, replay
+
+    engine = TriggerEngine(MemoryStore(), CollectingPublisher())
+    yield from replay(events, engine_process(engine, children_index(conditions)))
+
+
+def _run_dynamodb(
+    refs: Sequence[Any], conditions: dict[Any, Any], events: Sequence[Any]
+) -> Outcomes:
+    from dpc.cli.console import err
+
+    with err.status("Starting the embedded DynamoDB…"), _embedded_aws() as (dynamodb, bus):
+        from dpc.lambdas.central import LocalCentral
+        from dpc.lambdas.publisher import EventBridgePublisher
+        from dpc.lambdas.trigger_manager import status_change_event
+        from dpc.triggers.engine import Acceptance, Outcome
+        from dpc.triggers.memory import CollectingPublisher
+        from dpc.triggers.replay import replay
+
+        central = LocalCentral.create(dynamodb, bus)
+        for ref in refs:
+            central.register(ref, conditions.get(ref))
+        publisher = CollectingPublisher(EventBridgePublisher(central.settings.event_bus_name, bus))
+        clock: list[datetime] = []
+        manager = central.manager(publisher=publisher, clock=lambda: clock[-1])
+        started: dict[tuple[Any, str], datetime] = {}
+
+        def process(event: Any, now: datetime) -> Outcome:
+            clock.append(now)
+            first = started.setdefault((event.pipeline, event.execution), event.time)
+            native = status_change_event(
+                event, started_at=event.time if event.status == "RUNNING" else first
+            )
+            outcome = manager.handle(native)
+            # An event of a pipeline the org does not define changes nothing, as in production.
+            return outcome if outcome is not None else Outcome(Acceptance.STALE)
+
+        yield from replay(events, process)
+
+
+@contextmanager
+def _embedded_aws() -> Iterator[tuple[Any, Any]]:
+    """moto in-process, never the network; the handler's logs silenced (stdout is data)."""
+    import logging
+    import os
+    from unittest import mock
+
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "simulate",
+        "AWS_SECRET_ACCESS_KEY": "simulate",
+        "AWS_SESSION_TOKEN": "simulate",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_REGION": "eu-west-1",
+    }
+    with mock.patch.dict(os.environ, credentials):
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ.pop("AWS_PROFILE", None)
+        import boto3
+        from moto import mock_aws
+
+        from dpc.lambdas.trigger_manager import logger
+
+        previous = logger.log_level
+        logger.setLevel(logging.CRITICAL)
+        try:
+            with mock_aws():
+                yield boto3.client("dynamodb"), boto3.client("events")
+        finally:
+            logger.setLevel(previous)
+
+
+def _explain(line: int, event: Any, outcome: Any, known: bool) -> None:
+    from rich.markup import escape
+
+    from dpc.cli.console import err
+
+    when = f"{event.time:%Y-%m-%d %H:%M:%S}"
+    head = f"event {line}: {event.pipeline} {event.status} ({event.execution}) at {when}"
+    if not known:
+        err.print(escape(f"{head}: not a pipeline of this org (accepted, changes nothing)"))
+        return
+    if outcome.acceptance.value in ("duplicate", "stale"):
+        reason = {
+            "duplicate": "already processed (rule 1)",
+            "stale": "RUNNING after this run ended (rule 2)",
+        }[outcome.acceptance.value]
+        err.print(escape(f"{head}: ignored, {reason}"))
+        return
+    if not outcome.evaluations:
+        err.print(escape(f"{head}: no pipeline waits for it"))
+        return
+    err.print(escape(head))
+    for evaluation in outcome.evaluations:
+        styles: dict[str, Callable[[str], str]] = {
+            "TRIGGERED": lambda text: f"[green]{text}[/]",
+            "NOT_MET": lambda text: f"[yellow]{text}[/]",
+            "IGNORED": lambda text: f"[dim]{text}[/]",
+        }
+        result = evaluation.result
+        suffix = f" {evaluation.trigger_id}" if evaluation.trigger_id else ""
+        err.print(f"  → {escape(str(evaluation.child))}: " + styles[result](result + suffix))
+        for note in evaluation.notes:
+            err.print(f"      {escape(note)}")
+        for item in evaluation.items:
+            mark = "[green]✓[/]" if item.met else "[red]✗[/]"
+            err.print(f"      {mark} {item.block} {escape(item.reason)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="simulate", help=SIMULATE_HELP, epilog=SIMULATE_EPILOG)(simulate)

@@ -1,0 +1,124 @@
+"""`dpc simulate`: DESIGN §5's input and output, identical on both backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dpc.cli.app import app
+
+ROOT = Path(__file__).parents[2]
+CASE_STUDY = ROOT / "samples" / "case-study"
+EVENTS = Path(__file__).parent / "events"
+BACKENDS = ["memory", "dynamodb"]
+
+
+def simulate(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, ["simulate", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_case_study_two_days_prints_exactly_the_two_triggers(backend: str) -> None:
+    code, stdout, _ = simulate(
+        str(CASE_STUDY), "--events", str(EVENTS / "case_study_two_days.jsonl"), "--backend", backend
+    )
+    assert code == 0
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    assert [(t["event"], t["pipeline"], t["account"]) for t in lines] == [
+        (3, "pipeline-x", "333333333333"),
+        (7, "pipeline-x", "333333333333"),
+    ]
+    assert list(lines[0]) == ["event", "pipeline", "account", "trigger_id", "causes"]
+    assert lines[1]["causes"] == [
+        {
+            "pipeline": "listings",
+            "account": "111111111111",
+            "status": "SUCCEEDED",
+            "execution": "listings-2026-11-28",
+            "time": "2026-11-28T03:10:00Z",
+        },
+        {
+            "pipeline": "searches",
+            "account": "222222222222",
+            "status": "SUCCEEDED",
+            "execution": "searches-2026-11-28-rerun",
+            "time": "2026-11-28T07:00:00Z",
+        },
+    ]
+
+
+def test_both_backends_give_the_same_trigger_ids() -> None:
+    args = [str(CASE_STUDY), "--events", str(EVENTS / "case_study_two_days.jsonl")]
+    memory, dynamodb = simulate(*args), simulate(*args, "--backend", "dynamodb")
+    assert memory[1] == dynamodb[1] != ""
+
+
+def test_explain_goes_to_stderr_and_leaves_stdout_unchanged() -> None:
+    args = [str(CASE_STUDY), "--events", str(EVENTS / "case_study_two_days.jsonl")]
+    plain, explained = simulate(*args), simulate(*args, "--explain")
+    assert explained[1] == plain[1]
+    assert (
+        "waiting for searches@222222222222: last run FAILED at 2026-11-28 05:12 UTC"
+        in (explained[2])
+    )
+    assert "not a pipeline of this org" in explained[2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_stale_success_from_yesterday_never_completes_todays_pair(
+    backend: str, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        "\n".join(
+            json.dumps(
+                {"time": t, "pipeline": p, "account": a, "status": s, "execution": f"{p}-{t[:10]}"}
+            )
+            for t, p, a, s in [
+                ("2026-11-27T03:10:00Z", "listings", "111111111111", "SUCCEEDED"),
+                ("2026-11-27T05:10:00Z", "searches", "222222222222", "FAILED"),
+                ("2026-11-28T05:10:00Z", "searches", "222222222222", "SUCCEEDED"),
+            ]
+        )
+        + "\n"
+    )
+    code, stdout, _ = simulate(str(CASE_STUDY), "--events", str(events), "--backend", backend)
+    assert (code, stdout) == (0, "")
+
+
+def test_a_malformed_event_line_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    good = (EVENTS / "case_study_two_days.jsonl").read_text().splitlines()[0]
+    events.write_text(good + "\n" + '{"time": "2026-11-27T05:10:00Z", "pipeline": "searches"\n')
+    code, stdout, stderr = simulate(str(CASE_STUDY), "--events", str(events))
+    assert code == 1
+    assert stdout == ""
+    assert f"{events}:2:" in stderr and "not valid JSON" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_an_event_with_an_unknown_status_names_the_line(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"time": "2026-11-27T05:10:00Z", "pipeline": "searches", "account": "222222222222",'
+        ' "status": "DONE", "execution": "s"}\n'
+    )
+    code, _, stderr = simulate(str(CASE_STUDY), "--events", str(events))
+    assert code == 1
+    assert f"{events}:1: status 'DONE'" in stderr
+
+
+def test_an_invalid_org_is_an_error(tmp_path: Path) -> None:
+    project = tmp_path / "broken"
+    project.mkdir()
+    (project / "pipeline.yaml").write_text("name: Not A Name\nsteps: []\n")
+    code, stdout, stderr = simulate(
+        str(tmp_path), "--events", str(EVENTS / "case_study_two_days.jsonl")
+    )
+    assert code == 1
+    assert stdout == ""
+    assert "pipeline.yaml:1:" in stderr
