@@ -5,9 +5,11 @@ Thin: reading lives in dpc.observe (boto3, imported lazily) and drawing in dpc.l
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -122,5 +124,168 @@ def graph(
     err.print(f"wrote {output} ({chosen}, {drawn} pipelines, {len(lineage.edges)} dependencies)")
 
 
+RUNS_HELP = (
+    "The central run log, newest first: pipeline, account, execution, status, start, "
+    "duration, and what triggered it (a schedule, parent runs, or a manual start)."
+)
+RUNS_EPILOG = """Examples:
+
+  dpc runs                                        # every pipeline, last 7 days
+
+  dpc runs pipeline-x --account 333333333333      # one pipeline
+
+  dpc runs --status FAILED --since 2d             # what failed lately
+
+  dpc runs --json | jq '.[0]'
+"""
+
+WHY_HELP = (
+    "Why did (or didn't) a pipeline run? The recent evaluations of its trigger condition, "
+    "newest first: the parent run that caused each, which items were met and which were "
+    "not and why, and the trigger when one fired."
+)
+WHY_EPILOG = """Examples:
+
+  dpc why pipeline-x
+
+  dpc why pipeline-x --account 333333333333 --limit 3
+
+  dpc why pipeline-x --json
+"""
+
+PIPE_WIDTH = 1000
+
+Account = Annotated[str | None, typer.Option("--account", help="Only this 12-digit AWS account.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+
+def _instant(text: str, now: datetime, option: str) -> datetime:
+    """``2d`` / ``12h`` / ``90m`` before now, or an ISO date or time (UTC unless it says)."""
+    from dpc.spec.checks import parse_duration
+    from dpc.triggers.engine import parse_time
+
+    duration = parse_duration(text)
+    if duration is not None:
+        return now - duration
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} {text!r}: give a duration (2d, 12h, 90m) or an ISO time "
+            "(2026-11-27 or 2026-11-27T05:00:00Z)"
+        ) from None
+
+
+def _status_option(text: str | None) -> str | None:
+    from dpc.triggers.model import STATUSES
+
+    if text is None:
+        return None
+    status = "SUCCEEDED" if text.upper() == "SUCCESS" else text.upper()
+    if status not in STATUSES:
+        raise UsageError(f"--status {text!r}: one of SUCCESS, {', '.join(STATUSES)}")
+    return status
+
+
+def _pipeline_argument(text: str | None, account: str | None) -> tuple[str | None, str | None]:
+    """``name`` or ``name@account`` (the form every dpc message prints)."""
+    if text is None or "@" not in text:
+        return text, account
+    name, _, in_text = text.rpartition("@")
+    if account is not None and account != in_text:
+        raise UsageError(f"{text} names account {in_text} but --account says {account}")
+    return name, in_text
+
+
+def _print_unsqueezed(renderable: Any) -> None:
+    """A terminal's width is respected; a pipe or file gets whole rows, never cut columns."""
+    if out.is_terminal:
+        out.print(renderable)
+        return
+    from rich.console import Console
+
+    Console(file=out.file, width=PIPE_WIDTH, highlight=False, soft_wrap=True).print(renderable)
+
+
+def runs(
+    pipeline: Annotated[
+        str | None,
+        typer.Argument(help="Only this pipeline (name, or name@account).", show_default=False),
+    ] = None,
+    account: Account = None,
+    status: Annotated[
+        str | None,
+        typer.Option("--status", help="Only runs whose status is this (SUCCESS, FAILED, ...)."),
+    ] = None,
+    since: Annotated[
+        str, typer.Option("--since", help="Runs started after: 2d, 12h, 90m or an ISO time.")
+    ] = "7d",
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Reference time for --since and durations [default: now]."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 50,
+    as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    from dpc.observe.aws import AwsOptions
+    from dpc.observe.central import Central
+    from dpc.observe.views import runs_table
+
+    now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
+    start = _instant(since, now, "--since")
+    name, account = _pipeline_argument(pipeline, account)
+    wanted = _status_option(status)
+    with err.status("Reading the run log…"):
+        central = Central.connect(AwsOptions(profile, region, endpoint_url))
+        found = central.runs(now, start, name, account, wanted, limit)
+    if as_json:
+        out.print_json(json.dumps([run.to_json(now) for run in found]))
+        return
+    if not found:
+        err.print(f"no runs since {start:%Y-%m-%d %H:%M} UTC match")
+        return
+    _print_unsqueezed(runs_table(found, now))
+    more = " (the newest; raise --limit for more)" if len(found) == limit else ""
+    err.print(f"[dim]{len(found)} runs since {start:%Y-%m-%d %H:%M} UTC{more}[/]")
+
+
+def why(
+    pipeline: Annotated[str, typer.Argument(help="The pipeline (name, or name@account).")],
+    account: Account = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="How many recent evaluations to show.")
+    ] = 10,
+    as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    from dpc.observe.aws import AwsOptions
+    from dpc.observe.central import Central
+    from dpc.observe.views import headline, why_report
+
+    name, account = _pipeline_argument(pipeline, account)
+    assert name is not None
+    with err.status("Reading the evaluation records…"):
+        central = Central.connect(AwsOptions(profile, region, endpoint_url))
+        explanation = central.why(name, account, limit)
+    if as_json:
+        latest = explanation.evaluations[0] if explanation.evaluations else None
+        data = {
+            "pipeline": explanation.child.name,
+            "account": explanation.child.account,
+            "summary": headline(explanation.child, latest) if latest else None,
+            "evaluations": [e.to_json() for e in explanation.evaluations],
+        }
+        out.print_json(json.dumps(data))
+        return
+    _print_unsqueezed(why_report(explanation))
+
+
 def register(app: typer.Typer) -> None:
+    app.command("runs", help=RUNS_HELP, epilog=RUNS_EPILOG)(runs)
+    app.command("why", help=WHY_HELP, epilog=WHY_EPILOG)(why)
     app.command("graph", help=GRAPH_HELP, epilog=GRAPH_EPILOG)(graph)

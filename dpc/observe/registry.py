@@ -8,27 +8,32 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dpc.lambdas.registry import REGISTRATION_KIND
 from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG
 from dpc.observe.aws import AwsOptions, table_name
 from dpc.spec.model import Pipeline, Schedule, Trigger
 from dpc.triggers.codec import condition_from_json
 from dpc.triggers.model import ParentRef
 
-REGISTRATION_KIND = "REGISTRATION"
 PARALLEL_QUERIES = 8
 
 
-def registrations(dynamodb: Any, table: str) -> Iterator[dict[str, Any]]:
-    """Every registration, through the sparse GSI ``by-kind`` (a Query, never a Scan)."""
+def registrations(dynamodb: Any, table: str, name: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every registration (of pipelines called ``name``, when given), through the sparse GSI
+    ``by-kind``: a Query, never a Scan."""
     index = next(i for i in DEPENDENCIES.indexes if i.name == "by-kind")
-    paginator = dynamodb.get_paginator("query")
-    for page in paginator.paginate(
-        TableName=table,
-        IndexName=index.name,
-        KeyConditionExpression="#kind = :kind",
-        ExpressionAttributeNames={"#kind": index.partition_key.name},
-        ExpressionAttributeValues={":kind": {"S": REGISTRATION_KIND}},
-    ):
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index.name,
+        "KeyConditionExpression": "#kind = :kind",
+        "ExpressionAttributeNames": {"#kind": index.partition_key.name},
+        "ExpressionAttributeValues": {":kind": {"S": REGISTRATION_KIND}},
+    }
+    if name is not None:
+        request["FilterExpression"] = "#name = :name"
+        request["ExpressionAttributeNames"]["#name"] = "name"
+        request["ExpressionAttributeValues"][":name"] = {"S": name}
+    for page in dynamodb.get_paginator("query").paginate(**request):
         yield from page["Items"]
 
 

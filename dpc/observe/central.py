@@ -1,0 +1,101 @@
+"""The central account's records, read-only: one object for the CLI and the sandbox demo.
+
+``Central.connect(AwsOptions(...))`` finds the tables of a deployed central stack;
+``Central.from_environment(client, env)`` takes the Lambda environment that names them
+(``dpc.lambdas.tables.create_tables`` returns one), which is how the sandbox points at them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from dpc.errors import DpcError, UsageError
+from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG, TRIGGER_STATE
+from dpc.observe.aws import AwsOptions, table_name
+from dpc.observe.registry import pipeline_of, registrations
+from dpc.observe.runlog import Run, RunFilter, list_runs
+from dpc.observe.why import evaluations
+from dpc.spec.model import Pipeline
+from dpc.triggers.engine import Evaluation
+from dpc.triggers.model import ParentRef
+
+
+@dataclass(frozen=True)
+class Explanation:
+    child: ParentRef
+    evaluations: tuple[Evaluation, ...]
+    registration: Pipeline | None
+
+
+@dataclass(frozen=True)
+class Central:
+    dynamodb: Any
+    run_log_table: str
+    dependencies_table: str
+    trigger_state_table: str
+
+    @staticmethod
+    def connect(aws: AwsOptions) -> Central:
+        cloudformation = aws.client("cloudformation")
+        return Central(
+            dynamodb=aws.client("dynamodb"),
+            run_log_table=table_name(RUN_LOG, cloudformation),
+            dependencies_table=table_name(DEPENDENCIES, cloudformation),
+            trigger_state_table=table_name(TRIGGER_STATE, cloudformation),
+        )
+
+    @staticmethod
+    def from_environment(dynamodb: Any, environment: Mapping[str, str]) -> Central:
+        return Central(
+            dynamodb=dynamodb,
+            run_log_table=environment[RUN_LOG.env_var],
+            dependencies_table=environment[DEPENDENCIES.env_var],
+            trigger_state_table=environment[TRIGGER_STATE.env_var],
+        )
+
+    def runs(
+        self,
+        now: datetime,
+        since: datetime,
+        name: str | None = None,
+        account: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
+        """Newest first. With a name and an account, that pipeline's own partition is read;
+        otherwise the by-day index, filtered."""
+        run_filter = RunFilter(since=since, status=status, account=account, name=name)
+        pipelines = [ParentRef(name, account)] if name and account else None
+        return list_runs(self.dynamodb, self.run_log_table, run_filter, now, limit, pipelines)
+
+    def registered(self, name: str, account: str | None = None) -> list[Pipeline]:
+        found = [
+            pipeline_of(item)
+            for item in registrations(self.dynamodb, self.dependencies_table, name)
+        ]
+        return [p for p in found if account is None or p.account == account]
+
+    def why(self, name: str, account: str | None = None, limit: int = 10) -> Explanation:
+        """The newest ``limit`` evaluations of one pipeline; the account may be left out when
+        only one registered pipeline has this name."""
+        registered = self.registered(name, account)
+        if account is None:
+            if not registered:
+                raise DpcError(
+                    f"no registered pipeline is named '{name}': check the name, or pass --account"
+                )
+            if len(registered) > 1:
+                accounts = ", ".join(sorted(p.account or "" for p in registered))
+                raise UsageError(
+                    f"'{name}' is registered in several accounts ({accounts}): pass --account"
+                )
+            account = registered[0].account
+        assert account is not None
+        child = ParentRef(name, account)
+        found = evaluations(self.dynamodb, self.trigger_state_table, child, limit)
+        if not found and not registered:
+            raise DpcError(f"{child} is not registered and has no recorded evaluation")
+        return Explanation(child, tuple(found), registered[0] if registered else None)

@@ -1,0 +1,125 @@
+"""How runs and explanations look on a terminal: shared by `dpc runs` / `dpc why` and by the
+sandbox's `dpc demo`, so the demo shows exactly what a user will see later."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from dpc.observe.central import Explanation
+from dpc.observe.runlog import Run
+from dpc.triggers.engine import Evaluation, RunEvent
+from dpc.triggers.model import ParentRef
+
+STATUS_STYLES = {
+    "SUCCEEDED": "green",
+    "RUNNING": "cyan",
+    "FAILED": "bold red",
+    "TIMED_OUT": "magenta",
+    "ABORTED": "yellow",
+}
+
+
+def clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def human_duration(duration: timedelta) -> str:
+    seconds = max(int(duration.total_seconds()), 0)
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{seconds:02d}s"
+    return f"{seconds}s"
+
+
+def _status(status: str) -> Text:
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def runs_table(runs: Sequence[Run], now: datetime) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("PIPELINE", "ACCOUNT", "EXECUTION", "STATUS", "STARTED (UTC)", "DURATION"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("TRIGGERED BY")
+    for run in runs:
+        duration = human_duration(run.duration(now))
+        table.add_row(
+            run.pipeline.name,
+            run.pipeline.account,
+            run.execution,
+            _status(run.status),
+            clock(run.started_at),
+            duration + (" …" if run.stopped_at is None else ""),
+            run.triggered_by,
+        )
+    return table
+
+
+def _event(event: RunEvent) -> str:
+    return f"{event.pipeline} {event.status} at {clock(event.time)} ({event.execution})"
+
+
+def headline(child: ParentRef, latest: Evaluation) -> str:
+    """One sentence answering "why did / didn't it run?" from the newest evaluation."""
+    if latest.result == "TRIGGERED":
+        return f"{child} was triggered after {_event(latest.event)} (trigger {latest.trigger_id})"
+    if latest.result == "IGNORED":
+        return f"{child}: the newest event was ignored — {'; '.join(latest.notes)}"
+    unmet = [item.reason for item in latest.items if not item.met]
+    return f"{child} did not run after {_event(latest.event)}: " + "; ".join(unmet)
+
+
+def why_report(explanation: Explanation) -> RenderableType:
+    child, evaluations = explanation.child, explanation.evaluations
+    registration = explanation.registration
+    parts: list[RenderableType] = []
+    condition = registration.trigger.executions if registration else None
+    schedule = registration.trigger.schedule if registration else None
+    if registration is not None and condition is None:
+        when = f"on its schedule {schedule.expression}" if schedule else "only when started by hand"
+        parts.append(Text(f"{child} runs {when}; it waits for no other pipeline."))
+    if not evaluations:
+        parents = ", ".join(str(p) for p in condition.parents) if condition else ""
+        waiting = f" none of its parents ({parents}) reported a run" if parents else ""
+        parts.append(
+            Text(f"No evaluation of {child} recorded (records are kept 30 days):{waiting}.")
+        )
+        return Group(*parts)
+    parts.append(Text(headline(child, evaluations[0]), style="bold"))
+    parts.append(Text(""))
+    parts.append(Text(f"Recent evaluations, newest first ({len(evaluations)}):", style="dim"))
+    for evaluation in evaluations:
+        parts.append(evaluation_text(evaluation))
+    return Group(*parts)
+
+
+RESULT_WORDS = {"TRIGGERED": "TRIGGERED", "NOT_MET": "not met", "IGNORED": "ignored"}
+RESULT_STYLES = {"TRIGGERED": "bold green", "NOT_MET": "yellow", "IGNORED": "dim"}
+
+
+def evaluation_text(evaluation: Evaluation) -> Text:
+    text = Text()
+    text.append(f"{clock(evaluation.evaluated_at)}  ", style="dim")
+    text.append("event ")
+    text.append(str(evaluation.event.pipeline), style="bold")
+    text.append(" ")
+    text.append_text(_status(evaluation.event.status))
+    text.append(f" at {clock(evaluation.event.time)} ({evaluation.event.execution})  → ")
+    text.append(RESULT_WORDS[evaluation.result], style=RESULT_STYLES[evaluation.result])
+    if evaluation.trigger_id:
+        text.append(f"  trigger {evaluation.trigger_id}")
+    for note in evaluation.notes:
+        text.append(f"\n    note: {note}", style="italic")
+    for item in evaluation.items:
+        mark, style = ("✓", "green") if item.met else ("✗", "red")
+        text.append(f"\n    {mark} ", style=style)
+        text.append(f"{item.block} {item.parent} [{'|'.join(item.statuses)}]: ", style="dim")
+        text.append(item.reason)
+    return text

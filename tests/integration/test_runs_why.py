@@ -1,0 +1,297 @@
+"""`dpc runs` and `dpc why` on moto, reading what the trigger manager itself wrote.
+
+Events go through the real trigger-manager handler logic (registry, DynamoDB store, engine),
+so these tests also prove that the readers understand the records as they are written.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from dpc.cli.app import app
+from dpc.errors import DpcError
+from dpc.lambdas.registry import DynamoDbRegistry, Registration
+from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG, TRIGGER_STATE, create_tables
+from dpc.lambdas.trigger_manager import Settings, TriggerManager, status_change_event
+from dpc.observe import runlog
+from dpc.observe.aws import table_name
+from dpc.spec.loader import load_org
+from dpc.triggers.engine import Outcome, RunEvent, Trigger, parse_time
+from dpc.triggers.model import ParentRef
+
+SAMPLES = Path(__file__).parents[2] / "samples"
+REGION = "eu-west-1"
+A, B, C = "111111111111", "222222222222", "333333333333"
+LOADS, REPORTS = "444444444444", "555555555555"
+UNTIL = ["--until", "2026-11-29T00:00:00Z"]
+
+
+@dataclass
+class RecordingPublisher:
+    """Stands in for EventBridge: the triggers the manager published, in order."""
+
+    triggers: list[Trigger] = field(default_factory=list)
+
+    def publish(self, triggers: Any) -> None:
+        self.triggers.extend(triggers)
+
+
+@dataclass
+class Central:
+    dynamodb: Any
+    manager: TriggerManager
+    publisher: RecordingPublisher
+
+    def feed(
+        self,
+        pipeline: str,
+        account: str,
+        status: str,
+        execution: str,
+        at: str,
+        started: str | None = None,
+        run_input: dict[str, Any] | None = None,
+    ) -> Outcome | None:
+        run = RunEvent(parse_time(at), ParentRef(pipeline, account), status, execution)  # type: ignore[arg-type]
+        event = status_change_event(
+            run, started_at=parse_time(started) if started else None, region=REGION
+        )
+        if run_input is not None:
+            event["detail"]["input"] = json.dumps(run_input)
+        return self.manager.handle(event)
+
+    def run(self, pipeline: str, account: str, execution: str, start: str, end: str, status: str,
+            run_input: dict[str, Any] | None = None) -> None:  # fmt: skip
+        """One execution: RUNNING at ``start``, then its terminal status at ``end``."""
+        self.feed(pipeline, account, "RUNNING", execution, start, run_input=run_input)
+        self.feed(pipeline, account, status, execution, end, started=start)
+
+
+def state_machine_arn(ref: ParentRef) -> str:
+    return f"arn:aws:states:{REGION}:{ref.account}:stateMachine:dpc-{ref.name}"
+
+
+@pytest.fixture
+def central(monkeypatch: pytest.MonkeyPatch) -> Iterator[Central]:
+    """The case study and the fallback sample registered in a central account on moto; the
+    CLI finds the tables through their environment variables (as in the Lambda)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        environment = create_tables(dynamodb)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        registry = DynamoDbRegistry(environment[DEPENDENCIES.env_var], dynamodb)
+        for pipeline in load_org([SAMPLES / "case-study", SAMPLES / "fallback"]).pipelines:
+            schedule = pipeline.trigger.schedule
+            registry.register(
+                Registration(
+                    pipeline.ref,
+                    state_machine_arn(pipeline.ref),
+                    pipeline.trigger.executions,
+                    schedule.expression if schedule else None,
+                )
+            )
+        publisher = RecordingPublisher()
+        settings = Settings(
+            run_log_table=environment[RUN_LOG.env_var],
+            dependencies_table=environment[DEPENDENCIES.env_var],
+            trigger_state_table=environment[TRIGGER_STATE.env_var],
+            event_bus_name="dpc-central-bus",
+        )
+        manager = TriggerManager(
+            settings,
+            dynamodb=dynamodb,
+            publisher=publisher,
+            clock=lambda: datetime.fromisoformat("2000-01-01T00:00:00+00:00"),
+        )
+        yield Central(dynamodb, manager, publisher)
+
+
+@pytest.fixture
+def recorded_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """DynamoDB operations the CLI sends (botocore's own event hook on every client)."""
+    calls: list[str] = []
+    original = boto3.session.Session.client
+
+    def client(self: Any, *args: Any, **kwargs: Any) -> Any:
+        made = original(self, *args, **kwargs)
+        made.meta.events.register(
+            "before-call.dynamodb.*", lambda model, **_: calls.append(model.name)
+        )
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    return calls
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def case_study_two_days(central: Central) -> None:
+    """Day 1: both parents succeed, pipeline-x is triggered and succeeds.
+    Day 2: listings succeeds, searches FAILS at 05:12 — pipeline-x must not run."""
+    central.run("listings", A, "listings-d1", "2026-11-27T03:00:00Z", "2026-11-27T03:05:00Z",
+                "SUCCEEDED", {"scheduled_time": "2026-11-27T03:00:00Z", "causes": []})  # fmt: skip
+    central.run("searches", B, "searches-d1", "2026-11-27T05:00:00Z", "2026-11-27T05:07:00Z",
+                "SUCCEEDED", {"scheduled_time": "2026-11-27T05:00:00Z", "causes": []})  # fmt: skip
+    trigger = central.publisher.triggers[-1]
+    central.run("pipeline-x", C, "pipeline-x-d1", "2026-11-27T05:08:00Z", "2026-11-27T05:30:00Z",
+                "SUCCEEDED", trigger.detail())  # fmt: skip
+    central.run("listings", A, "listings-d2", "2026-11-28T03:00:00Z", "2026-11-28T03:05:00Z",
+                "SUCCEEDED", {"scheduled_time": "2026-11-28T03:00:00Z", "causes": []})  # fmt: skip
+    central.run("searches", B, "searches-d2", "2026-11-28T05:00:00Z", "2026-11-28T05:12:00Z",
+                "FAILED", {"scheduled_time": "2026-11-28T05:00:00Z", "causes": []})  # fmt: skip
+
+
+# --- dpc runs ---------------------------------------------------------------------------
+
+
+def test_runs_lists_the_case_study_newest_first_with_what_triggered_each(
+    central: Central,
+) -> None:
+    case_study_two_days(central)
+
+    code, stdout, _ = cli("runs", "--json", "--since", "3d", *UNTIL)
+
+    assert code == 0
+    runs = json.loads(stdout)
+    assert [r["execution"] for r in runs] == [
+        "searches-d2",
+        "listings-d2",
+        "pipeline-x-d1",
+        "searches-d1",
+        "listings-d1",
+    ]
+    by_execution = {r["execution"]: r for r in runs}
+    assert by_execution["searches-d2"]["status"] == "FAILED"
+    assert by_execution["searches-d2"]["duration_seconds"] == 12 * 60
+    assert by_execution["listings-d1"]["triggered_by"] == "schedule"
+    assert by_execution["pipeline-x-d1"]["triggered_by"] == (
+        f"listings@{A} SUCCEEDED, searches@{B} SUCCEEDED"
+    )
+    assert by_execution["pipeline-x-d1"]["trigger_id"] == central.publisher.triggers[0].trigger_id
+
+
+def test_runs_table_shows_every_column(central: Central) -> None:
+    case_study_two_days(central)
+
+    code, stdout, stderr = cli("runs", "--since", "3d", *UNTIL)
+
+    assert code == 0
+    header = stdout.splitlines()[0].split()
+    assert header[:4] == ["PIPELINE", "ACCOUNT", "EXECUTION", "STATUS"]
+    assert "TRIGGERED BY" in stdout.splitlines()[0]
+    row = next(line for line in stdout.splitlines() if "searches-d2" in line)
+    assert row.split()[:7] == [
+        "searches",
+        B,
+        "searches-d2",
+        "FAILED",
+        "2026-11-28",
+        "05:00:00",
+        "12m00s",
+    ]
+    assert row.rstrip().endswith("schedule")
+    assert "5 runs since 2026-11-26 00:00 UTC" in stderr
+
+
+def test_runs_of_one_pipeline_filters_and_limit(central: Central) -> None:
+    case_study_two_days(central)
+
+    one = json.loads(cli("runs", f"listings@{A}", "--json", "--since", "3d", *UNTIL)[1])
+    failed = json.loads(cli("runs", "--status", "FAILED", "--json", "--since", "3d", *UNTIL)[1])
+    in_b = json.loads(cli("runs", "--account", B, "--json", "--since", "3d", *UNTIL)[1])
+    recent = json.loads(cli("runs", "--json", "--since", "1d", *UNTIL)[1])
+    newest = json.loads(cli("runs", "--json", "--limit", "2", "--since", "3d", *UNTIL)[1])
+    by_name = json.loads(cli("runs", "searches", "--json", "--since", "3d", *UNTIL)[1])
+
+    assert [r["execution"] for r in one] == ["listings-d2", "listings-d1"]
+    assert [r["execution"] for r in failed] == ["searches-d2"]
+    assert {r["account"] for r in in_b} == {B} and len(in_b) == 2
+    assert [r["execution"] for r in recent] == ["searches-d2", "listings-d2"]
+    assert [r["execution"] for r in newest] == ["searches-d2", "listings-d2"]
+    assert [r["execution"] for r in by_name] == ["searches-d2", "searches-d1"]
+
+
+def test_runs_pages_through_queries_and_never_scans(
+    central: Central, recorded_calls: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 30 runs of listings over three days, and pages of 4 items
+    for i in range(30):
+        day, minute = 25 + i // 10, i % 10
+        start = f"2026-11-{day}T03:{minute:02d}:00Z"
+        central.run("listings", A, f"listings-{i:02d}", start,
+                    f"2026-11-{day}T04:{minute:02d}:00Z", "SUCCEEDED")  # fmt: skip
+    monkeypatch.setattr(runlog, "PAGE_SIZE", 4)
+
+    # When every pipeline's runs, then listings' own, are listed
+    everything = json.loads(cli("runs", "--json", "--since", "5d", "--limit", "100", *UNTIL)[1])
+    own = json.loads(cli("runs", f"listings@{A}", "--json", "--since", "5d", *UNTIL)[1])
+    first_five = json.loads(cli("runs", f"listings@{A}", "--json", "--limit", "5", *UNTIL)[1])
+
+    # Then all of them come back newest first, through several Query pages and no Scan
+    expected = [f"listings-{i:02d}" for i in reversed(range(30))]
+    assert [r["execution"] for r in everything] == expected
+    assert [r["execution"] for r in own] == expected
+    assert [r["execution"] for r in first_five] == expected[:5]
+    assert "Scan" not in recorded_calls
+    assert recorded_calls.count("Query") >= 2 * (30 // 4)
+
+
+def test_runs_refuses_a_bad_since_or_status(central: Central) -> None:
+    code, _, stderr = cli("runs", "--since", "yesterday")
+    assert code == 2 and "--since 'yesterday'" in stderr
+    code, _, stderr = cli("runs", "--status", "DONE")
+    assert code == 2 and "--status 'DONE'" in stderr
+
+
+def test_runs_finds_the_tables_through_the_central_stack(
+    central: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the central stack as CloudFormation names its tables (no environment variables)
+    cloudformation = boto3.client("cloudformation", region_name=REGION)
+    template = {
+        "Resources": {
+            "TablesRunLog0A1B2C3D": {
+                "Type": "AWS::DynamoDB::Table",
+                "Properties": {
+                    "BillingMode": "PAY_PER_REQUEST",
+                    "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                },
+            }
+        }
+    }
+    cloudformation.create_stack(StackName="dpc-central", TemplateBody=json.dumps(template))
+    monkeypatch.delenv(RUN_LOG.env_var)
+
+    # Then the run log's physical name is read from the stack; a missing stack is explained
+    physical = table_name(RUN_LOG, cloudformation)
+    assert physical in boto3.client("dynamodb", region_name=REGION).list_tables()["TableNames"]
+    assert physical != central.manager.store.run_log_table
+    monkeypatch.delenv(DEPENDENCIES.env_var)
+    with pytest.raises(DpcError, match="has no Dependencies table"):
+        table_name(DEPENDENCIES, cloudformation)
+    with pytest.raises(DpcError, match="cannot read the central stack 'elsewhere'"):
+        table_name(RUN_LOG, cloudformation, stack="elsewhere")
