@@ -123,6 +123,8 @@ def _execution_findings(document: Document, data: dict[str, Any]) -> Iterator[Fi
         for index, item in enumerate(items):
             item = _dict(item)
             parent = (item.get("name"), item.get("account") or own_account)
+            if not all(isinstance(part, str) for part in parent):
+                continue  # the schema reports it
             item_path = (*path, block, index)
             if parent == (name, own_account):
                 yield document.finding(
@@ -168,14 +170,17 @@ def _step_findings(document: Document, steps: list[Any], project_dir: Path) -> I
 def _script_problem(script: str, project_dir: Path) -> str | None:
     if Path(script).is_absolute():
         return f"'{script}' must be a path relative to the project folder"
-    project = project_dir.resolve()
-    target = (project / script).resolve()
-    if not target.is_relative_to(project):
-        return f"'{script}' points outside the project folder"
-    if not target.exists():
-        return f"file not found: {project_dir / script}"
-    if not target.is_file():
-        return f"'{script}' is a folder; expected a script file"
+    try:
+        project = project_dir.resolve()
+        target = (project / script).resolve()
+        if not target.is_relative_to(project):
+            return f"'{script}' points outside the project folder"
+        if not target.exists():
+            return f"file not found: {project_dir / script}"
+        if not target.is_file():
+            return f"'{script}' is a folder; expected a script file"
+    except (OSError, ValueError) as error:  # a NUL byte, a name longer than the OS allows
+        return f"'{script}' is not a usable path ({error})"
     return None
 
 
