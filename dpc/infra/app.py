@@ -104,12 +104,15 @@ def synth_central(
     return synthesize(app)
 
 
-def synth_user_account(outdir: Path, *, central_account: str, api_url: str = "") -> Synthesis:
+def synth_user_account(
+    outdir: Path, *, central_account: str, api_url: str = "", slack_api_url: str = ""
+) -> Synthesis:
     app = new_app(outdir)
     UserAccountStack(
         app,
         central_account=central_account,
         api_url=api_url,
+        slack_api_url=slack_api_url,
         description="dpc user account: pipeline bus, export rule, artifacts, EMR plumbing",
     )
     return synthesize(app)

@@ -26,7 +26,14 @@ from dpc import constants
 from dpc.infra import ids
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
-from dpc.lambdas.tables import CENTRAL_TABLES, Index, Key, Table
+from dpc.lambdas.tables import (
+    CENTRAL_TABLES,
+    SLACK_CHANNELS,
+    SLACK_TABLES,
+    Index,
+    Key,
+    Table,
+)
 
 
 def suppress_lambda_defaults(function: lambda_.Function) -> None:
@@ -125,7 +132,11 @@ class CentralTables(Construct):
     """The tables described in dpc.lambdas.tables: on-demand, encrypted, PITR, retained."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, tables: Sequence[Table] = CENTRAL_TABLES
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: Sequence[Table] = CENTRAL_TABLES + SLACK_TABLES,
     ) -> None:
         super().__init__(scope, construct_id)
         self.tables: dict[str, dynamodb.Table] = {}
@@ -161,21 +172,23 @@ class CentralTables(Construct):
                 sort_key=_attribute(index.sort_key) if index.sort_key else None,
             )
 
-    @property
-    def environment(self) -> dict[str, str]:
-        return {env_var: table.table_name for env_var, table in self.tables.items()}
+    def environment_for(self, specs: Sequence[Table]) -> dict[str, str]:
+        """The env vars through which a handler finds ``specs``' physical table names."""
+        return {spec.env_var: self.tables[spec.env_var].table_name for spec in specs}
 
-    def index_findings(self) -> list[str]:
+    def index_findings(self, specs: Sequence[Table]) -> list[str]:
         """The IAM5 findings read/write grants raise for ``<table arn>/index/*``."""
         stack = Stack.of(self)
         return [
-            f"Resource::<{stack.resolve(table.node.default_child.logical_id)}.Arn>/index/*"  # type: ignore[union-attr]
-            for table in self.tables.values()
+            f"Resource::<{stack.resolve(self.tables[s.env_var].node.default_child.logical_id)}"  # type: ignore[union-attr]
+            ".Arn>/index/*"
+            for s in specs
+            if s.indexes
         ]
 
-    def grant_read_write(self, grantee: iam.IGrantable) -> None:
-        for table in self.tables.values():
-            table.grant_read_write_data(grantee)
+    def grant_read_write(self, grantee: iam.IGrantable, specs: Sequence[Table]) -> None:
+        for spec in specs:
+            self.tables[spec.env_var].grant_read_write_data(grantee)
 
 
 class TriggerManager(Construct):
@@ -201,12 +214,12 @@ class TriggerManager(Construct):
             description="dpc: logs runs, evaluates children's trigger conditions, publishes "
             "Pipeline Trigger events",
             environment={
-                **tables.environment,
+                **tables.environment_for(CENTRAL_TABLES),
                 constants.ENV_EVENT_BUS_NAME: constants.CENTRAL_BUS_NAME,
             },
             timeout=Duration.seconds(60),
         )
-        tables.grant_read_write(self.function)
+        tables.grant_read_write(self.function, CENTRAL_TABLES)
         central_bus.bus.grant_put_events_to(self.function)
         suppress_lambda_defaults(self.function)
         suppress(
@@ -214,7 +227,7 @@ class TriggerManager(Construct):
             "AwsSolutions-IAM5",
             "Read/write on the central tables includes their indexes (table-arn/index/*), "
             "which the run log and registry queries use.",
-            findings=tables.index_findings(),
+            findings=tables.index_findings(CENTRAL_TABLES),
         )
 
         self.dead_letter_queue = sqs.Queue(
@@ -294,11 +307,12 @@ class TriggerRoutes(Construct):
             self.rules[account] = rule
 
 
-class DependencyApi(Construct):
-    """The dependency-management REST API: IAM auth, open only to the org / listed accounts.
+class SignedApi(Construct):
+    """A REST API for dpc's own callers: IAM (SigV4) auth on every method, a resource policy
+    admitting only the organization / the listed accounts, access logs, request validation.
 
-    ``PUT`` and ``DELETE /pipelines/{account}/{name}`` reach the dependencies publisher,
-    which trusts the caller's account from the signed request, not from the path.
+    ``routes`` maps a path (``/pipelines/{account}/{name}``) to its methods and the Lambda
+    behind them; the handlers trust the caller's account from the signature, not the path.
     """
 
     def __init__(
@@ -306,33 +320,19 @@ class DependencyApi(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        tables: CentralTables,
+        api_name: str,
+        description: str,
+        routes: Sequence[tuple[str, Sequence[str], lambda_.IFunction]],
         user_accounts: Sequence[str],
         organization_id: str | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.function = dpc_function(
-            self,
-            "Publisher",
-            handler="dpc.lambdas.dependencies_publisher.handler",
-            description="dpc: registers and removes pipelines and their trigger conditions",
-            environment=tables.environment,
-        )
-        tables.grant_read_write(self.function)
-        suppress_lambda_defaults(self.function)
-        suppress(
-            self.function,
-            "AwsSolutions-IAM5",
-            "Read/write on the central tables includes their indexes (table-arn/index/*).",
-            findings=tables.index_findings(),
-        )
-
         access_logs = logs.LogGroup(self, "AccessLogs", retention=logs.RetentionDays.ONE_YEAR)
         self.api = apigw.RestApi(
             self,
             "Api",
-            rest_api_name="dpc-dependency-api",
-            description="dpc dependency management: register and remove pipelines",
+            rest_api_name=api_name,
+            description=description,
             policy=self._resource_policy(user_accounts, organization_id),
             default_method_options=apigw.MethodOptions(
                 authorization_type=apigw.AuthorizationType.IAM
@@ -358,19 +358,20 @@ class DependencyApi(Construct):
         validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
-        pipeline = self.api.root.add_resource("pipelines").add_resource("{account}")
-        pipeline = pipeline.add_resource("{name}")
-        integration = apigw.LambdaIntegration(self.function)
-        for method in ("PUT", "DELETE"):
-            pipeline.add_method(
-                method,
-                integration,
-                request_validator=validator,
-                request_parameters={
-                    "method.request.path.account": True,
-                    "method.request.path.name": True,
-                },
-            )
+        for path, methods, function in routes:
+            resource = self.api.root.resource_for_path(path)
+            parameters = {
+                f"method.request.path.{part[1:-1]}": True
+                for part in path.split("/")
+                if part.startswith("{")
+            }
+            for method in methods:
+                resource.add_method(
+                    method,
+                    apigw.LambdaIntegration(function),
+                    request_validator=validator,
+                    request_parameters=parameters or None,
+                )
         self.url = self.api.url
         suppress(
             self.api,
@@ -387,7 +388,7 @@ class DependencyApi(Construct):
         suppress(
             self.api,
             "AwsSolutions-COG4",
-            "The API uses IAM (SigV4) authorization: callers are CloudFormation custom "
+            "The API uses IAM (SigV4) authorization: callers are dpc Lambdas and custom "
             "resources in the user accounts, not Cognito users.",
         )
 
@@ -396,7 +397,7 @@ class DependencyApi(Construct):
         user_accounts: Sequence[str], organization_id: str | None
     ) -> iam.PolicyDocument:
         statements = []
-        invoke = "execute-api:/*/*/pipelines/*"
+        invoke = "execute-api:/*"
         if organization_id:
             statements.append(
                 iam.PolicyStatement(
@@ -415,6 +416,99 @@ class DependencyApi(Construct):
                 )
             )
         return iam.PolicyDocument(statements=statements)
+
+
+class DependencyApi(Construct):
+    """The dependency-management API: ``PUT``/``DELETE /pipelines/{account}/{name}`` →
+    the dependencies publisher."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: CentralTables,
+        user_accounts: Sequence[str],
+        organization_id: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.function = dpc_function(
+            self,
+            "Publisher",
+            handler="dpc.lambdas.dependencies_publisher.handler",
+            description="dpc: registers and removes pipelines and their trigger conditions",
+            environment=tables.environment_for(CENTRAL_TABLES),
+        )
+        tables.grant_read_write(self.function, CENTRAL_TABLES)
+        suppress_lambda_defaults(self.function)
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "Read/write on the central tables includes their indexes (table-arn/index/*).",
+            findings=tables.index_findings(CENTRAL_TABLES),
+        )
+        self.api = SignedApi(
+            self,
+            "Api",
+            api_name="dpc-dependency-api",
+            description="dpc dependency management: register and remove pipelines",
+            routes=[("pipelines/{account}/{name}", ("PUT", "DELETE"), self.function)],
+            user_accounts=user_accounts,
+            organization_id=organization_id,
+        )
+        self.url = self.api.url
+
+
+class SlackApi(Construct):
+    """The Slack API: ``POST /messages`` → Slack poster (token from Secrets Manager),
+    ``PUT``/``DELETE /channels/{account}/{name}`` → Slack-channel publisher."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        tables: CentralTables,
+        token: secretsmanager.ISecret,
+        user_accounts: Sequence[str],
+        organization_id: str | None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.poster = dpc_function(
+            self,
+            "Poster",
+            handler="dpc.lambdas.slack_poster.handler",
+            description="dpc: posts run messages to Slack, one thread per execution",
+            environment={
+                **tables.environment_for(SLACK_TABLES),
+                constants.ENV_SLACK_TOKEN_SECRET: token.secret_arn,
+            },
+        )
+        tables.grant_read_write(self.poster, SLACK_TABLES)
+        token.grant_read(self.poster)
+        self.channel_publisher = dpc_function(
+            self,
+            "ChannelPublisher",
+            handler="dpc.lambdas.slack_channel_publisher.handler",
+            description="dpc: registers the Slack channels of a pipeline",
+            environment=tables.environment_for((SLACK_CHANNELS,)),
+        )
+        tables.grant_read_write(self.channel_publisher, (SLACK_CHANNELS,))
+        for function in (self.poster, self.channel_publisher):
+            suppress_lambda_defaults(function)
+        self.api = SignedApi(
+            self,
+            "Api",
+            api_name="dpc-slack-api",
+            description="dpc Slack alerting: post run messages, register channels",
+            routes=[
+                ("messages", ("POST",), self.poster),
+                ("channels/{account}/{name}", ("PUT", "DELETE"), self.channel_publisher),
+            ],
+            user_accounts=user_accounts,
+            organization_id=organization_id,
+        )
+        self.url = self.api.url
 
 
 class SlackToken(Construct):
@@ -475,10 +569,24 @@ class CentralStack(Stack):
             organization_id=organization_id,
         )
         self.slack_token = SlackToken(self, ids.SLACK_TOKEN)
+        self.slack_api = SlackApi(
+            self,
+            ids.SLACK_API,
+            tables=self.tables,
+            token=self.slack_token.secret,
+            user_accounts=user_accounts,
+            organization_id=organization_id,
+        )
         CfnOutput(
             self,
             ids.OUTPUT_DEPENDENCY_API_URL,
             value=self.dependency_api.url,
             description="Pass to `dpc setup-user-account --api-url`",
+        )
+        CfnOutput(
+            self,
+            ids.OUTPUT_SLACK_API_URL,
+            value=self.slack_api.url,
+            description="Pass to `dpc setup-user-account --slack-api-url`",
         )
         CfnOutput(self, "CentralBusArn", value=self.central_bus.bus.event_bus_arn)

@@ -22,9 +22,12 @@ EXPORT_EMR_SUBNET = "dpc-emr-subnet-id"
 EXPORT_EMR_MASTER_SG = "dpc-emr-master-security-group-id"
 EXPORT_EMR_CORE_SG = "dpc-emr-core-security-group-id"
 EXPORT_REGISTRATION_PROVIDER = "dpc-registration-provider-arn"
+EXPORT_SLACK_API_URL = "dpc-slack-api-url"
+EXPORT_CENTRAL_ACCOUNT = "dpc-central-account"
 
 # Cross-stack export of the central stack (the user stack takes the URL as a parameter).
 OUTPUT_DEPENDENCY_API_URL = "DependencyApiUrl"
+OUTPUT_SLACK_API_URL = "SlackApiUrl"
 
 # Fixed IAM names, so pipeline stacks can pass them without an import.
 EMR_SERVICE_ROLE_NAME = "dpc-emr-service-role"
@@ -43,6 +46,7 @@ TRIGGER_MANAGER_RULE = "Rule"
 ROUTES = "Routes"
 DEPENDENCY_API = "DependencyApi"
 SLACK_TOKEN = "SlackToken"
+SLACK_API = "SlackApi"
 LAMBDA_CODE = "LambdaCode"
 
 # Construct ids: user stack

@@ -41,6 +41,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as logs_destinations
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -50,6 +51,8 @@ from constructs import Construct
 
 from dpc import constants
 from dpc.infra import ids
+from dpc.infra.central import suppress_lambda_defaults
+from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.infra.user import artifacts_bucket_name
 from dpc.spec.model import Pipeline, Step
@@ -65,6 +68,10 @@ def state_machine_name(pipeline_name: str) -> str:
 
 def pipeline_stack_name(pipeline_name: str) -> str:
     return f"{ids.PIPELINE_STACK_PREFIX}{pipeline_name}"
+
+
+def step_state_name(step: Step) -> str:
+    return f"Step {step.name}"
 
 
 def script_runner_jar() -> str:
@@ -159,8 +166,10 @@ class PipelineStateMachine(Construct):
 
         chain: sfn.IChainable = create
         tail: sfn.INextable = create
+        self.step_state_names: list[str] = []
         for step in pipeline.steps:
             task = self._step_task(step, cluster_id, scripts.urls[step.script])
+            self.step_state_names.append(step_state_name(step))
             task.add_catch(terminate_after_failure, result_path="$.error")
             tail.next(task)
             tail = task
@@ -183,9 +192,11 @@ class PipelineStateMachine(Construct):
             retention=logs.RetentionDays.THREE_MONTHS,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        self.role = self._role(name)
         self.state_machine = sfn.StateMachine(
             self,
             "Resource",
+            role=iam.Role.from_role_arn(self, "RoleAsBuilt", self.role.role_arn, mutable=False),
             state_machine_name=state_machine_name(name),
             definition_body=sfn.DefinitionBody.from_chainable(chain),
             timeout=Duration.seconds(int(pipeline.timeout.total_seconds()))
@@ -197,15 +208,16 @@ class PipelineStateMachine(Construct):
             ),
             comment=pipeline.description or f"dpc pipeline {name}",
         )
+        self.state_machine.node.add_dependency(self.role)
         suppress(
-            self.state_machine,
+            self.role,
             "AwsSolutions-IAM5",
             "elasticmapreduce:RunJobFlow and the X-Ray actions support no resource-level "
             "permissions, so they can only be granted on '*'.",
             findings=["Resource::*"],
         )
         suppress(
-            self.state_machine,
+            self.role,
             "AwsSolutions-IAM5",
             "Clusters are created at run time, so their ids are unknown at deploy time; the "
             "grant is limited to this account and region's clusters.",
@@ -215,7 +227,7 @@ class PipelineStateMachine(Construct):
             ],
         )
         suppress(
-            self.state_machine,
+            self.role,
             "AwsSolutions-IAM5",
             "The EMR integration may create EMR's cleanup service-linked role, whose path "
             "AWS fixes; the grant is limited to that role.",
@@ -223,6 +235,83 @@ class PipelineStateMachine(Construct):
                 "Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/aws-service-role/"
                 "elasticmapreduce.amazonaws.com*/AWSServiceRoleForEMRCleanup*"
             ],
+        )
+
+    def _role(self, name: str) -> iam.Role:
+        """The state machine's role, written out: CDK's EMR tasks would grant cluster actions
+        on '*', while only RunJobFlow (and X-Ray, log delivery) lack resource-level scoping.
+        The role is handed to the state machine immutable, so nothing is added behind it."""
+        arn = f"arn:{Aws.PARTITION}"
+        clusters = f"{arn}:elasticmapreduce:{Aws.REGION}:{Aws.ACCOUNT_ID}:cluster/*"
+        managed_rules = [
+            f"{arn}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule/StepFunctionsGetEventFor{r}Rule"
+            for r in ("EMRRunJobFlow", "EMRAddJobFlowSteps", "EMRTerminateJobFlows")
+        ]
+        emr_roles = [
+            f"{arn}:iam::{Aws.ACCOUNT_ID}:role/{role}"
+            for role in (
+                ids.EMR_SERVICE_ROLE_NAME,
+                ids.EMR_INSTANCE_ROLE_NAME,
+                ids.EMR_AUTOSCALING_ROLE_NAME,
+            )
+        ]
+        statements = [
+            iam.PolicyStatement(actions=["elasticmapreduce:RunJobFlow"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=[
+                    "elasticmapreduce:DescribeCluster",
+                    "elasticmapreduce:TerminateJobFlows",
+                    "elasticmapreduce:AddTags",
+                    "elasticmapreduce:AddJobFlowSteps",
+                    "elasticmapreduce:DescribeStep",
+                    "elasticmapreduce:CancelSteps",
+                ],
+                resources=[clusters],
+            ),
+            iam.PolicyStatement(actions=["iam:PassRole"], resources=emr_roles),
+            iam.PolicyStatement(
+                actions=["iam:CreateServiceLinkedRole"],
+                resources=[
+                    f"{arn}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/"
+                    "elasticmapreduce.amazonaws.com*/AWSServiceRoleForEMRCleanup*"
+                ],
+                conditions={
+                    "StringEquals": {"iam:AWSServiceName": ["elasticmapreduce.amazonaws.com"]}
+                },
+            ),
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=managed_rules,
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
+                resources=["*"],
+            ),
+        ]
+        return iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description=f"dpc pipeline {name}: run its EMR cluster and steps",
+            inline_policies={"Pipeline": iam.PolicyDocument(statements=statements)},
         )
 
     def _step_task(self, step: Step, cluster_id: str, script_url: str) -> tasks.EmrAddStep:
@@ -233,7 +322,7 @@ class PipelineStateMachine(Construct):
         return tasks.EmrAddStep(
             self,
             f"Step{_pascal(step.name)}",
-            state_name=f"Step {step.name}",
+            state_name=step_state_name(step),
             cluster_id=cluster_id,
             name=step.name,
             jar=jar,
@@ -347,12 +436,21 @@ class DependencyRegistration(Construct):
 
 
 class PipelineNotifications(Construct):
-    """The pipeline's SNS topic (KMS-encrypted, TLS only) with one subscription per e-mail
-    address or HTTPS endpoint. Slack targets are served by the execution tracker (Slack
-    registration is a separate custom resource, not part of this construct)."""
+    """Alerts for one pipeline: an SNS topic (KMS-encrypted, TLS only) with one subscription
+    per e-mail address or HTTPS endpoint, the execution tracker reading the state machine's
+    log group through a subscription filter, and the Slack channels registered centrally."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, pipeline: Pipeline) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: Pipeline,
+        state_machine: PipelineStateMachine,
+    ) -> None:
         super().__init__(scope, construct_id)
+        notifications = pipeline.notifications
+        assert notifications is not None, "only pipelines with notifications get this construct"
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -360,8 +458,8 @@ class PipelineNotifications(Construct):
             master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
             enforce_ssl=True,
         )
-        targets_ = pipeline.notifications.targets if pipeline.notifications else ()
-        for target in targets_:
+        slack_channels: list[str] = []
+        for target in notifications.targets:
             for address in target.addresses:
                 if target.channel == "EMAIL":
                     self.topic.add_subscription(subscriptions.EmailSubscription(address))
@@ -371,6 +469,75 @@ class PipelineNotifications(Construct):
                             address, protocol=sns.SubscriptionProtocol.HTTPS
                         )
                     )
+                else:
+                    slack_channels.append(address)
+
+        environment = {
+            constants.ENV_PIPELINE_NAME: pipeline.name,
+            constants.ENV_PIPELINE_STEPS: json.dumps(state_machine.step_state_names),
+            constants.ENV_NOTIFICATION_TOPIC_ARN: self.topic.topic_arn,
+            constants.ENV_NOTIFICATION_TYPE: notifications.type,
+        }
+        if slack_channels:
+            environment[constants.ENV_SLACK_API_URL] = Fn.import_value(ids.EXPORT_SLACK_API_URL)
+        self.tracker = dpc_function(
+            self,
+            "ExecutionTracker",
+            handler="dpc.lambdas.execution_tracker.handler",
+            description=f"dpc: notifications of pipeline {pipeline.name}",
+            environment=environment,
+        )
+        self.topic.grant_publish(self.tracker)
+        executions = (
+            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:"
+            f"{state_machine_name(pipeline.name)}:*"
+        )
+        self.tracker.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:GetExecutionHistory"], resources=[executions])
+        )
+        findings = [
+            "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:"
+            f"{state_machine_name(pipeline.name)}:*"
+        ]
+        if slack_channels:
+            messages = (
+                f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:"
+                f"{Fn.import_value(ids.EXPORT_CENTRAL_ACCOUNT)}:*/*/POST/messages"
+            )
+            self.tracker.add_to_role_policy(
+                iam.PolicyStatement(actions=["execute-api:Invoke"], resources=[messages])
+            )
+            findings.append(
+                "Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:"
+                f"{ids.EXPORT_CENTRAL_ACCOUNT}:*/*/POST/messages"
+            )
+            self.slack_registration = CustomResource(
+                self,
+                "SlackChannels",
+                service_token=Fn.import_value(ids.EXPORT_REGISTRATION_PROVIDER),
+                resource_type="Custom::DpcSlackChannels",
+                properties={
+                    "Pipeline": pipeline.name,
+                    "Account": pipeline.ref.account,
+                    "Channels": slack_channels,
+                },
+            )
+        suppress_lambda_defaults(self.tracker)
+        suppress(
+            self.tracker,
+            "AwsSolutions-IAM5",
+            "Execution ids are minted at run time: the tracker may read the history of this "
+            "pipeline's executions only; the central Slack API's id is unknown here, so "
+            "Invoke is limited to POST /messages of the central account.",
+            findings=findings,
+        )
+        logs.SubscriptionFilter(
+            self,
+            "ExecutionHistory",
+            log_group=state_machine.log_group,
+            destination=logs_destinations.LambdaDestination(self.tracker),
+            filter_pattern=logs.FilterPattern.all_events(),
+        )
 
 
 class PipelineStack(Stack):
@@ -403,7 +570,9 @@ class PipelineStack(Stack):
             self, ids.DEPENDENCY_REGISTRATION, pipeline=pipeline, state_machine=machine
         )
         self.notifications = (
-            PipelineNotifications(self, ids.NOTIFICATIONS, pipeline=pipeline)
+            PipelineNotifications(
+                self, ids.NOTIFICATIONS, pipeline=pipeline, state_machine=self.state_machine
+            )
             if pipeline.notifications
             else None
         )

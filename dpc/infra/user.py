@@ -19,6 +19,7 @@ from dpc.infra import ids
 from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
+from dpc.lambdas import registration_provider
 
 EMR_MANAGED_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
 """AmazonEMRServicePolicy_v2 only acts on network resources carrying this tag."""
@@ -265,15 +266,24 @@ class RegistrationProvider(Construct):
     """The custom-resource provider pipeline stacks use to register with the central API."""
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, central_account: str, api_url: str
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        central_account: str,
+        api_url: str,
+        slack_api_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.function = dpc_function(
             self,
             "Function",
             handler="dpc.lambdas.registration_provider.handler",
-            description="dpc: registers pipelines with the central dependency API (SigV4)",
-            environment={"DPC_DEPENDENCY_API_URL": api_url},
+            description="dpc: registers pipelines and Slack channels with the central APIs",
+            environment={
+                registration_provider.ENV_DEPENDENCY_API_URL: api_url,
+                registration_provider.ENV_SLACK_API_URL: slack_api_url,
+            },
             timeout=Duration.seconds(60),
         )
         self.function.add_to_role_policy(
@@ -281,8 +291,9 @@ class RegistrationProvider(Construct):
                 actions=["execute-api:Invoke"],
                 resources=[
                     f"arn:{Aws.PARTITION}:execute-api:{Aws.REGION}:{central_account}:*/*/"
-                    f"{method}/pipelines/*"
+                    f"{method}/{path}/*"
                     for method in ("PUT", "DELETE")
+                    for path in ("pipelines", "channels")
                 ],
             )
         )
@@ -290,12 +301,13 @@ class RegistrationProvider(Construct):
         suppress(
             self.function,
             "AwsSolutions-IAM5",
-            "The central API's id is not known in the user account; the grant is limited to "
-            "PUT/DELETE /pipelines/* of the central account's APIs.",
+            "The central APIs' ids are not known in the user account; the grant is limited "
+            "to PUT/DELETE /pipelines/* and /channels/* of the central account's APIs.",
             findings=[
                 f"Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:{central_account}:"
-                f"*/*/{method}/pipelines/*"
+                f"*/*/{method}/{path}/*"
                 for method in ("PUT", "DELETE")
+                for path in ("pipelines", "channels")
             ],
         )
 
@@ -310,6 +322,7 @@ class UserAccountStack(Stack):
         *,
         central_account: str,
         api_url: str = "",
+        slack_api_url: str = "",
         log_retention_days: int = 90,
         **stack_options: object,
     ) -> None:
@@ -321,6 +334,13 @@ class UserAccountStack(Stack):
             type="String",
             default=api_url,
             description="URL of the central dependency API (output of setup-central-account)",
+        )
+        slack_api_url_parameter = CfnParameter(
+            self,
+            "SlackApiUrl",
+            type="String",
+            default=slack_api_url,
+            description="URL of the central Slack API (output of setup-central-account)",
         )
         self.pipeline_bus = PipelineBus(self, ids.PIPELINE_BUS, central_account=central_account)
         self.export_rule = ExportToCentralBus(
@@ -336,6 +356,7 @@ class UserAccountStack(Stack):
             ids.REGISTRATION_PROVIDER,
             central_account=central_account,
             api_url=api_url_parameter.value_as_string,
+            slack_api_url=slack_api_url_parameter.value_as_string,
         )
         exports = {
             ids.EXPORT_ARTIFACTS_BUCKET: self.artifacts.bucket.bucket_name,
@@ -343,6 +364,8 @@ class UserAccountStack(Stack):
             ids.EXPORT_EMR_MASTER_SG: self.network.master.security_group_id,
             ids.EXPORT_EMR_CORE_SG: self.network.core.security_group_id,
             ids.EXPORT_REGISTRATION_PROVIDER: self.registration.function.function_arn,
+            ids.EXPORT_SLACK_API_URL: slack_api_url_parameter.value_as_string,
+            ids.EXPORT_CENTRAL_ACCOUNT: central_account,
         }
         for export_name, value in exports.items():
             CfnOutput(

@@ -1,0 +1,242 @@
+"""The pipeline stack of the case study: state machine, triggers, registration, alerts."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from infra_helpers import (
+    ACCOUNT,
+    as_list,
+    only,
+    policy_statements,
+    render,
+    resources,
+    rule_named,
+    state_machine_definition,
+)
+
+from dpc.constants import PIPELINE_BUS_NAME
+from dpc.lambdas.publisher import EventBridgePublisher
+from dpc.sandbox.patterns import matches
+from dpc.triggers.engine import RunEvent, TriggerEngine
+from dpc.triggers.memory import CollectingPublisher, MemoryStore
+
+pytestmark = pytest.mark.slow
+
+TERMINATE = "elasticmapreduce:terminateCluster"
+
+
+def test_state_machine_runs_cluster_then_steps_in_order_then_terminates(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    # Given pipeline-x with steps metric-x then publish (both shell)
+    definition = state_machine_definition(pipeline_templates["pipeline-x"])
+    states = definition["States"]
+
+    # Then the happy path is create → metric-x → publish → terminate → Done
+    path, name = [], definition["StartAt"]
+    while name in states and states[name]["Type"] != "Succeed":
+        path.append(name)
+        name = states[name]["Next"]
+    assert path == ["CreateCluster", "Step metric-x", "Step publish", "TerminateCluster"]
+    assert states["CreateCluster"]["Resource"].endswith("elasticmapreduce:createCluster.sync")
+    assert states["TerminateCluster"]["Resource"].endswith(f"{TERMINATE}.sync")
+
+
+def test_every_step_failure_terminates_the_cluster_then_fails(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    states = state_machine_definition(pipeline_templates["pipeline-x"])["States"]
+    steps = {n: s for n, s in states.items() if s.get("Resource", "").endswith("addStep.sync")}
+    assert len(steps) == 2
+    for name, state in steps.items():
+        catchers = state["Catch"]
+        assert [c["ErrorEquals"] for c in catchers] == [["States.ALL"]], name
+        cleanup = states[catchers[0]["Next"]]
+        assert cleanup["Resource"].endswith(f"{TERMINATE}.sync"), name
+        assert cleanup["Parameters"]["ClusterId.$"] == "$.cluster.ClusterId"
+        assert states[cleanup["Next"]]["Type"] == "Fail"
+        # even a failing termination ends in Fail, never in Succeed
+        assert states[cleanup["Catch"][0]["Next"]]["Type"] == "Fail"
+
+
+def test_shell_steps_run_their_script_from_the_assets_bucket(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    states = state_machine_definition(pipeline_templates["pipeline-x"])["States"]
+    jar_step = states["Step metric-x"]["Parameters"]["Step"]["HadoopJarStep"]
+    assert jar_step["Jar"] == "s3://eu-west-1.elasticmapreduce/libs/script-runner/script-runner.jar"
+    (script,) = jar_step["Args"]
+    assert script.startswith(f"s3://dpc-assets-{ACCOUNT}-eu-west-1/assets/")
+    assert script.endswith(".sh")
+
+
+def test_timeout_and_name_of_the_state_machine(pipeline_templates: dict[str, Any]) -> None:
+    template = pipeline_templates["pipeline-x"]
+    definition = state_machine_definition(template)
+    assert definition["TimeoutSeconds"] == 6 * 3600
+    machine = only(template, "AWS::StepFunctions::StateMachine")["Properties"]
+    assert machine["StateMachineName"] == "dpc-pipeline-x"
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+
+
+def test_spark_steps_go_through_spark_submit(tmp_path: Any) -> None:
+    from dpc.infra.app import synth_pipelines
+    from dpc.spec.model import Pipeline, Schedule, Step, Trigger
+
+    # Given a pipeline with one Spark step taking arguments
+    (tmp_path / "jobs").mkdir()
+    (tmp_path / "jobs" / "aggregate.py").write_text("print('x')\n")
+    pipeline = Pipeline(
+        name="sparky",
+        account=ACCOUNT,
+        steps=(Step("aggregate", "spark", "jobs/aggregate.py", ("--day", "yesterday")),),
+        trigger=Trigger(schedule=Schedule("rate(1 hour)")),
+        project_dir=tmp_path,
+    )
+    # When it is synthesized
+    synthesis = synth_pipelines([pipeline], tmp_path / "out")
+    template = json.loads(synthesis.stacks[0].template_file.read_text())
+    # Then the step runs spark-submit on the script with the arguments, in order
+    step = state_machine_definition(template)["States"]["Step aggregate"]
+    jar_step = step["Parameters"]["Step"]["HadoopJarStep"]
+    assert jar_step["Jar"] == "command-runner.jar"
+    args = jar_step["Args"]
+    assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
+    assert args[3].endswith(".py") and args[3].startswith("s3://dpc-assets-")
+    assert args[4:] == ["--day", "yesterday"]
+
+
+def test_schedule_rule_fires_at_three_with_the_schedule_input(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    rule = rule_named(pipeline_templates["listings"], "dpc-listings-schedule")
+    assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"
+    assert "EventBusName" not in rule  # the default bus
+    (target,) = rule["Targets"]
+    assert '"causes":[]' in render(target["InputTransformer"]["InputTemplate"])
+    # listings has no execution trigger: no rule on the pipeline bus
+    names = [
+        r["Properties"]["Name"]
+        for r in resources(pipeline_templates["listings"], "AWS::Events::Rule").values()
+    ]
+    assert names == ["dpc-listings-schedule"]
+
+
+def _published_trigger_event(pipelines: dict[str, Any]) -> dict[str, Any]:
+    """The event the trigger manager puts on the central bus after both parents succeeded,
+    computed by the trigger engine and the EventBridge publisher themselves."""
+    child = pipelines["pipeline-x"]
+    condition = child.trigger.executions
+    collected = CollectingPublisher()
+    engine = TriggerEngine(MemoryStore(), collected)
+    for parent, minute in (("listings", 10), ("searches", 20)):
+        ref = next(p.parent for p in condition.items if p.parent.name == parent)
+        when = datetime(2026, 11, 27, 5, minute, tzinfo=UTC)
+        engine.process(
+            RunEvent(when, ref, "SUCCEEDED", f"{parent}-2026-11-27"),
+            [(child.ref, condition)],
+            now=when,
+        )
+    (trigger,) = collected.published
+    entry = EventBridgePublisher(bus_name="dpc-central-bus", client=None).entry(trigger)
+    return {
+        "version": "0",
+        "id": "d2a3f1c4-0000-4000-8000-000000000001",
+        "source": entry["Source"],
+        "detail-type": entry["DetailType"],
+        "account": "999999999999",
+        "region": "eu-west-1",
+        "time": "2026-11-27T05:20:01Z",
+        "resources": [],
+        "detail": json.loads(entry["Detail"]),
+    }
+
+
+def test_trigger_rule_matches_the_event_the_trigger_manager_publishes(
+    pipeline_templates: dict[str, Any], case_study_pipelines: dict[str, Any]
+) -> None:
+    # Given the Pipeline Trigger event the engine publishes for pipeline-x
+    event = _published_trigger_event(case_study_pipelines)
+    rule = rule_named(pipeline_templates["pipeline-x"], "dpc-pipeline-x-trigger")
+    pattern = render(rule["EventPattern"])
+    # Then pipeline-x's rule, on the pipeline bus, matches it and passes the detail on
+    assert rule["EventBusName"] == PIPELINE_BUS_NAME
+    assert matches(pattern, event)
+    (target,) = rule["Targets"]
+    assert target["InputPath"] == "$.detail"
+    # and the same event for another pipeline or another account does not match
+    other = {**event, "detail": {**event["detail"], "pipeline": "listings"}}
+    assert not matches(pattern, other)
+    elsewhere = {**event, "detail": {**event["detail"], "account": "111111111111"}}
+    assert not matches(pattern, elsewhere)
+
+
+def test_registration_carries_condition_and_state_machine(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    template = pipeline_templates["pipeline-x"]
+    registration = only(template, "Custom::DpcPipelineRegistration")["Properties"]
+    assert render(registration["ServiceToken"]) == "<import:dpc-registration-provider-arn>"
+    assert registration["Pipeline"] == "pipeline-x"
+    assert registration["Account"] == ACCOUNT
+    condition = json.loads(render(registration["Condition"]))
+    assert [(i["name"], i["account"], i["status"]) for i in condition["allOf"]] == [
+        ("listings", "111111111111", ["SUCCEEDED"]),
+        ("searches", "222222222222", ["SUCCEEDED"]),
+    ]
+    assert condition["reset"] == {"cron": "0 0 * * ? *"}
+
+
+def test_notifications_reach_email_and_slack_through_the_tracker(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    template = pipeline_templates["pipeline-x"]
+    subscription = only(template, "AWS::SNS::Subscription")["Properties"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == (
+        "email",
+        "rent-journey@example.com",
+    )
+    channels = only(template, "Custom::DpcSlackChannels")["Properties"]
+    assert channels["Channels"] == ["data-pipeline-alerts"]
+    only(template, "AWS::Logs::SubscriptionFilter")
+    tracker = next(
+        f["Properties"]
+        for f in resources(template, "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "dpc.lambdas.execution_tracker.handler"
+    )
+    env = tracker["Environment"]["Variables"]
+    assert json.loads(env["DPC_PIPELINE_STEPS"]) == ["Step metric-x", "Step publish"]
+    assert env["DPC_NOTIFICATION_TYPE"] == "FULL_EXECUTION"
+    assert tracker["Runtime"] == "python3.12"
+
+
+WILDCARD_ONLY_ACTIONS = {
+    "elasticmapreduce:RunJobFlow",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+}
+
+
+@pytest.mark.parametrize("name", ["listings", "searches", "pipeline-x"])
+def test_no_wildcard_action_and_star_resources_only_where_aws_allows_nothing_else(
+    pipeline_templates: dict[str, Any], name: str
+) -> None:
+    for logical_id, statement in policy_statements(pipeline_templates[name]):
+        actions = as_list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
+        if "*" in as_list(statement.get("Resource", [])):
+            assert set(actions) <= WILDCARD_ONLY_ACTIONS, (logical_id, actions)
