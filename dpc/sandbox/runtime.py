@@ -24,10 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import io
 import json
 import os
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -98,17 +100,32 @@ class Runtime:
     """The organization the sandbox's accounts belong to (for ``aws:PrincipalOrgID``)."""
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
     """(account, pipeline) → reason: the next step of that pipeline fails with this cause."""
-    lambda_log: io.TextIOBase | None = None
     _patches: ExitStack = field(default_factory=ExitStack)
+    _containers: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
 
     # -- installation ----------------------------------------------------------------------
 
     def install(self) -> Runtime:
         from moto.events.models import EventsBackend
-        from moto.stepfunctions.models import StepFunctionBackend
+        from moto.sns.models import Topic
+        from moto.stepfunctions.models import Execution, StepFunctionBackend
 
         runtime = self
         original_start = StepFunctionBackend.start_execution
+        original_publish = Topic.publish
+        original_history = Execution.get_execution_history
+
+        def publish(topic: Any, message: str, subject: str | None = None, **kwargs: Any) -> str:
+            message_id: str = original_publish(topic, message, subject, **kwargs)
+            runtime._published(topic.arn, message, subject)
+            return message_id
+
+        def get_execution_history(execution: Any, role_arn: str) -> list[dict[str, Any]]:
+            run = getattr(execution, "sandbox_run", None)
+            if run is None:
+                history: list[dict[str, Any]] = original_history(execution, role_arn)
+                return history
+            return run.api_history()
 
         def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return runtime._put_events(backend.account_id, backend.region_name, events)
@@ -119,12 +136,18 @@ class Runtime:
             return execution
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self.lambda_log = self._patches.enter_context(
+        log = self._patches.enter_context(
             open(self.work_dir / "lambda.log", "a", encoding="utf-8")  # noqa: SIM115
         )
+        LAMBDA_STDOUT.target = log
+        self._patches.callback(setattr, LAMBDA_STDOUT, "target", None)
         self._patches.enter_context(mock.patch.object(EventsBackend, "put_events", put_events))
         self._patches.enter_context(
             mock.patch.object(StepFunctionBackend, "start_execution", start_execution)
+        )
+        self._patches.enter_context(mock.patch.object(Topic, "publish", publish))
+        self._patches.enter_context(
+            mock.patch.object(Execution, "get_execution_history", get_execution_history)
         )
         return self
 
@@ -335,7 +358,6 @@ class Runtime:
         config = self.server.client(arn.account, "lambda").get_function_configuration(
             FunctionName=name
         )
-        handler = _load_handler(config["Handler"])
         environment = {
             **config.get("Environment", {}).get("Variables", {}),
             "AWS_LAMBDA_FUNCTION_NAME": name,
@@ -344,32 +366,39 @@ class Runtime:
         context = LambdaContext(
             function_arn, name, config.get("MemorySize", 128), config.get("Timeout", 3)
         )
-        with self.server.acting_as(arn.account), _environment(environment), self._quiet():
+        with self.server.acting_as(arn.account), _environment(environment), _quiet():
+            handler = self._container(config["FunctionArn"], config["Handler"])
             return handler(event, context)
 
-    @contextmanager
-    def _quiet(self) -> Iterator[None]:
-        """A handler's logs go to the sandbox's lambda.log, never to the timeline's stdout."""
-        log = self.lambda_log or io.StringIO()
-        with contextlib.redirect_stdout(log):
-            yield
+    def _container(self, function_arn: str, handler: str) -> Callable[[Any, Any], Any]:
+        """The handler of one function's warm container: its module is loaded once per
+        function and sandbox, so what a handler caches (clients, settings) belongs to that
+        function's account and to this sandbox's endpoint, as on Lambda."""
+        if function_arn not in self._containers:
+            self._containers[function_arn] = _load_handler(handler)
+        return self._containers[function_arn]
 
     # -- SNS -----------------------------------------------------------------------------
 
     def publish(self, topic_arn: str, message: str, subject: str | None) -> None:
-        """Publish through moto (so the topic must exist) and deliver to the subscriptions:
-        those moto keeps and those the deployed template declares (moto drops them)."""
+        """Publish as the topic's account; moto's Topic.publish is patched to deliver."""
         arn = Arn.parse(topic_arn)
         sns = self.server.client(arn.account, "sns")
         sns.publish(
             TopicArn=topic_arn, Message=message, **({"Subject": subject} if subject else {})
         )
+
+    def _published(self, topic_arn: str, message: str, subject: str | None) -> None:
+        """Deliver a message moto accepted to the subscriptions moto keeps and those the
+        deployed template declares (moto drops AWS::SNS::Subscription): e-mail and HTTPS
+        endpoints land in the outbox, Lambda subscribers are invoked."""
         for protocol, endpoint in self.subscriptions(topic_arn):
             if protocol in ("email", "email-json"):
                 text = f"{subject}\n\n{message}" if subject else message
                 self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, text))
             elif protocol == "lambda":
-                self.invoke_async(endpoint, _sns_event(topic_arn, message, subject), "sns")
+                payload = _sns_event(topic_arn, message, subject)
+                self.clock.soon(lambda e=endpoint, p=payload: self.invoke_async(e, p, "sns"))
             else:
                 self.timeline.add(Alert(self.clock.now, protocol.upper(), endpoint, message))
 
@@ -398,6 +427,34 @@ class Runtime:
     def record_status(self, account: str, state_machine: str, execution: str, status: str) -> None:
         pipeline = state_machine.removeprefix(constants.STATE_MACHINE_PREFIX)
         self.timeline.add(StatusChange(self.clock.now, account, pipeline, execution, status))
+
+    def log_subscribers(self, account: str, log_group: str) -> list[str]:
+        """Destinations of the subscription filters on ``log_group``: moto's and the
+        deployed templates' (moto does not create AWS::Logs::SubscriptionFilter)."""
+        region = self.server.region
+        found: dict[str, None] = {}
+        logs = self.server.client(account, "logs")
+        try:
+            filters = logs.describe_subscription_filters(logGroupName=log_group)
+            for existing in filters.get("subscriptionFilters", []):
+                found[existing["destinationArn"]] = None
+        except logs.exceptions.ResourceNotFoundException:
+            pass
+        cloudformation = self.server.client(account, "cloudformation")
+        for stack in deployed_stacks(cloudformation, account, region):
+            for resource in stack.of_type("AWS::Logs::SubscriptionFilter"):
+                if resource.properties.get("LogGroupName") == log_group:
+                    found[str(resource.properties["DestinationArn"])] = None
+        return list(found)
+
+    def deliver_logs(self, destinations: list[str], log_group: str, messages: list[str]) -> None:
+        """What CloudWatch Logs sends a subscription's Lambda (the ``awslogs`` payload)."""
+        from dpc.lambdas.execution_tracker import encode_subscription
+
+        for destination in destinations:
+            if Arn.parse(destination).service == "lambda":
+                payload = encode_subscription(log_group, messages)
+                self.invoke_async(destination, payload, f"logs {log_group}")
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -519,12 +576,47 @@ def _render_template(template: str, values: dict[str, Any]) -> str:
     return re.sub(r"<([A-Za-z0-9_.$-]+)>", replace, template)
 
 
+class _Sink(io.TextIOBase):
+    """Where handlers' stdout goes: the running sandbox's lambda.log, or nowhere. Loggers
+    keep the stream they were created with, so this one object outlives every sandbox."""
+
+    target: Any = None
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.target is not None and not self.target.closed:
+            self.target.write(text)
+        return len(text)
+
+
+LAMBDA_STDOUT = _Sink()
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """A handler's logs go to the sandbox's lambda.log, never to the timeline's stdout."""
+    with contextlib.redirect_stdout(LAMBDA_STDOUT):
+        yield
+
+
 def _load_handler(name: str) -> Callable[[Any, Any], Any]:
+    """A fresh instance of the handler's module (a cold start), whatever was imported before."""
     module_name, function = name.rsplit(".", 1)
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"handler module {module_name} not found")
+    module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(module_name)
+    sys.modules[module_name] = module  # dataclasses and typing look the module up by name
     try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError:
-        module = importlib.import_module(f"dpc.lambdas.{module_name}")
+        spec.loader.exec_module(module)
+    finally:
+        if previous is not None:
+            sys.modules[module_name] = previous
+        else:
+            del sys.modules[module_name]
     handler: Callable[[Any, Any], Any] = getattr(module, function)
     return handler
 

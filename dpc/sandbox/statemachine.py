@@ -69,13 +69,23 @@ class ExecutionRun:
         self.input: Any = json.loads(execution.execution_input or "{}")
         self.work_dir = runtime.work_dir / self.account / self.pipeline / execution.name
         self._steps: Clock | None = None
+        self.history: list[dict[str, Any]] = []
+        self._unsent: list[dict[str, Any]] = []
+        self._log_group: str | None = None
+        self._log_subscribers: list[str] = []
+        execution.sandbox_run = self  # GetExecutionHistory answers from this run
 
     # -- lifecycle driven by the clock -----------------------------------------------------
 
     def begin(self) -> None:
         self.execution.start_date = self.runtime.clock.now
+        described = self._describe()
+        self._log_group = _log_group(described)
+        if self._log_group is not None:
+            self._log_subscribers = self.runtime.log_subscribers(self.account, self._log_group)
         self._emit("RUNNING")
-        self._steps = self._run()
+        self._record("ExecutionStarted", input=self.execution.execution_input)
+        self._steps = self._run(json.loads(described["definition"]))
         self._advance()
 
     def _advance(self) -> None:
@@ -83,8 +93,56 @@ class ExecutionRun:
         try:
             duration = next(self._steps)
         except StopIteration:
+            self._flush()
             return
+        self._flush()
         self.runtime.clock.at(self.runtime.clock.now + duration, self._advance)
+
+    # -- execution history (GetExecutionHistory and the state machine's log group) -------
+
+    def _record(self, kind: str, **details: Any) -> None:
+        entry = {
+            "id": len(self.history) + 1,
+            "type": kind,
+            "time": self.runtime.clock.now,
+            "details": {k: v for k, v in details.items() if v is not None},
+        }
+        self.history.append(entry)
+        self._unsent.append(entry)
+
+    def _flush(self) -> None:
+        """Deliver the history written since the last slice of virtual time, in one batch,
+        to the subscription filters of the state machine's log group (level ALL)."""
+        batch, self._unsent = self._unsent, []
+        if not batch or self._log_group is None or not self._log_subscribers:
+            return
+        messages = [
+            json.dumps(
+                {
+                    "id": str(e["id"]),
+                    "type": e["type"],
+                    "details": e["details"],
+                    "previous_event_id": str(e["id"] - 1),
+                    "event_timestamp": str(_millis(e["time"])),
+                    "execution_arn": self.execution.execution_arn,
+                }
+            )
+            for e in batch
+        ]
+        self.runtime.deliver_logs(self._log_subscribers, self._log_group, messages)
+
+    def api_history(self) -> list[dict[str, Any]]:
+        """The history as GetExecutionHistory returns it (details under a per-type key)."""
+        return [
+            {
+                "timestamp": e["time"],
+                "type": e["type"],
+                "id": e["id"],
+                "previousEventId": e["id"] - 1,
+                _details_key(e["type"]): e["details"],
+            }
+            for e in self.history
+        ]
 
     def _finish(self, status: str, output: Any = None, error: str = "", cause: str = "") -> None:
         execution = self.execution
@@ -93,6 +151,10 @@ class ExecutionRun:
         execution.output = json.dumps(output) if status == "SUCCEEDED" else None
         execution.error = error or None
         execution.cause = cause or None
+        if status == "SUCCEEDED":
+            self._record("ExecutionSucceeded", output=execution.output)
+        else:
+            self._record(f"Execution{_pascal_status(status)}", error=error, cause=cause)
         self._emit(status)
 
     def _emit(self, status: str) -> None:
@@ -126,15 +188,15 @@ class ExecutionRun:
 
     # -- the interpreter -----------------------------------------------------------------
 
-    def _definition(self) -> dict[str, Any]:
+    def _describe(self) -> dict[str, Any]:
         states = self.runtime.server.client(self.account, "stepfunctions")
-        described = states.describe_state_machine(stateMachineArn=self.execution.state_machine_arn)
-        definition: dict[str, Any] = json.loads(described["definition"])
-        return definition
+        described: dict[str, Any] = states.describe_state_machine(
+            stateMachineArn=self.execution.state_machine_arn
+        )
+        return described
 
-    def _run(self) -> Clock:
+    def _run(self, definition: dict[str, Any]) -> Clock:
         try:
-            definition = self._definition()
             output = yield from self._run_states(definition, self.input)
         except TaskFailed as failure:
             self._finish("FAILED", error=failure.error, cause=failure.cause)
@@ -149,14 +211,19 @@ class ExecutionRun:
         while True:
             state = states[name]
             kind = state["Type"]
+            self._record(f"{kind}StateEntered", name=name, input=json.dumps(document))
             if kind == "Succeed":
-                return _select(state, "OutputPath", self._path_input(state, document))
+                output = _select(state, "OutputPath", self._path_input(state, document))
+                self._record("SucceedStateExited", name=name, output=json.dumps(output))
+                return output
             if kind == "Fail":
                 raise TaskFailed(state.get("Error", "States.Fail"), state.get("Cause", ""))
             try:
                 document, following = yield from self._run_state(state, document)
+                self._record(f"{kind}StateExited", name=name, output=json.dumps(document))
             except TaskFailed as failure:
                 catcher = _catcher(state, failure.error)
+                self._record(f"{kind}StateExited", name=name)
                 if catcher is None:
                     raise
                 error = {"Error": failure.error, "Cause": failure.cause}
@@ -186,7 +253,24 @@ class ExecutionRun:
                 raise TaskFailed("States.NoChoiceMatched", "no choice matched and no Default")
             return _select(state, "OutputPath", effective), chosen
         elif kind == "Task":
-            result = yield from self._task(state, effective)
+            resource = state["Resource"]
+            kind_of = resource.removeprefix("arn:aws:states:::").split(":")[0]
+            self._record("TaskScheduled", resource=resource, resourceType=kind_of)
+            self._record("TaskStarted", resource=resource, resourceType=kind_of)
+            try:
+                result = yield from self._task(state, effective)
+            except TaskFailed as failure:
+                self._record(
+                    "TaskFailed",
+                    resource=resource,
+                    resourceType=kind_of,
+                    error=failure.error,
+                    cause=failure.cause,
+                )
+                raise
+            self._record(
+                "TaskSucceeded", resource=resource, resourceType=kind_of, output=json.dumps(result)
+            )
             if "ResultSelector" in state:
                 result = self._parameters(state["ResultSelector"], result)
         else:
@@ -356,6 +440,30 @@ class ExecutionRun:
             "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes", [])),
             "DPC_EXECUTION_INPUT": json.dumps(self.input),
         }
+
+
+def _log_group(described: dict[str, Any]) -> str | None:
+    """The log group a state machine writes its history to (logging level ALL)."""
+    config = described.get("loggingConfiguration") or {}
+    if config.get("level") != "ALL":
+        return None
+    for destination in config.get("destinations", []):
+        arn = destination.get("cloudWatchLogsLogGroup", {}).get("logGroupArn", "")
+        if ":log-group:" in arn:
+            return str(arn.split(":log-group:", 1)[1].removesuffix(":*"))
+    return None
+
+
+def _pascal_status(status: str) -> str:
+    return {"FAILED": "Failed", "TIMED_OUT": "TimedOut", "ABORTED": "Aborted"}[status]
+
+
+def _details_key(kind: str) -> str:
+    """``TaskStateEntered`` → ``stateEnteredEventDetails``, as GetExecutionHistory names it."""
+    for suffix, key in (("StateEntered", "stateEntered"), ("StateExited", "stateExited")):
+        if kind.endswith(suffix):
+            return f"{key}EventDetails"
+    return f"{kind[0].lower()}{kind[1:]}EventDetails"
 
 
 def _local_spark(command: list[str]) -> list[str]:
