@@ -156,18 +156,22 @@ def notices(
     context: Sequence[HistoryEvent],
     *,
     pipeline: str,
-    step_states: frozenset[str],
+    step_states: Mapping[str, str],
 ) -> list[Notice]:
     """What happened in ``new`` (events of ONE execution), told with ``context`` (its history).
 
-    ``step_states`` are the state names that are the pipeline's steps; the states dpc adds
-    around them (create and terminate the cluster) are told only through the run's end.
-    An empty set means every Task state is a step (state machines built by hand).
+    ``step_states`` maps the state names that are the pipeline's steps to the steps' names;
+    the states dpc adds around them (create and terminate the cluster) are told only through
+    the run's end. An empty mapping means every Task state is a step, under its state name
+    (state machines built by hand).
     """
     history = sorted({e.id: e for e in [*context, *new]}.values(), key=lambda e: e.id)
 
     def is_step(state: str | None) -> bool:
         return state is not None and (not step_states or state in step_states)
+
+    def step(state: str | None) -> str | None:
+        return step_states.get(state, state) if state is not None else None
 
     def before(event: HistoryEvent) -> list[HistoryEvent]:
         return [e for e in history if e.id < event.id]
@@ -190,7 +194,7 @@ def notices(
         if event.type == "ExecutionStarted":
             result.append(base)
         elif event.type == "TaskStateEntered" and is_step(event.state):
-            result.append(replace(base, step=event.state))
+            result.append(replace(base, step=step(event.state)))
         elif event.type == "TaskStateExited" and is_step(event.state):
             start = entered(event)
             failed = start is not None and any(
@@ -201,7 +205,7 @@ def notices(
                     replace(
                         base,
                         status="SUCCEEDED",
-                        step=event.state,
+                        step=step(event.state),
                         duration=event.time - start.time if start else None,
                     )
                 )
@@ -212,18 +216,23 @@ def notices(
                     replace(
                         base,
                         status=STEP_FAILURE_STATUSES[event.type],
-                        step=start.state,
+                        step=step(start.state),
                         duration=event.time - start.time,
                         error=event.error,
                         cause=event.cause,
                     )
                 )
         elif event.type in RUN_END_STATUSES:
-            result.append(_run_end(base, event, before(event)))
+            result.append(_run_end(base, event, before(event), step))
     return result
 
 
-def _run_end(base: Notice, event: HistoryEvent, earlier: Sequence[HistoryEvent]) -> Notice:
+def _run_end(
+    base: Notice,
+    event: HistoryEvent,
+    earlier: Sequence[HistoryEvent],
+    step: Callable[[str | None], str | None],
+) -> Notice:
     status = RUN_END_STATUSES[event.type]
     started = next((e for e in earlier if e.type == "ExecutionStarted"), None)
     notice = replace(
@@ -238,7 +247,7 @@ def _run_end(base: Notice, event: HistoryEvent, earlier: Sequence[HistoryEvent])
     failure = next((e for e in reversed(earlier) if e.type in STEP_FAILURE_STATUSES), None)
     if failure is None:
         return notice
-    step = next(
+    failed_state = next(
         (e.state for e in reversed(earlier) if e.type == "TaskStateEntered" and e.id < failure.id),
         None,
     )
@@ -246,7 +255,7 @@ def _run_end(base: Notice, event: HistoryEvent, earlier: Sequence[HistoryEvent])
     # cleaned up; the step's error is the one worth reading.
     return replace(
         notice,
-        failed_step=step,
+        failed_step=step(failed_state),
         error=failure.error or notice.error,
         cause=failure.cause or notice.cause,
     )
@@ -271,7 +280,8 @@ class Settings:
 
     pipeline: str
     notification_type: NotificationType
-    step_states: frozenset[str]
+    step_states: Mapping[str, str]
+    """State name → step name (see ``notices``)."""
     topic_arn: str | None
     slack_api_url: str | None
 
@@ -286,10 +296,16 @@ class Settings:
         return cls(
             pipeline=env[constants.ENV_PIPELINE_NAME],
             notification_type=kind,
-            step_states=frozenset(json.loads(env.get(constants.ENV_PIPELINE_STEPS, "[]"))),
+            step_states=_step_states(env.get(constants.ENV_PIPELINE_STEPS, "{}")),
             topic_arn=env.get(constants.ENV_NOTIFICATION_TOPIC_ARN) or None,
             slack_api_url=(env.get(constants.ENV_SLACK_API_URL) or "").rstrip("/") or None,
         )
+
+
+def _step_states(value: str) -> dict[str, str]:
+    """``{"Step aggregate": "aggregate", ...}``; a list names states that are their own steps."""
+    parsed = json.loads(value)
+    return {s: s for s in parsed} if isinstance(parsed, list) else dict(parsed)
 
 
 @dataclass(frozen=True)

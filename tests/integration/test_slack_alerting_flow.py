@@ -46,7 +46,7 @@ def tracker(central: Any, topic: Any, kind: str, history: Any = no_history) -> T
     settings = Settings(
         pipeline="searches",
         notification_type=kind,  # type: ignore[arg-type]
-        step_states=frozenset({"aggregate", "export"}),
+        step_states={"Step aggregate": "aggregate", "Step export": "export"},
         topic_arn=topic.arn,
         slack_api_url="https://slack-api.invalid/v1",
     )

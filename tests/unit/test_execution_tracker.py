@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from dpc.lambdas.execution_tracker import (
     HistoryEvent,
+    Settings,
     decode_subscription,
     encode_subscription,
     event_from_api,
@@ -15,7 +18,7 @@ from dpc.lambdas.execution_tracker import (
 )
 
 EVENTS = Path(__file__).parent / "events"
-STEPS = frozenset({"aggregate", "export"})
+STEPS = {"Step aggregate": "aggregate", "Step export": "export"}
 ARN = "arn:aws:states:eu-west-1:222222222222:execution:dpc-searches:searches-2026-11-28"
 
 
@@ -74,8 +77,8 @@ def test_without_context_the_batch_is_still_told_without_what_it_cannot_know() -
 
 def test_no_step_names_means_every_task_state_is_a_step() -> None:
     new = failed_run()[:6]
-    steps = {n.step for n in notices(new, [], pipeline="searches", step_states=frozenset())}
-    assert steps == {None, "Create cluster"}
+    steps = {n.step for n in notices(new, [], pipeline="searches", step_states={})}
+    assert steps == {None, "CreateCluster"}
 
 
 def test_api_history_events_read_like_log_events() -> None:
@@ -98,3 +101,21 @@ def test_subscription_payload_round_trip_skips_foreign_lines() -> None:
     lines = (EVENTS / "sfn_history_failed_run.jsonl").read_text().splitlines()
     payload = encode_subscription("/aws/vendedlogs/states/dpc-searches", [*lines[:3], "START"])
     assert decode_subscription(payload) == failed_run()[:3]
+
+
+def test_settings_from_the_lambda_environment() -> None:
+    env = {
+        "DPC_PIPELINE_NAME": "searches",
+        "DPC_NOTIFICATION_TYPE": "ON_FINISH",
+        "DPC_PIPELINE_STEPS": '{"Step aggregate": "aggregate"}',
+        "DPC_NOTIFICATION_TOPIC_ARN": "arn:aws:sns:eu-west-1:222222222222:dpc-searches",
+        "DPC_SLACK_API_URL": "https://abc.execute-api.eu-west-1.amazonaws.com/v1/",
+    }
+    settings = Settings.from_env(env)
+    assert settings.step_states == {"Step aggregate": "aggregate"}
+    assert settings.slack_api_url == "https://abc.execute-api.eu-west-1.amazonaws.com/v1"
+    # A list names states that are their own steps; no Slack URL means no Slack targets
+    listed = Settings.from_env({**env, "DPC_PIPELINE_STEPS": '["build"]', "DPC_SLACK_API_URL": ""})
+    assert listed.step_states == {"build": "build"} and listed.slack_api_url is None
+    with pytest.raises(ValueError, match="DPC_NOTIFICATION_TYPE='ALWAYS' is not one of"):
+        Settings.from_env({**env, "DPC_NOTIFICATION_TYPE": "ALWAYS"})
