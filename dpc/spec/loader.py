@@ -196,7 +196,7 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
 def _group(data: dict[str, Any] | None, default: InstanceGroup) -> InstanceGroup:
     if data is None:
         return default
-    return InstanceGroup(instance_type=data["instanceType"], count=data.get("count", 1))
+    return InstanceGroup(instance_type=data["instanceType"], count=data.get("count", default.count))
 
 
 def _duration(text: str | None) -> timedelta | None:

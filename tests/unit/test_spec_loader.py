@@ -130,7 +130,7 @@ def test_defaults_for_optional_sections(tmp_path: Path) -> None:
     assert pipeline.trigger.schedule is None and pipeline.trigger.executions is None
     assert pipeline.cluster.release == "emr-7.5.0"
     assert pipeline.cluster.master.instance_type == "m5.xlarge"
-    assert (pipeline.cluster.core.instance_type, pipeline.cluster.core.count) == ("r5.2xlarge", 1)
+    assert (pipeline.cluster.core.instance_type, pipeline.cluster.core.count) == ("r5.2xlarge", 2)
     assert pipeline.notifications.type == "ON_FAILURE"
     assert pipeline.timeout is None
     assert pipeline.description == ""
