@@ -37,7 +37,7 @@ def test_validate_invalid_file_exit_1_without_traceback(tmp_path: Path) -> None:
     result = dpc("validate", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stdout.splitlines() == [
-        "pipeline.yaml:2:10: account: expected text, got the number 1234; put it in quotes: \"1234\"",
+        'pipeline.yaml:2:10: account: expected text, got the number 1234; put it in quotes: "1234"',
         "pipeline.yaml:3:1: steps: must not be empty",
     ]
     assert "Traceback" not in result.stderr
@@ -75,9 +75,7 @@ def test_shell_steps_of_the_case_study_really_run(tmp_path: Path) -> None:
         "pipeline-x/scripts/metric_x.sh",
         "pipeline-x/scripts/publish.sh",
     ):
-        subprocess.run(
-            ["bash", str(ROOT / "samples" / "case-study" / script)], env=env, check=True
-        )
+        subprocess.run(["bash", str(ROOT / "samples" / "case-study" / script)], env=env, check=True)
     # Then pipeline-x's report has one row per city of the listings aggregate
     report = (tmp_path / "pipeline-x" / "report.csv").read_text().splitlines()
     cities = json.loads((tmp_path / "listings" / "aggregate.json").read_text())["cities"]
