@@ -43,6 +43,7 @@ logger = Logger(service="dpc-slack-poster")
 DEFAULT_SLACK_BASE_URL = "https://slack.com/api"
 THREAD_RETENTION = timedelta(days=90)
 MAX_RETRY_AFTER_SECONDS = 30.0
+TOKEN_UNAVAILABLE = "token_unavailable"
 AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
 )
@@ -57,7 +58,7 @@ class SlackError(Exception):
 
     @property
     def is_auth(self) -> bool:
-        return self.code in AUTH_ERRORS
+        return self.code in AUTH_ERRORS or self.code.startswith(TOKEN_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,12 @@ class TokenCache:
 
     def get(self) -> str:
         if self._token is None:
-            self._token = str(
-                self.secrets.get_secret_value(SecretId=self.secret_id)["SecretString"]
-            )
+            try:
+                secret = self.secrets.get_secret_value(SecretId=self.secret_id)
+            except ClientError as error:
+                code = error.response["Error"]["Code"]
+                raise SlackError(f"{TOKEN_UNAVAILABLE} ({code})") from None
+            self._token = str(secret["SecretString"])
         return self._token
 
     def forget(self) -> None:
@@ -259,6 +263,11 @@ def _account_of(execution_arn: str) -> str | None:
 
 
 def _explain(error: SlackError, channel: str, secret_id: str) -> str:
+    if error.code.startswith(TOKEN_UNAVAILABLE):
+        return (
+            f"cannot read the Slack token from secret {secret_id} ({error.code}): check that "
+            f"it exists and the poster may read it; message to #{channel} not posted"
+        )
     if error.is_auth:
         return (
             f"Slack rejected the bot token ({error.code}): store a valid token in secret "

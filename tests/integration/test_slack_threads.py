@@ -122,3 +122,19 @@ def test_pipeline_without_registered_channels_is_a_404(central: Any, fake_slack:
     assert reply["status"] == 404
     assert f"no Slack channels are registered for listings@{ACCOUNT_A}" in reply["message"]
     assert fake_slack.requests == 0
+
+
+def test_unreadable_token_secret_is_a_clear_error(
+    central: Any, fake_slack: Any, slack_aws: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    central.register(["data-pipeline-alerts"])
+    # Given the token secret was deleted
+    slack_aws.secrets.delete_secret(SecretId=slack_aws.secret_id, ForceDeleteWithoutRecovery=True)
+    # When a message is posted, the answer and the log say which secret to fix
+    reply = central.post(RUN_1, "run started")
+    assert reply["status"] == 502
+    assert reply["failed"] == {
+        "data-pipeline-alerts": "token_unavailable (ResourceNotFoundException)"
+    }
+    assert f"cannot read the Slack token from secret {slack_aws.secret_id}" in caplog.text
+    assert fake_slack.requests == 0
