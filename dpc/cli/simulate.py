@@ -11,7 +11,6 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -129,12 +128,9 @@ Outcomes = Iterator[tuple[int, Any]]
 
 
 def _run_memory(refs: Sequence[Any], conditions: dict[Any, Any], events: Sequence[Any]) -> Outcomes:
-    from dpc.triggers.engine import TriggerEngine
-    from dpc.triggers.memory import CollectingPublisher, MemoryStore
-    from dpc.triggers.replay import children_index, engine_process, replay
+    from dpc.triggers.replay import replay_in_memory
 
-    engine = TriggerEngine(MemoryStore(), CollectingPublisher())
-    yield from replay(events, engine_process(engine, children_index(conditions)))
+    yield from replay_in_memory(conditions, events)
 
 
 def _run_dynamodb(
@@ -144,31 +140,8 @@ def _run_dynamodb(
 
     with err.status("Starting the embedded DynamoDB…"), _embedded_aws() as (dynamodb, bus):
         from dpc.lambdas.central import LocalCentral
-        from dpc.lambdas.publisher import EventBridgePublisher
-        from dpc.lambdas.trigger_manager import status_change_event
-        from dpc.triggers.engine import Acceptance, Outcome
-        from dpc.triggers.memory import CollectingPublisher
-        from dpc.triggers.replay import replay
 
-        central = LocalCentral.create(dynamodb, bus)
-        for ref in refs:
-            central.register(ref, conditions.get(ref))
-        publisher = CollectingPublisher(EventBridgePublisher(central.settings.event_bus_name, bus))
-        clock: list[datetime] = []
-        manager = central.manager(publisher=publisher, clock=lambda: clock[-1])
-        started: dict[tuple[Any, str], datetime] = {}
-
-        def process(event: Any, now: datetime) -> Outcome:
-            clock.append(now)
-            first = started.setdefault((event.pipeline, event.execution), event.time)
-            native = status_change_event(
-                event, started_at=event.time if event.status == "RUNNING" else first
-            )
-            outcome = manager.handle(native)
-            # An event of a pipeline the org does not define changes nothing, as in production.
-            return outcome if outcome is not None else Outcome(Acceptance.STALE)
-
-        yield from replay(events, process)
+        yield from LocalCentral.create(dynamodb, bus).replay(refs, conditions, events)
 
 
 @contextmanager

@@ -37,6 +37,16 @@ def replay(
         yield number, process(event, clock)
 
 
+def replay_in_memory(
+    conditions: Mapping[ParentRef, Condition], events: Sequence[RunEvent]
+) -> Iterator[tuple[int, Outcome]]:
+    """``dpc simulate --backend memory``: the engine on a fresh in-memory store."""
+    from dpc.triggers.memory import CollectingPublisher, MemoryStore
+
+    engine = TriggerEngine(MemoryStore(), CollectingPublisher())
+    yield from replay(events, engine_process(engine, children_index(conditions)))
+
+
 def engine_process(
     engine: TriggerEngine, children: Children
 ) -> Callable[[RunEvent, datetime], Outcome]:
