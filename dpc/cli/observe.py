@@ -265,7 +265,7 @@ def why(
 ) -> None:
     from dpc.observe.aws import AwsOptions
     from dpc.observe.central import Central
-    from dpc.observe.views import headline, why_report
+    from dpc.observe.views import deciding, headline, why_report
 
     name, account = _pipeline_argument(pipeline, account)
     assert name is not None
@@ -273,11 +273,11 @@ def why(
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
         explanation = central.why(name, account, limit)
     if as_json:
-        latest = explanation.evaluations[0] if explanation.evaluations else None
+        found = explanation.evaluations
         data = {
             "pipeline": explanation.child.name,
             "account": explanation.child.account,
-            "summary": headline(explanation.child, latest) if latest else None,
+            "summary": headline(explanation.child, deciding(found)) if found else None,
             "evaluations": [e.to_json() for e in explanation.evaluations],
         }
         out.print_json(json.dumps(data))

@@ -66,12 +66,18 @@ def _event(event: RunEvent) -> str:
     return f"{event.pipeline} {event.status} at {clock(event.time)} ({event.execution})"
 
 
+def deciding(evaluations: Sequence[Evaluation]) -> Evaluation:
+    """The newest evaluation that decided something: an ignored late event changes nothing,
+    so it does not answer "why"."""
+    return next((e for e in evaluations if e.result != "IGNORED"), evaluations[0])
+
+
 def headline(child: ParentRef, latest: Evaluation) -> str:
     """One sentence answering "why did / didn't it run?" from the newest evaluation."""
     if latest.result == "TRIGGERED":
         return f"{child} was triggered after {_event(latest.event)} (trigger {latest.trigger_id})"
     if latest.result == "IGNORED":
-        return f"{child}: the newest event was ignored — {'; '.join(latest.notes)}"
+        return f"{child}: every recent event was ignored — {'; '.join(latest.notes)}"
     unmet = [item.reason for item in latest.items if not item.met]
     return f"{child} did not run after {_event(latest.event)}: " + "; ".join(unmet)
 
@@ -87,12 +93,12 @@ def why_report(explanation: Explanation) -> RenderableType:
         parts.append(Text(f"{child} runs {when}; it waits for no other pipeline."))
     if not evaluations:
         parents = ", ".join(str(p) for p in condition.parents) if condition else ""
-        waiting = f" none of its parents ({parents}) reported a run" if parents else ""
+        waiting = f": none of its parents ({parents}) reported a run" if parents else ""
         parts.append(
-            Text(f"No evaluation of {child} recorded (records are kept 30 days):{waiting}.")
+            Text(f"No evaluation of {child} recorded (records are kept 30 days){waiting}.")
         )
         return Group(*parts)
-    parts.append(Text(headline(child, evaluations[0]), style="bold"))
+    parts.append(Text(headline(child, deciding(evaluations)), style="bold"))
     parts.append(Text(""))
     parts.append(Text(f"Recent evaluations, newest first ({len(evaluations)}):", style="dim"))
     for evaluation in evaluations:

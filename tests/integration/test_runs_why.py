@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,9 @@ class Central:
     dynamodb: Any
     manager: TriggerManager
     publisher: RecordingPublisher
+    wall_clock: list[datetime]
+    """Events reach the trigger manager in order, as they happen (a late event arrives late):
+    the handler's clock is the newest event time fed so far, and always moves on."""
 
     def feed(
         self,
@@ -63,6 +66,7 @@ class Central:
         run_input: dict[str, Any] | None = None,
     ) -> Outcome | None:
         run = RunEvent(parse_time(at), ParentRef(pipeline, account), status, execution)  # type: ignore[arg-type]
+        self.wall_clock[0] = max(self.wall_clock[0] + timedelta(seconds=1), run.time)
         event = status_change_event(
             run, started_at=parse_time(started) if started else None, region=REGION
         )
@@ -117,13 +121,11 @@ def central(monkeypatch: pytest.MonkeyPatch) -> Iterator[Central]:
             trigger_state_table=environment[TRIGGER_STATE.env_var],
             event_bus_name="dpc-central-bus",
         )
+        wall_clock = [datetime.fromisoformat("2000-01-01T00:00:00+00:00")]
         manager = TriggerManager(
-            settings,
-            dynamodb=dynamodb,
-            publisher=publisher,
-            clock=lambda: datetime.fromisoformat("2000-01-01T00:00:00+00:00"),
+            settings, dynamodb=dynamodb, publisher=publisher, clock=lambda: wall_clock[0]
         )
-        yield Central(dynamodb, manager, publisher)
+        yield Central(dynamodb, manager, publisher, wall_clock)
 
 
 @pytest.fixture
@@ -295,3 +297,218 @@ def test_runs_finds_the_tables_through_the_central_stack(
         table_name(DEPENDENCIES, cloudformation)
     with pytest.raises(DpcError, match="cannot read the central stack 'elsewhere'"):
         table_name(RUN_LOG, cloudformation, stack="elsewhere")
+
+
+# --- dpc why: one test per §5 outcome ----------------------------------------------------
+
+
+def why(*args: str) -> tuple[int, str, str]:
+    return cli("why", *args)
+
+
+def why_json(*args: str) -> dict[str, Any]:
+    code, stdout, stderr = why(*args, "--json")
+    assert code == 0, stderr
+    return json.loads(stdout)  # type: ignore[no-any-return]
+
+
+def test_why_day_two_says_searches_failed(central: Central) -> None:
+    # Given day 2 of the case study: listings succeeded, searches failed at 05:12
+    case_study_two_days(central)
+
+    # When the user asks why pipeline-x did not run
+    code, stdout, _ = why("pipeline-x")
+
+    # Then the first line names the failed parent run, and the history explains each event
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0] == (
+        f"pipeline-x@{C} did not run after searches@{B} FAILED at 2026-11-28 05:12:00 "
+        f"(searches-d2): waiting for searches@{B}: last run FAILED at 2026-11-28 05:12 UTC "
+        "(searches-d2), wants SUCCEEDED"
+    )
+    assert f"✓ allOf listings@{A} [SUCCEEDED]: listings@{A} SUCCEEDED at 2026-11-28 03:05 UTC" in (
+        stdout
+    )
+    triggered = next(line for line in lines if "→ TRIGGERED" in line)
+    assert f"event searches@{B} SUCCEEDED at 2026-11-27 05:07:00" in triggered
+    assert central.publisher.triggers[0].trigger_id in triggered
+
+
+def test_why_after_a_trigger_the_parent_runs_are_consumed(central: Central) -> None:
+    # Rule 5: day 1 triggered pipeline-x; day 2's listings success alone does not reuse
+    # day 1's searches success
+    case_study_two_days(central)
+
+    evaluations = why_json("pipeline-x")["evaluations"]
+
+    listings_day_two = next(e for e in evaluations if e["event"]["execution"] == "listings-d2")
+    assert listings_day_two["result"] == "NOT_MET"
+    searches_item = next(i for i in listings_day_two["items"] if i["pipeline"] == "searches")
+    assert searches_item["met"] is False
+    assert searches_item["reason"] == (
+        f"waiting for searches@{B}: no run since the last trigger or reset"
+    )
+    assert [e["result"] for e in evaluations].count("TRIGGERED") == 1
+
+
+def test_why_a_duplicate_event_adds_nothing(central: Central) -> None:
+    # Rule 1: the same (execution, status) delivered twice is evaluated once
+    case_study_two_days(central)
+    before = why_json("pipeline-x")["evaluations"]
+
+    central.feed("searches", B, "FAILED", "searches-d2", "2026-11-28T05:12:00Z",
+                 started="2026-11-28T05:00:00Z")  # fmt: skip
+
+    assert why_json("pipeline-x")["evaluations"] == before
+
+
+def test_why_an_older_event_is_ignored_and_a_late_running_is_dropped(central: Central) -> None:
+    # Rule 2: RUNNING after FAILED for one execution changes nothing; an event older than
+    # the newest run seen of that parent is recorded as ignored, with the reason
+    case_study_two_days(central)
+    before = why_json("pipeline-x")["evaluations"]
+    central.feed("searches", B, "RUNNING", "searches-d2", "2026-11-28T05:00:00Z")
+    assert why_json("pipeline-x")["evaluations"] == before
+
+    central.feed("listings", A, "SUCCEEDED", "listings-backfill", "2026-11-28T02:00:00Z",
+                 started="2026-11-28T01:00:00Z")  # fmt: skip
+
+    code, stdout, _ = why("pipeline-x")
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0].startswith(f"pipeline-x@{C} did not run after searches@{B} FAILED")
+    newest = lines.index("Recent evaluations, newest first (9):") + 1
+    assert lines[newest].endswith("(listings-backfill)  → ignored")
+    assert lines[newest + 1] == (
+        f"    note: ignored: older than the latest listings@{A} run seen "
+        "(SUCCEEDED at 2026-11-28 03:05 UTC, listings-d2)"
+    )
+
+
+def test_why_only_the_latest_run_of_a_parent_counts(central: Central) -> None:
+    # Rule 6: listings succeeded, then a rerun started: the success no longer counts
+    central.run("listings", A, "listings-d1", "2026-11-27T03:00:00Z", "2026-11-27T03:05:00Z",
+                "SUCCEEDED")  # fmt: skip
+    central.feed("listings", A, "RUNNING", "listings-d1-rerun", "2026-11-27T04:00:00Z")
+    central.run("searches", B, "searches-d1", "2026-11-27T05:00:00Z", "2026-11-27T05:07:00Z",
+                "SUCCEEDED")  # fmt: skip
+
+    code, stdout, _ = why("pipeline-x", "--account", C)
+
+    assert code == 0
+    assert central.publisher.triggers == []
+    assert stdout.splitlines()[0].endswith(
+        f"waiting for listings@{A}: last run RUNNING at 2026-11-27 04:00 UTC "
+        "(listings-d1-rerun), wants SUCCEEDED"
+    )
+
+
+def test_why_reset_clears_yesterdays_partial_match(central: Central) -> None:
+    # Rule 8: listings succeeded on day 1 but searches only on day 2: the midnight reset
+    # forgot day 1's success, so pipeline-x waits for today's listings
+    central.run("listings", A, "listings-d1", "2026-11-27T03:00:00Z", "2026-11-27T03:05:00Z",
+                "SUCCEEDED")  # fmt: skip
+    central.run("searches", B, "searches-d2", "2026-11-28T05:00:00Z", "2026-11-28T05:07:00Z",
+                "SUCCEEDED")  # fmt: skip
+
+    code, stdout, _ = why("pipeline-x")
+
+    assert code == 0
+    assert central.publisher.triggers == []
+    assert f"note: reset at 2026-11-28 00:00 UTC cleared partial match (listings@{A})" in stdout
+    assert (
+        f"waiting for listings@{A}: no run since the last trigger or reset"
+        in (stdout.splitlines()[0])
+    )
+
+
+def test_why_within_explains_a_parent_run_too_old(central: Central) -> None:
+    # Rule 3 with `within`: a child that needs both parents within one hour of each other
+    from dpc.lambdas.registry import DynamoDbRegistry
+    from dpc.triggers.model import Condition, Item
+
+    fresh = ParentRef("fresh-x", C)
+    condition = Condition(
+        all_of=(
+            Item(ParentRef("listings", A), frozenset({"SUCCEEDED"})),
+            Item(ParentRef("searches", B), frozenset({"SUCCEEDED"})),
+        ),
+        within=timedelta(hours=1),
+    )
+    registry = DynamoDbRegistry(central.manager.registry.table, central.dynamodb)
+    registry.register(Registration(fresh, state_machine_arn(fresh), condition))
+    central.run("listings", A, "listings-d1", "2026-11-27T03:00:00Z", "2026-11-27T03:05:00Z",
+                "SUCCEEDED")  # fmt: skip
+    central.run("searches", B, "searches-d1", "2026-11-27T05:00:00Z", "2026-11-27T05:07:00Z",
+                "SUCCEEDED")  # fmt: skip
+
+    code, stdout, _ = why("fresh-x")
+
+    assert code == 0
+    assert stdout.splitlines()[0] == (
+        f"fresh-x@{C} did not run after searches@{B} SUCCEEDED at 2026-11-27 05:07:00 "
+        f"(searches-d1): listings@{A} SUCCEEDED at 2026-11-27 03:05 UTC (listings-d1) is older "
+        "than within=1h"
+    )
+    assert [t.child for t in central.publisher.triggers] == [ParentRef("pipeline-x", C)]
+
+
+def test_why_any_of_and_or_explain_which_block_fired(central: Central) -> None:
+    # Rule 4: the fallback sample — nightly-load fails, load-recovery (anyOf FAILED) runs and
+    # succeeds, and daily-report (allOf nightly-load OR anyOf load-recovery) fires on it
+    central.run("nightly-load", LOADS, "load-d1", "2026-11-27T01:30:00Z", "2026-11-27T01:45:00Z",
+                "FAILED")  # fmt: skip
+    recovery = central.publisher.triggers[-1]
+    central.run("load-recovery", LOADS, "recovery-d1", "2026-11-27T01:46:00Z",
+                "2026-11-27T02:10:00Z", "SUCCEEDED", recovery.detail())  # fmt: skip
+
+    recovery_why = why_json("load-recovery")
+    code, stdout, _ = why("daily-report")
+
+    assert recovery_why["evaluations"][0]["result"] == "TRIGGERED"
+    assert recovery_why["summary"] == (
+        f"load-recovery@{LOADS} was triggered after nightly-load@{LOADS} FAILED at "
+        f"2026-11-27 01:45:00 (load-d1) (trigger {recovery.trigger_id})"
+    )
+    assert code == 0
+    assert stdout.splitlines()[0].startswith(
+        f"daily-report@{REPORTS} was triggered after load-recovery@{LOADS} SUCCEEDED"
+    )
+    assert f"✗ allOf nightly-load@{LOADS} [SUCCEEDED]: waiting for nightly-load@{LOADS}: " in (
+        stdout
+    )
+    assert f"✓ anyOf load-recovery@{LOADS} [SUCCEEDED]: load-recovery@{LOADS} SUCCEEDED" in stdout
+    runs = json.loads(cli("runs", "--json", "--since", "3d", *UNTIL)[1])
+    assert runs[0]["triggered_by"] == f"nightly-load@{LOADS} FAILED"
+
+
+def test_why_a_scheduled_pipeline_waits_for_nobody(central: Central) -> None:
+    code, stdout, _ = why("listings")
+
+    assert code == 0
+    assert stdout.splitlines() == [
+        f"listings@{A} runs on its schedule cron(0 3 * * ? *); it waits for no other pipeline.",
+        f"No evaluation of listings@{A} recorded (records are kept 30 days).",
+    ]
+
+
+def test_why_before_any_parent_ran(central: Central) -> None:
+    code, stdout, _ = why(f"pipeline-x@{C}")
+
+    assert code == 0
+    assert stdout.strip() == (
+        f"No evaluation of pipeline-x@{C} recorded (records are kept 30 days): none of its "
+        f"parents (listings@{A}, searches@{B}) reported a run."
+    )
+
+
+def test_why_unknown_or_ambiguous_names(central: Central) -> None:
+    other = ParentRef("searches", C)
+    central.manager.registry.register(Registration(other, state_machine_arn(other)))
+
+    code, _, stderr = why("serches")
+    assert code == 1 and "no registered pipeline is named 'serches'" in stderr
+    code, _, stderr = why("searches")
+    assert code == 2 and f"several accounts ({B}, {C}): pass --account" in stderr
+    assert why("searches", "--account", C)[0] == 0
