@@ -474,7 +474,9 @@ class PipelineNotifications(Construct):
 
         environment = {
             constants.ENV_PIPELINE_NAME: pipeline.name,
-            constants.ENV_PIPELINE_STEPS: json.dumps(state_machine.step_state_names),
+            constants.ENV_PIPELINE_STEPS: json.dumps(
+                {step_state_name(step): step.name for step in pipeline.steps}
+            ),
             constants.ENV_NOTIFICATION_TOPIC_ARN: self.topic.topic_arn,
             constants.ENV_NOTIFICATION_TYPE: notifications.type,
         }

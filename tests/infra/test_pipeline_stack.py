@@ -209,7 +209,10 @@ def test_notifications_reach_email_and_slack_through_the_tracker(
         if f["Properties"]["Handler"] == "dpc.lambdas.execution_tracker.handler"
     )
     env = tracker["Environment"]["Variables"]
-    assert json.loads(env["DPC_PIPELINE_STEPS"]) == ["Step metric-x", "Step publish"]
+    assert json.loads(env["DPC_PIPELINE_STEPS"]) == {
+        "Step metric-x": "metric-x",
+        "Step publish": "publish",
+    }
     assert env["DPC_NOTIFICATION_TYPE"] == "FULL_EXECUTION"
     assert tracker["Runtime"] == "python3.12"
 
