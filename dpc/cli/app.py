@@ -17,7 +17,7 @@ from dpc import __version__
 from dpc.errors import DpcError
 
 # Each module defines `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("project", "validate", "observe", "simulate")
+COMMAND_MODULES: tuple[str, ...] = ("project", "validate", "observe", "simulate", "sandbox_cmds")
 
 
 class DpcGroup(TyperGroup):

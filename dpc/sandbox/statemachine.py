@@ -7,11 +7,14 @@ to its Catch), and TimeoutSeconds is not enforced. Task integrations:
 
 - ``elasticmapreduce:createCluster`` — a cluster that needs nothing (``j-SANDBOX…``);
 - ``elasticmapreduce:addStep`` — the EMR step really runs, as a subprocess in a work
-  folder ``<work>/<account>/<pipeline>/<execution>/``: ``script-runner.jar`` downloads its
+  folder ``<work>/runs/<account>/<pipeline>/<execution>/`` (its log is ``<step>.log``
+  there): ``script-runner.jar`` downloads its
   script from S3 (moto) and runs it with bash; ``command-runner.jar`` runs its command
   (``spark-submit`` from PATH, s3:// arguments downloaded first) and fails clearly when
   the command is not installed. The run's context is in the environment: DPC_PIPELINE,
-  DPC_ACCOUNT, DPC_EXECUTION, DPC_EXECUTION_ARN, DPC_STEP, DPC_WORK_DIR, DPC_RUN_TIME,
+  DPC_ACCOUNT, DPC_EXECUTION, DPC_EXECUTION_ARN, DPC_STEP, DPC_RUN_DIR (that folder),
+  DPC_WORK_DIR (``<work>/data``, shared by every pipeline: the "bucket" where a parent
+  leaves what its children read), DPC_RUN_TIME (virtual time),
   DPC_TRIGGER_ID, DPC_TRIGGER_CAUSES (JSON) and DPC_EXECUTION_INPUT (JSON), plus the
   account's sandbox credentials and endpoint so a script can call "AWS";
 - ``elasticmapreduce:terminateCluster`` — nothing to do;
@@ -67,7 +70,8 @@ class ExecutionRun:
         self.machine_name = execution.state_machine_arn.rsplit(":", 1)[-1]
         self.pipeline = self.machine_name.removeprefix(constants.STATE_MACHINE_PREFIX)
         self.input: Any = json.loads(execution.execution_input or "{}")
-        self.work_dir = runtime.work_dir / self.account / self.pipeline / execution.name
+        self.run_dir = runtime.work_dir / "runs" / self.account / self.pipeline / execution.name
+        self.data_dir = runtime.work_dir / "data"
         self._steps: Clock | None = None
         self.history: list[dict[str, Any]] = []
         self._unsent: list[dict[str, Any]] = []
@@ -381,7 +385,8 @@ class ExecutionRun:
         if fault is not None:
             self.runtime.note(f"{self.pipeline}: fault injected into step {name}: {fault}")
             return _step_failure(name, f"injected fault: {fault}")
-        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         if "script-runner" in jar:
             script = self._download(args[0])
             command = ["bash", str(script), *args[1:]]
@@ -400,11 +405,11 @@ class ExecutionRun:
             return _step_failure(
                 name, f"the sandbox runs only script-runner.jar and command-runner.jar, not {jar}"
             )
-        log_path = self.work_dir / f"{name}.log"
+        log_path = self.run_dir / f"{name}.log"
         with open(log_path, "w", encoding="utf-8") as log:
             completed = subprocess.run(
                 command,
-                cwd=self.work_dir,
+                cwd=self.run_dir,
                 env=self._step_environment(name),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -417,7 +422,7 @@ class ExecutionRun:
 
     def _download(self, url: str) -> Path:
         bucket, _, key = url.removeprefix("s3://").partition("/")
-        target = self.work_dir / Path(key).name
+        target = self.run_dir / Path(key).name
         s3 = self.runtime.server.client(self.account, "s3")
         s3.download_file(bucket, key, str(target))
         return target
@@ -426,7 +431,7 @@ class ExecutionRun:
         trigger = self.input if isinstance(self.input, dict) else {}
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": os.environ.get("HOME", str(self.work_dir)),
+            "HOME": os.environ.get("HOME", str(self.run_dir)),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             **self.runtime.server.environment(self.account),
             "DPC_PIPELINE": self.pipeline,
@@ -434,7 +439,8 @@ class ExecutionRun:
             "DPC_EXECUTION": self.execution.name,
             "DPC_EXECUTION_ARN": self.execution.execution_arn,
             "DPC_STEP": step,
-            "DPC_WORK_DIR": str(self.work_dir),
+            "DPC_WORK_DIR": str(self.data_dir),
+            "DPC_RUN_DIR": str(self.run_dir),
             "DPC_RUN_TIME": iso(self.runtime.clock.now),
             "DPC_TRIGGER_ID": str(trigger.get("trigger_id", "")),
             "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes", [])),

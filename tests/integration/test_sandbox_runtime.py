@@ -237,12 +237,14 @@ def test_the_step_really_runs_with_the_run_context(sandbox):
 
     described = states.describe_execution(executionArn=execution["executionArn"])
     assert described["status"] == "SUCCEEDED"
-    context = (sandbox.work_dir / A / "listings" / "run-1" / "context.env").read_text()
+    run_dir = sandbox.work_dir / "runs" / A / "listings" / "run-1"
+    context = (run_dir / "context.env").read_text()
     assert "DPC_PIPELINE=listings" in context
     assert "DPC_EXECUTION=run-1" in context
     assert "DPC_TRIGGER_ID=t-1" in context
     assert 'DPC_TRIGGER_CAUSES=[{"pipeline": "p"}]' in context
     assert "args: --day 2026-11-27" in context
+    assert f"DPC_WORK_DIR={sandbox.work_dir / 'data'}" in context
 
 
 def test_a_failing_step_fails_the_run_through_catch_with_its_output_as_cause(sandbox):
