@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -17,16 +17,21 @@ YAML_SIGNIFICANT = ":-[]{}&*!|>'\"#%@`,?\n\t 0123456789abcSUCE"
 runner = CliRunner()
 
 
-def validate_text(content: str | bytes) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        project = Path(folder) / "p"
-        shutil.copytree(SAMPLE, project)
-        source = project / "pipeline.yaml"
-        if isinstance(content, bytes):
-            source.write_bytes(content)
-        else:
-            source.write_text(content, encoding="utf-8", errors="surrogatepass")
-        result = runner.invoke(app, ["validate", "--json", str(project)])
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy of the sample (its scripts exist); each example rewrites its pipeline.yaml."""
+    folder = tmp_path_factory.mktemp("fuzz") / "p"
+    shutil.copytree(SAMPLE, folder)
+    return folder
+
+
+def validate_text(project: Path, content: str | bytes) -> None:
+    source = project / "pipeline.yaml"
+    if isinstance(content, bytes):
+        source.write_bytes(content)
+    else:
+        source.write_text(content, encoding="utf-8", errors="surrogatepass")
+    result = runner.invoke(app, ["validate", "--json", str(project)])
     assert result.exit_code in (0, 1), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(
         result.exception
@@ -56,25 +61,25 @@ def mutated_sample(draw: st.DrawFn) -> str:
     return text
 
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ
 @given(mutated_sample())
-def test_mutated_sample_never_crashes(text: str) -> None:
-    validate_text(text)
+def test_mutated_sample_never_crashes(project: Path, text: str) -> None:
+    validate_text(project, text)
 
 
 @FUZZ
 @given(st.text(max_size=300))
-def test_random_text_never_crashes(text: str) -> None:
-    validate_text(text)
+def test_random_text_never_crashes(project: Path, text: str) -> None:
+    validate_text(project, text)
 
 
 @FUZZ
 @given(st.binary(max_size=300))
-def test_random_bytes_never_crash(content: bytes) -> None:
-    validate_text(content)
+def test_random_bytes_never_crash(project: Path, content: bytes) -> None:
+    validate_text(project, content)
 
 
 @FUZZ
@@ -94,10 +99,10 @@ def test_random_bytes_never_crash(content: bytes) -> None:
         max_leaves=20,
     )
 )
-def test_random_structures_never_crash(data: object) -> None:
+def test_random_structures_never_crash(project: Path, data: object) -> None:
     import json
 
-    validate_text(json.dumps(data, allow_nan=True))
+    validate_text(project, json.dumps(data, allow_nan=True))
 
 
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
@@ -122,7 +127,7 @@ def _paths(value: object, path: tuple[object, ...] = ()) -> list[tuple[object, .
 
 @FUZZ
 @given(st.data())
-def test_sample_with_any_value_replaced_never_crashes(data: st.DataObject) -> None:
+def test_sample_with_any_value_replaced_never_crashes(project: Path, data: st.DataObject) -> None:
     import yaml
 
     for sample in ("pipeline-x", "listings"):
@@ -135,4 +140,4 @@ def test_sample_with_any_value_replaced_never_crashes(data: st.DataObject) -> No
                 parent[path[-1]] = data.draw(JUNK)
             except (KeyError, IndexError, TypeError):
                 continue  # an earlier replacement removed this path
-        validate_text(yaml.safe_dump(document))
+        validate_text(project, yaml.safe_dump(document))
