@@ -91,6 +91,14 @@ def _schedule_findings(document: Document, schedule: dict[str, Any]) -> Iterator
         return
     if not schedule or any(isinstance(schedule[key], dict | list) for key in schedule):
         return  # the schema reports it
+    spaced = [name for name in fields if len(str(schedule[name]).split()) > 1]
+    for name in spaced:
+        yield document.finding(
+            (*path, name),
+            f"'{schedule[name]}' is one cron field: no spaces (e.g. '8-18' or '1,15')",
+        )
+    if spaced:
+        return
     try:
         schedule_expression(schedule)
     except CronError as error:

@@ -127,6 +127,12 @@ def test_month_name_outside_the_calendar_is_refused(tmp_path: Path) -> None:
     assert finding.message == "month field: 'FOO' is not a number (allowed 1-12 or JAN-DEC)"
 
 
+def test_a_cron_field_is_one_word(tmp_path: Path) -> None:
+    finding = only(findings_for(tmp_path, VALID.replace("hour: 3", "hour: '3 4'")))
+    assert (finding.line, finding.column, finding.field) == (5, 11, "trigger.schedule.hour")
+    assert finding.message == "'3 4' is one cron field: no spaces (e.g. '8-18' or '1,15')"
+
+
 def test_rate_needs_eventbridge_units(tmp_path: Path) -> None:
     finding = only(findings_for(tmp_path, VALID.replace("hour: 3", "rate: 1 hours")))
     assert (finding.line, finding.field) == (5, "trigger.schedule.rate")
