@@ -323,9 +323,10 @@ class Tracker:
             by_execution.setdefault(history_event.execution_arn, []).append(history_event)
         counts = {"events": len(batch), "notices": 0, "failed_deliveries": 0}
         for execution_arn, new in by_execution.items():
+            context = self._context(execution_arn) if self._needs_context(new) else []
             for notice in notices(
                 new,
-                self._context(execution_arn),
+                context,
                 pipeline=self.settings.pipeline,
                 step_states=self.settings.step_states,
             ):
@@ -334,6 +335,14 @@ class Tracker:
                     counts["failed_deliveries"] += self._deliver(notice)
         logger.info("batch processed", extra=counts)
         return counts
+
+    def _needs_context(self, new: Sequence[HistoryEvent]) -> bool:
+        """Read the history only for batches that end something the pipeline is told about:
+        one GetExecutionHistory per step end (FULL_EXECUTION) or per run, not per batch."""
+        types = {e.type for e in new}
+        if self.settings.notification_type != "FULL_EXECUTION":
+            return not types.isdisjoint(RUN_END_STATUSES)
+        return not types.isdisjoint({"TaskStateExited", *STEP_FAILURE_STATUSES, *RUN_END_STATUSES})
 
     def _context(self, execution_arn: str) -> Sequence[HistoryEvent]:
         try:

@@ -42,7 +42,8 @@ logger = Logger(service="dpc-slack-poster")
 
 DEFAULT_SLACK_BASE_URL = "https://slack.com/api"
 THREAD_RETENTION = timedelta(days=90)
-MAX_RETRY_AFTER_SECONDS = 30.0
+MAX_WAIT_SECONDS = 20.0
+"""Total Retry-After waiting per message: the poster's Lambda times out after 30 seconds."""
 TOKEN_UNAVAILABLE = "token_unavailable"
 AUTH_ERRORS = frozenset(
     {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
@@ -91,18 +92,22 @@ class TokenCache:
 
 @dataclass(frozen=True)
 class SlackWebApi:
-    """``chat.postMessage`` over HTTPS, waiting out HTTP 429 as Slack asks (``Retry-After``)."""
+    """``chat.postMessage`` over HTTPS, waiting out HTTP 429 as Slack asks (``Retry-After``)
+    while the wait fits in ``max_wait`` seconds; beyond that the message fails as
+    ``ratelimited`` rather than the Lambda timing out with nothing logged."""
 
     base_url: str
     token: Callable[[], str]
     sleep: Callable[[float], None] = time.sleep
     max_attempts: int = 4
+    max_wait: float = MAX_WAIT_SECONDS
     timeout: float = 10.0
 
     def post_message(self, channel: str, text: str, thread_ts: str | None = None) -> Posted:
         body: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
         if thread_ts is not None:
             body["thread_ts"] = thread_ts
+        waited = 0.0
         for _ in range(self.max_attempts):
             request = urllib.request.Request(
                 f"{self.base_url.rstrip('/')}/chat.postMessage",
@@ -121,7 +126,10 @@ class SlackWebApi:
                     raise SlackError(f"http_{error.code}") from None
                 wait = _retry_after(error.headers.get("Retry-After"))
                 logger.warning("Slack rate limit", extra={"channel": channel, "retry_after": wait})
+                if waited + wait > self.max_wait:
+                    break
                 self.sleep(wait)
+                waited += wait
                 continue
             except (urllib.error.URLError, TimeoutError) as error:
                 raise SlackError(f"unreachable: {error}") from None
@@ -133,7 +141,7 @@ class SlackWebApi:
 
 def _retry_after(header: str | None) -> float:
     try:
-        return min(max(float(header or 1), 0.0), MAX_RETRY_AFTER_SECONDS)
+        return max(float(header or 1), 0.0)
     except ValueError:
         return 1.0
 

@@ -107,6 +107,29 @@ def test_on_failure_sends_only_the_failure_with_step_error_and_duration(
     assert [e["Message"] for e in notification_topic.received()] == [text]
 
 
+def test_history_is_read_once_per_run_for_on_failure(
+    searches: Any, notification_topic: Any, fake_slack: Any
+) -> None:
+    # Given an ON_FAILURE pipeline whose run's history arrives one event per batch
+    lines = HISTORY.read_text().splitlines()
+    so_far: list[HistoryEvent] = []
+    reads: list[str] = []
+
+    def history(execution_arn: str) -> Sequence[HistoryEvent]:
+        reads.append(execution_arn)
+        return so_far
+
+    subject = tracker(searches, notification_topic, "ON_FAILURE", history=history)
+    for line in lines:
+        so_far.append(event_from_log(line))  # type: ignore[arg-type]
+        subject.handle(encode_subscription(LOG_GROUP, [line]))
+    # Then GetExecutionHistory was called once (for the run's end), and the alert is complete
+    assert len(reads) == 1
+    (message,) = fake_slack.messages
+    assert message["text"].startswith("[dpc] searches: run FAILED at step export")
+    assert "Duration:  17m 01s" in message["text"]
+
+
 def test_a_slack_outage_does_not_stop_the_email(
     searches: Any, notification_topic: Any, fake_slack: Any
 ) -> None:

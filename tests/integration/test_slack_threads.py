@@ -74,6 +74,17 @@ def test_rate_limit_that_never_ends_is_reported_not_looped(central: Any, fake_sl
     assert len(central.waits) == 4 and fake_slack.messages == []
 
 
+def test_a_retry_after_longer_than_the_lambda_can_wait_fails_at_once(
+    central: Any, fake_slack: Any
+) -> None:
+    central.register(["data-pipeline-alerts"])
+    fake_slack.rate_limit_next = 1
+    fake_slack.retry_after = 60
+    reply = central.post(RUN_1, "run started")
+    assert reply["failed"] == {"data-pipeline-alerts": "ratelimited"}
+    assert central.waits == [] and fake_slack.requests == 1
+
+
 def test_invalid_channel_is_reported_and_other_channels_still_get_the_message(
     central: Any, fake_slack: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
