@@ -101,10 +101,10 @@ def graph(
         lineage = build(load_org([org_dir]).pipelines)
         title = f"dpc dependency graph — {org_dir.resolve().name}"
     else:
-        from dpc.observe.aws import AwsOptions
+        from dpc.observe.aws import AwsOptions, aws_errors
         from dpc.observe.registry import read_registry
 
-        with err.status("Reading the registry and the last runs…"):
+        with err.status("Reading the registry and the last runs…"), aws_errors():
             pipelines, statuses = read_registry(AwsOptions(profile, region, endpoint_url))
         lineage = build(pipelines, statuses)
         title = "dpc dependency graph — deployed registry"
@@ -230,7 +230,7 @@ def runs(
     region: Region = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
-    from dpc.observe.aws import AwsOptions
+    from dpc.observe.aws import AwsOptions, aws_errors
     from dpc.observe.central import Central
     from dpc.observe.views import runs_table
 
@@ -238,7 +238,7 @@ def runs(
     start = _instant(since, now, "--since")
     name, account = _pipeline_argument(pipeline, account)
     wanted = _status_option(status)
-    with err.status("Reading the run log…"):
+    with err.status("Reading the run log…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
         found = central.runs(now, start, name, account, wanted, limit)
     if as_json:
@@ -263,13 +263,13 @@ def why(
     region: Region = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
-    from dpc.observe.aws import AwsOptions
+    from dpc.observe.aws import AwsOptions, aws_errors
     from dpc.observe.central import Central
     from dpc.observe.views import deciding, headline, why_report
 
     name, account = _pipeline_argument(pipeline, account)
     assert name is not None
-    with err.status("Reading the evaluation records…"):
+    with err.status("Reading the evaluation records…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
         explanation = central.why(name, account, limit)
     if as_json:

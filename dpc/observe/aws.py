@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,13 +32,38 @@ class AwsOptions:
     def client(self, service: str) -> Any:
         import boto3
         from botocore.config import Config
+        from botocore.exceptions import ProfileNotFound
 
-        session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        try:
+            session = boto3.session.Session(profile_name=self.profile, region_name=self.region)
+        except ProfileNotFound as error:
+            raise DpcError(str(error)) from None
         if session.region_name is None:
             raise DpcError("no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)")
         endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         config = Config(retries={"mode": "standard", "max_attempts": 5})
-        return session.client(service, endpoint_url=endpoint, config=config)
+        return session.client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=endpoint,
+            config=config,
+        )
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """AWS failures a user can fix (credentials, permissions, a wrong endpoint) as one line
+    with exit code 1, not a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise DpcError(
+            f"AWS refused {error.operation_name}: {details.get('Code')}: {details.get('Message')}"
+        ) from None
+    except BotoCoreError as error:
+        raise DpcError(f"AWS: {error}") from None
 
 
 def table_name(table: Table, cloudformation: Any, stack: str = CENTRAL_STACK_NAME) -> str:

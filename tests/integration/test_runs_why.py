@@ -512,3 +512,56 @@ def test_why_unknown_or_ambiguous_names(central: Central) -> None:
     code, _, stderr = why("searches")
     assert code == 2 and f"several accounts ({B}, {C}): pass --account" in stderr
     assert why("searches", "--account", C)[0] == 0
+
+
+# --- dpc graph --central -----------------------------------------------------------------
+
+
+def test_graph_central_draws_the_registry_coloured_by_last_status(
+    central: Central, tmp_path: Path
+) -> None:
+    # Given the deployed registry (case study + fallback) and two days of runs
+    case_study_two_days(central)
+
+    # When the graph is read from the central account
+    code, stdout, _ = cli("graph", "--central", "--format", "json")
+    page = tmp_path / "central.html"
+    html_code = cli("graph", "--central", "-o", str(page))[0]
+
+    # Then every registered pipeline is drawn with its newest run's status
+    assert code == 0 and html_code == 0
+    data = json.loads(stdout)
+    statuses = {f"{n['pipeline']}@{n['account']}": n["status"] for n in data["nodes"]}
+    assert statuses == {
+        f"listings@{A}": "SUCCEEDED",
+        f"searches@{B}": "FAILED",
+        f"pipeline-x@{C}": "SUCCEEDED",
+        f"nightly-load@{LOADS}": None,
+        f"load-recovery@{LOADS}": None,
+        f"daily-report@{REPORTS}": None,
+    }
+    assert {
+        (e["parent"]["pipeline"], e["child"]["pipeline"], e["block"]) for e in data["edges"]
+    } == {
+        ("listings", "pipeline-x", "allOf"),
+        ("searches", "pipeline-x", "allOf"),
+        ("nightly-load", "load-recovery", "anyOf"),
+        ("nightly-load", "daily-report", "allOf"),
+        ("load-recovery", "daily-report", "anyOf"),
+    }
+    html = page.read_text()
+    assert 'data-pipeline="searches" data-account="222222222222" data-status="FAILED"' in html
+    assert 'fill="#ffcdd2"' in html  # the FAILED colour, shown in the legend and on searches
+
+
+def test_aws_problems_are_one_line_errors(
+    central: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(RUN_LOG.env_var, "no-such-table")
+    code, stdout, stderr = cli("runs")
+    assert code == 1 and stdout == ""
+    assert "AWS refused Query: ResourceNotFoundException" in stderr
+    assert "Traceback" not in stderr
+
+    code, _, stderr = cli("why", "pipeline-x", "--profile", "no-such-profile")
+    assert code == 1 and "no-such-profile" in stderr
