@@ -236,3 +236,9 @@ class Central:
 @pytest.fixture
 def central(slack_aws: SlackAws, fake_slack: FakeSlack) -> Central:
     return Central(slack_aws, fake_slack)
+
+
+@pytest.fixture
+def signed_request() -> Any:
+    """Builds the proxy event API Gateway hands a Lambda for an IAM-signed request."""
+    return api_event
