@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dpc.spec.errors import Finding
 from dpc.spec.loader import check_file
-from dpc.spec.source import MAX_FILE_BYTES, read_document
+from dpc.spec.source import MAX_FILE_BYTES, MAX_VALUES, read_document
 
 
 def check(tmp_path: Path, content: bytes) -> list[Finding]:
@@ -45,12 +45,41 @@ def test_alias_bomb_is_refused(tmp_path: Path) -> None:
     lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
     (finding,) = check(tmp_path, ("\n".join(lines) + "\n").encode())
-    assert finding.message == "the file expands to more than 100000 values (YAML aliases?)"
+    assert finding.message == f"the file expands to more than {MAX_VALUES} values (YAML aliases?)"
 
 
 def test_self_referencing_anchor_is_refused(tmp_path: Path) -> None:
     (finding,) = check(tmp_path, b"name: &x [*x]\n")
-    assert (finding.line, finding.message) == (1, "values are nested deeper than 64 levels")
+    assert (finding.line, finding.column) == (1, 11)
+    assert finding.message == "invalid YAML: alias *x refers to a value that contains it"
+
+
+def test_undefined_alias(tmp_path: Path) -> None:
+    (finding,) = check(tmp_path, b"name: *nowhere\n")
+    assert finding.message == "invalid YAML: alias *nowhere is not defined above"
+
+
+def test_a_megabyte_list_stops_reading_at_the_value_budget(tmp_path: Path) -> None:
+    # Given a file just under the size limit holding half a million values
+    (finding,) = check(tmp_path, b"a: [" + b",".join([b"1"] * 499_000) + b"]\n")
+    # Then reading stops at the budget, pointing at the value that exceeded it
+    # (root, key, list: 3 values; item i is the (i + 4)-th value, at column 5 + 2i)
+    assert (finding.line, finding.column) == (1, 5 + 2 * (MAX_VALUES - 3))
+    assert finding.message == f"the file expands to more than {MAX_VALUES} values (YAML aliases?)"
+
+
+def test_keys_must_be_plain_text(tmp_path: Path) -> None:
+    findings = check(tmp_path, b"? [a, b]\n: 1\nname: x\n")
+    (finding,) = [f for f in findings if f.message.startswith("keys must")]
+    assert (finding.line, finding.message) == (1, "keys must be plain text, not a list or mapping")
+
+
+def test_a_quoted_merge_key_is_an_ordinary_key(tmp_path: Path) -> None:
+    source = tmp_path / "pipeline.yaml"
+    source.write_text("base: &b {x: 1}\n'<<': *b\n")
+    document, findings = read_document(source)
+    assert document is not None and findings == []
+    assert document.data == {"base": {"x": 1}, "<<": {"x": 1}}
 
 
 def test_deep_nesting_is_refused(tmp_path: Path) -> None:
