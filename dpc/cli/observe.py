@@ -81,6 +81,7 @@ def graph(
         bool,
         typer.Option("--central", help="Draw the deployed registry, coloured by last status."),
     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
@@ -90,7 +91,9 @@ def graph(
 
     if central == (org_dir is not None):
         raise UsageError("give either ORG_DIR or --central (see dpc graph --help)")
-    chosen = output_format.value if output_format else None
+    if as_json and output_format not in (None, GraphFormat.json):
+        raise UsageError("--json and --format are two ways to say the same thing: give one")
+    chosen = "json" if as_json else output_format.value if output_format else None
     if chosen is None and output is not None:
         chosen = _SUFFIX_FORMATS.get(output.suffix.lower())
     chosen = chosen or "mermaid"

@@ -39,12 +39,15 @@ NO_STATUS_FILL = "#ffffff"
 UNDECLARED_FILL = "#f4f4f4"
 
 BOX_WIDTH = 240
-BOX_HEIGHT = 58
+BOX_HEIGHT = 72
 STRIPE_WIDTH = 8
-COLUMN_PITCH = BOX_WIDTH + 100
+COLUMN_GAP = 150
+"""Room between columns for edge labels and for edges turning between lanes."""
+COLUMN_PITCH = BOX_WIDTH + COLUMN_GAP
 ROW_PITCH = BOX_HEIGHT + 18
 LANE_LABEL_HEIGHT = 26
-LANE_PADDING = 12
+LANE_PADDING = 18
+"""Below a lane's last row: the channel where edges that skip columns run, clear of boxes."""
 MARGIN = 20
 HEADER_HEIGHT = 64
 MAX_LABELLED_EDGES = 80
@@ -252,10 +255,13 @@ def to_svg(lineage: Lineage, title: str = "dpc dependency graph") -> str:
             f'<text class="lane-label" x="{MARGIN}" y="{lane.y + 18}" fill="{colour}">'
             f"account {escape(lane.account)}</text></g>"
         )
-    for edge in lineage.edges:
-        parts.append(_svg_edge(edge, plan, labelled))
+    routes = {edge: _route(edge, plan) for edge in lineage.edges}
+    for edge, route in routes.items():
+        parts.append(_svg_edge(edge, route))
     for box in plan.boxes.values():
         parts.append(_svg_node(box, colours[box.node.ref.account]))
+    if labelled:  # after the boxes, so a label is never hidden under one
+        parts += [_svg_edge_label(edge, route) for edge, route in routes.items()]
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -288,25 +294,53 @@ def _header(lineage: Lineage, title: str, central: bool) -> str:
     return '<g class="legend">' + "".join(legend) + "</g>"
 
 
-def _svg_edge(edge: Edge, plan: Layout, labelled: bool) -> str:
+@dataclass(frozen=True)
+class Route:
+    path: str
+    label_x: int
+    label_y: int
+
+
+def _route(edge: Edge, plan: Layout) -> Route:
+    """Into the next column: one S-curve through the gap. Further: down into the channel
+    below the parent's lane, along it, and up through the gap before the child, so the edge
+    never runs behind a box of a column it skips."""
     start, end = plan.boxes[edge.parent], plan.boxes[edge.child]
     x1, y1 = start.x + BOX_WIDTH, start.y + BOX_HEIGHT // 2
     x2, y2 = end.x, end.y + BOX_HEIGHT // 2
-    bend = max((x2 - x1) // 2, 40)
+    if x2 - x1 <= COLUMN_GAP:
+        bend = (x2 - x1) // 2
+        path = f"M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}"
+        return Route(path, (x1 + x2) // 2, (y1 + y2) // 2)
+    lane = next(lane for lane in plan.lanes if lane.account == edge.parent.account)
+    channel = lane.y + lane.height - LANE_PADDING // 2
+    turn = COLUMN_GAP // 3
+    path = (
+        f"M{x1},{y1} C{x1 + turn},{y1} {x1 + turn},{channel} {x1 + 2 * turn},{channel} "
+        f"L{x2 - 2 * turn},{channel} "
+        f"C{x2 - turn},{channel} {x2 - turn},{y2} {x2},{y2}"
+    )
+    return Route(path, x2 - COLUMN_GAP - BOX_WIDTH // 2, channel)
+
+
+def _svg_edge(edge: Edge, route: Route) -> str:
     dash = ' stroke-dasharray="6 4"' if edge.block == "anyOf" else ""
     tooltip = f"{edge.parent} → {edge.child}: {edge.label}"
-    text = ""
-    if labelled:
-        text = (
-            f'<text class="edge-label" x="{(x1 + x2) // 2}" y="{(y1 + y2) // 2 - 4}" '
-            f'text-anchor="middle">{escape(edge.label)}</text>'
-        )
     return (
         f'<g class="edge" data-from="{escape(str(edge.parent))}" '
         f'data-to="{escape(str(edge.child))}" data-block="{edge.block}">'
         f"<title>{escape(tooltip)}</title>"
-        f'<path d="M{x1},{y1} C{x1 + bend},{y1} {x2 - bend},{y2} {x2},{y2}" fill="none" '
-        f'stroke="#555" stroke-width="1.5"{dash} marker-end="url(#arrow)"/>{text}</g>'
+        f'<path d="{route.path}" fill="none" stroke="#555" stroke-width="1.5"{dash} '
+        f'marker-end="url(#arrow)"/></g>'
+    )
+
+
+def _svg_edge_label(edge: Edge, route: Route) -> str:
+    return (
+        f'<text class="edge-label" x="{route.label_x}" y="{route.label_y - 8}" '
+        f'text-anchor="middle" data-from="{escape(str(edge.parent))}" '
+        f'data-to="{escape(str(edge.child))}">{edge.block}'
+        f'<tspan x="{route.label_x}" dy="11">{escape("|".join(edge.statuses))}</tspan></text>'
     )
 
 
@@ -316,12 +350,14 @@ def _svg_node(box: Box, colour: str) -> str:
     dash = "" if node.declared else ' stroke-dasharray="4 3"'
     lines = _node_lines(node)
     tooltip = "\n".join([node.key, *lines[1:], *([node.description] if node.description else [])])
+    # In a box, the condition's blocks and its within/reset go on lines of their own.
+    details = [part for line in lines[1:] for part in line.split(" · ", 1)]
     texts = [
         f'<text class="name" x="{STRIPE_WIDTH + 8}" y="20">{escape(_clip(lines[0]))}</text>',
         *(
             f'<text class="detail" x="{STRIPE_WIDTH + 8}" y="{36 + 14 * i}">'
-            f"{escape(_clip(line, 36))}</text>"
-            for i, line in enumerate(lines[1:3])
+            f"{escape(_clip(line, 38))}</text>"
+            for i, line in enumerate(details[:3])
         ),
     ]
     return (
