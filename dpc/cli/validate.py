@@ -64,7 +64,7 @@ def validate(
 
 
 def _as_data(validation: Any) -> dict[str, Any]:
-    from dpc.spec.org import ref_of
+    from dpc.spec.org import ref_of, show
 
     return {
         "valid": validation.ok,
@@ -83,7 +83,7 @@ def _as_data(validation: Any) -> dict[str, Any]:
                         pipeline.trigger.executions.parents if pipeline.trigger.executions else ()
                     )
                 ],
-                "ref": str(ref_of(pipeline)),
+                "ref": show(ref_of(pipeline)),
             }
             for pipeline in validation.pipelines
         ],

@@ -8,7 +8,7 @@ python3 - "$out" <<'PY'
 import json, random, sys, datetime
 from collections import defaultdict
 
-day = datetime.datetime.now(datetime.UTC).date().isoformat()
+day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 rng = random.Random(day)  # same day, same data: reruns are reproducible
 cities = ["berlin", "hamburg", "munich", "cologne"]
 listings = [{"city": rng.choice(cities), "price": rng.randint(400, 2500)} for _ in range(500)]

@@ -8,7 +8,7 @@ python3 - "$out" <<'PY'
 import json, random, sys, datetime
 from collections import Counter
 
-day = datetime.datetime.now(datetime.UTC).date().isoformat()
+day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 rng = random.Random(f"searches-{day}")  # same day, same data: reruns are reproducible
 cities = ["berlin", "hamburg", "munich", "cologne"]
 searches = Counter(rng.choices(cities, weights=[5, 3, 4, 2], k=5000))
