@@ -1,8 +1,9 @@
 """The central account's records, read-only: one object for the CLI and the sandbox demo.
 
-``Central.connect(AwsOptions(...))`` finds the tables of a deployed central stack;
-``Central.from_environment(client, env)`` takes the Lambda environment that names them
-(``dpc.lambdas.tables.create_tables`` returns one), which is how the sandbox points at them.
+``Central.connect(AwsOptions(...))`` (the CLI) and ``Central.from_clients(dynamodb,
+cloudformation)`` (the sandbox, with the central account's clients) find the tables of the
+deployed central stack; ``Central.from_environment(client, env)`` takes the Lambda
+environment that names them (``dpc.lambdas.tables.create_tables`` returns one).
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ class Central:
 
     @staticmethod
     def connect(aws: AwsOptions) -> Central:
-        cloudformation = aws.client("cloudformation")
+        return Central.from_clients(aws.client("dynamodb"), aws.client("cloudformation"))
+
+    @staticmethod
+    def from_clients(dynamodb: Any, cloudformation: Any) -> Central:
+        """Clients of the central account; table names from ``$DPC_*_TABLE`` or its stack."""
         return Central(
-            dynamodb=aws.client("dynamodb"),
+            dynamodb=dynamodb,
             run_log_table=table_name(RUN_LOG, cloudformation),
             dependencies_table=table_name(DEPENDENCIES, cloudformation),
             trigger_state_table=table_name(TRIGGER_STATE, cloudformation),

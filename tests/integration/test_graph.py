@@ -9,6 +9,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,3 +280,19 @@ def test_browser_draws_all_200_generated_pipelines(
     page.write_text(to_html(generated_lineage))
 
     assert drawn_pipelines(page, tmp_path) == {n.key for n in generated_lineage.nodes}
+
+
+def test_graph_of_a_folder_needs_no_aws_libraries() -> None:
+    # `dpc graph ORG_DIR` works offline and starts fast: boto3 and CDK stay unimported
+    probe = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from dpc.cli.app import app\n"
+        f"result = CliRunner().invoke(app, ['graph', {str(CASE_STUDY)!r}])\n"
+        "assert result.exit_code == 0, result.output\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'boto3', 'aws_cdk', 'moto'}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
