@@ -148,6 +148,22 @@ class DynamoDbRegistry:
         previous_parents = (
             previous.condition.parents if previous and previous.condition is not None else ()
         )
+        writes: list[dict[str, Any]] = [
+            {"Put": {"TableName": self.table, "Item": item}} for item in self.items(registration)
+        ]
+        for parent in set(previous_parents) - set(parents):
+            writes.append({"Delete": {"TableName": self.table, "Key": self._edge_key(parent, ref)}})
+        changed = previous is None or previous.condition != condition
+        if self.state_table is not None and changed:
+            writes.append({"Delete": {"TableName": self.state_table, "Key": child_key(ref)}})
+        if len(writes) > MAX_TRANSACTION_ITEMS:
+            raise DpcError(f"{ref}: too many parents to register at once ({len(parents)})")
+        self.client.transact_write_items(TransactItems=writes)
+
+    def items(self, registration: Registration) -> list[dict[str, Any]]:
+        """The registration item and one edge per parent (bulk loads write these directly)."""
+        ref, condition = registration.pipeline, registration.condition
+        parents = condition.parents if condition is not None else ()
         condition_json = None if condition is None else json.dumps(condition_to_json(condition))
         item: dict[str, Any] = {
             "pk": {"S": pipeline_partition(ref)},
@@ -163,19 +179,7 @@ class DynamoDbRegistry:
             item["condition"] = {"S": condition_json}
         if registration.schedule is not None:
             item["schedule"] = {"S": registration.schedule}
-        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table, "Item": item}}]
-        for parent in parents:
-            writes.append(
-                {"Put": {"TableName": self.table, "Item": self._edge(parent, ref, condition_json)}}
-            )
-        for parent in set(previous_parents) - set(parents):
-            writes.append({"Delete": {"TableName": self.table, "Key": self._edge_key(parent, ref)}})
-        changed = previous is None or previous.condition != condition
-        if self.state_table is not None and changed:
-            writes.append({"Delete": {"TableName": self.state_table, "Key": child_key(ref)}})
-        if len(writes) > MAX_TRANSACTION_ITEMS:
-            raise DpcError(f"{ref}: too many parents to register at once ({len(parents)})")
-        self.client.transact_write_items(TransactItems=writes)
+        return [item, *(self._edge(parent, ref, condition_json) for parent in parents)]
 
     def deregister(self, ref: ParentRef) -> bool:
         """Forget the pipeline and its edges (not its children's edges: they are theirs)."""

@@ -36,6 +36,8 @@ from typing import Any, Literal, Protocol, cast
 from dpc.triggers.cron import CronExpression, parse_cron
 from dpc.triggers.model import STATUSES, Condition, Item, ParentRef, Status
 
+PUBLISH_BATCH = 10
+"""Triggers per PutEvents call (the API's limit)."""
 APPLIED_KEYS_PER_PARENT = 8
 """How many recently applied events per parent a child remembers (crash-resume dedupe)."""
 
@@ -416,16 +418,26 @@ class TriggerEngine:
         if acceptance in (Acceptance.DUPLICATE, Acceptance.STALE):
             return Outcome(acceptance)
         evaluations: list[Evaluation] = []
-        published: list[Trigger] = []
+        outbox: dict[ParentRef, list[Trigger]] = {}
         complete = True
         for child, condition in children:
             own, inherited, lease_held = self._evaluate(child, condition, event, now, evaluations)
             complete = complete and not lease_held
-            to_publish = [*inherited, *own]
-            if to_publish:
-                self.publisher.publish(to_publish)
-                self.store.mark_published(child, [t.trigger_id for t in to_publish])
-                published += to_publish
+            if inherited or own:
+                outbox[child] = [*inherited, *own]
+        # Batches of up to 10 (one PutEvents each), every batch cleared from its children's
+        # outboxes once accepted: a later failure never republishes an earlier batch.
+        pending = [(child, trigger) for child, triggers in outbox.items() for trigger in triggers]
+        published: list[Trigger] = []
+        for start in range(0, len(pending), PUBLISH_BATCH):
+            batch = pending[start : start + PUBLISH_BATCH]
+            self.publisher.publish([trigger for _, trigger in batch])
+            by_child: dict[ParentRef, list[str]] = {}
+            for child, trigger in batch:
+                by_child.setdefault(child, []).append(trigger.trigger_id)
+            for child, trigger_ids in by_child.items():
+                self.store.mark_published(child, trigger_ids)
+            published += [trigger for _, trigger in batch]
         if complete:
             self.store.finish(event)
         return Outcome(acceptance, tuple(evaluations), tuple(published))

@@ -1,0 +1,259 @@
+"""Per-event cost of the trigger manager on moto DynamoDB, for organizations of 100 and
+10,000 pipelines across 1,000 accounts (fan-in up to 10 parents, fan-out up to 50 children).
+
+Prints, per organization: DynamoDB requests per event (counted with botocore events),
+the fixed part of it (requests - 2 x children evaluated - triggers fired, target <= 3),
+PutEvents calls per event, p50/p99 handler time, and the largest child state item.
+Then the state of one child after 1 and after 200 runs of its parent (bounded state).
+
+Usage: python bench/trigger_manager.py [--events N] [--sizes 100,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3
+from moto import mock_aws
+
+from dpc.lambdas.central import LocalCentral, state_machine_arn
+from dpc.lambdas.registry import Registration
+from dpc.lambdas.trigger_manager import logger, status_change_event
+from dpc.triggers.engine import CommitOutcome, RunEvent
+from dpc.triggers.memory import CollectingPublisher
+from dpc.triggers.model import Condition, Item, ParentRef, Status
+
+ACCOUNTS = [f"{100000000000 + n:012d}" for n in range(1000)]
+MAX_FAN_IN, MAX_FAN_OUT = 10, 50
+START = datetime(2026, 11, 27, tzinfo=UTC)
+SUCCESS: frozenset[Status] = frozenset({"SUCCEEDED"})
+
+
+def organization(size: int, rng: random.Random) -> dict[ParentRef, Condition | None]:
+    """The first fifth are scheduled roots; every other pipeline waits for 1-10 earlier ones
+    (allOf 70%, anyOf 30%), never more than 50 children per parent: a DAG by construction."""
+    refs = [ParentRef(f"p{n}", rng.choice(ACCOUNTS)) for n in range(size)]
+    children = dict.fromkeys(refs, 0)
+    org: dict[ParentRef, Condition | None] = {}
+    for index, ref in enumerate(refs):
+        open_parents = [p for p in refs[:index] if children[p] < MAX_FAN_OUT]
+        if index < size // 5 or not open_parents:
+            org[ref] = None
+            continue
+        parents = rng.sample(open_parents, min(len(open_parents), rng.randint(1, MAX_FAN_IN)))
+        for parent in parents:
+            children[parent] += 1
+        items = tuple(Item(p, SUCCESS) for p in parents)
+        org[ref] = Condition(all_of=items) if rng.random() < 0.7 else Condition(any_of=items)
+    return org
+
+
+def load(central: LocalCentral, org: dict[ParentRef, Condition | None]) -> None:
+    """Bulk-load the registry with the registry's own item shapes (BatchWriteItem)."""
+    items = [
+        item
+        for ref, condition in org.items()
+        for item in central.registry.items(Registration(ref, state_machine_arn(ref), condition))
+    ]
+    for start in range(0, len(items), 25):
+        requests = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        central.dynamodb.batch_write_item(
+            RequestItems={central.settings.dependencies_table: requests}
+        )
+
+
+def stream(
+    org: dict[ParentRef, Condition | None], count: int, rng: random.Random
+) -> Iterator[RunEvent]:
+    """Runs of random pipelines: RUNNING then SUCCEEDED (FAILED one time in ten), in time order."""
+    refs = list(org)
+    moment = START
+    run = 0
+    while True:
+        ref = rng.choice(refs)
+        run += 1
+        for status in ("RUNNING", "FAILED" if rng.random() < 0.1 else "SUCCEEDED"):
+            moment += timedelta(seconds=30)
+            yield RunEvent(moment, ref, status, f"run-{run}")  # type: ignore[arg-type]
+            count -= 1
+            if count == 0:
+                return
+
+
+@dataclass
+class Figures:
+    requests: list[int]
+    fixed: list[int]
+    put_events: list[int]
+    children: list[int]
+    triggers: list[int]
+    millis: list[float]
+    over_budget: int
+    largest_state: int
+    cancelled: int
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+class _NoTableSnapshots:
+    """moto deep-copies every table a TransactWriteItems touches (its rollback snapshot), which
+    makes moto, not the handler, the cost: O(table size) per transaction. The replay here is
+    single-threaded, so no transaction is ever cancelled (checked: ``cancelled`` below) and the
+    snapshot is never used; ``--moto-snapshots`` keeps moto as it is."""
+
+    @staticmethod
+    def deepcopy(value: Any) -> Any:
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value)
+
+
+def skip_moto_table_snapshots() -> None:
+    import moto.dynamodb.models
+
+    moto.dynamodb.models.copy = _NoTableSnapshots  # type: ignore[assignment]
+
+
+def measure(size: int, events: int, seed: int) -> Figures:
+    rng = random.Random(seed)
+    org = organization(size, rng)
+    with mock_aws():
+        dynamodb, bus = boto3.client("dynamodb"), boto3.client("events")
+        central = LocalCentral.create(dynamodb, bus)
+        load(central, org)
+        calls: dict[str, int] = {"dynamodb": 0, "put_events": 0}
+
+        def count_dynamodb(**_: Any) -> None:
+            calls["dynamodb"] += 1
+
+        def count_put_events(**_: Any) -> None:
+            calls["put_events"] += 1
+
+        dynamodb.meta.events.register("before-call.dynamodb", count_dynamodb)
+        bus.meta.events.register("before-call.events.PutEvents", count_put_events)
+        manager = central.manager(publisher=None)
+        manager.engine.publisher = CollectingPublisher(manager.engine.publisher)
+        figures = Figures([], [], [], [], [], [], 0, 0, 0)
+        commit = manager.store.commit
+
+        def counted_commit(*args: Any, **kwargs: Any) -> CommitOutcome:
+            outcome = commit(*args, **kwargs)
+            figures.cancelled += outcome is not CommitOutcome.COMMITTED
+            return outcome
+
+        manager.store.commit = counted_commit  # type: ignore[method-assign]
+        for event in stream(org, events, rng):
+            before = dict(calls)
+            started = time.perf_counter()
+            outcome = manager.handle(status_change_event(event))
+            figures.millis.append((time.perf_counter() - started) * 1000)
+            assert outcome is not None
+            requests = calls["dynamodb"] - before["dynamodb"]
+            children, fired = len(outcome.evaluations), len(outcome.published)
+            figures.requests.append(requests)
+            figures.fixed.append(requests - 2 * children - fired)
+            figures.put_events.append(calls["put_events"] - before["put_events"])
+            figures.children.append(children)
+            figures.triggers.append(fired)
+            figures.over_budget += requests > 3 + 2 * children + fired
+        states = dynamodb.scan(
+            TableName=central.settings.trigger_state_table,
+            FilterExpression="begins_with(pk, :c)",
+            ExpressionAttributeValues={":c": {"S": "CHILD#"}},
+        )["Items"]
+        figures.largest_state = max((len(json.dumps(item)) for item in states), default=0)
+    return figures
+
+
+def state_growth(runs: int) -> list[int]:
+    """Size of one child's state after each of ``runs`` runs of its parent."""
+    parent, other, child = (ParentRef(n, ACCOUNTS[i]) for i, n in enumerate(("a", "b", "c")))
+    with mock_aws():
+        central = LocalCentral.create(boto3.client("dynamodb"), boto3.client("events"))
+        central.register(parent)
+        central.register(other)
+        central.register(child, Condition(all_of=(Item(parent, SUCCESS), Item(other, SUCCESS))))
+        manager = central.manager()
+        sizes = []
+        for run in range(runs):
+            moment = START + timedelta(minutes=run)
+            manager.handle(
+                status_change_event(RunEvent(moment, parent, "FAILED", f"run-{run:05d}"))
+            )
+            item = central.dynamodb.get_item(
+                TableName=central.settings.trigger_state_table,
+                Key={"pk": {"S": "CHILD#c@" + ACCOUNTS[2]}, "sk": {"S": "#STATE"}},
+            )["Item"]
+            sizes.append(len(json.dumps(item)))
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=400)
+    parser.add_argument("--sizes", default="100,10000")
+    parser.add_argument("--seed", type=int, default=27)
+    parser.add_argument(
+        "--moto-snapshots",
+        action="store_true",
+        help="keep moto's whole-table deep copy per transaction (times then measure moto)",
+    )
+    args = parser.parse_args()
+    if not args.moto_snapshots:
+        skip_moto_table_snapshots()
+    logger.setLevel("CRITICAL")
+    snapshots = "kept" if args.moto_snapshots else "skipped (no transaction is cancelled)"
+    print(f"trigger manager on moto DynamoDB, {args.events} status events per organization")
+    print(f"moto's whole-table copy per TransactWriteItems: {snapshots}")
+    header = (
+        f"{'pipelines':>9} {'req/event':>9} {'fixed req':>9} {'max fixed':>9} "
+        f"{'children':>8} {'triggers':>8} {'PutEvents':>9} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'over budget':>11} {'max state B':>11} {'cancelled':>9}"
+    )
+    print(header)
+    results = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        f = measure(size, args.events, args.seed)
+        results[size] = f
+        print(
+            f"{size:>9} {statistics.mean(f.requests):>9.2f} {statistics.mean(f.fixed):>9.2f} "
+            f"{max(f.fixed):>9} {statistics.mean(f.children):>8.2f} "
+            f"{statistics.mean(f.triggers):>8.3f} {statistics.mean(f.put_events):>9.3f} "
+            f"{percentile(f.millis, 0.5):>7.2f} {percentile(f.millis, 0.99):>7.2f} "
+            f"{f.over_budget:>11} {f.largest_state:>11} {f.cancelled:>9}"
+        )
+        sys.stdout.flush()
+    if len(results) == 2:
+        small, large = (results[s] for s in sorted(results))
+        ratio = statistics.mean(large.fixed) / statistics.mean(small.fixed)
+        print(f"fixed requests per event, largest / smallest organization: {ratio:.3f}")
+    sizes = state_growth(500)
+    after = ", ".join(f"{sizes[n - 1]} B after {n}" for n in (1, 5, 10, 50, 500))
+    print(f"one child's state item, by number of parent runs: {after}")
+
+
+if __name__ == "__main__":
+    main()
