@@ -246,7 +246,10 @@ def _run_end(
         return notice
     failure = next((e for e in reversed(earlier) if e.type in STEP_FAILURE_STATUSES), None)
     if failure is None:
-        return notice
+        # Timed out or aborted while a state ran: that state is where the run stopped.
+        last = next((e for e in reversed(earlier) if e.type.startswith("TaskState")), None)
+        running = last.state if last is not None and last.type == "TaskStateEntered" else None
+        return replace(notice, failed_step=step(running))
     failed_state = next(
         (e.state for e in reversed(earlier) if e.type == "TaskStateEntered" and e.id < failure.id),
         None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -119,3 +120,20 @@ def test_settings_from_the_lambda_environment() -> None:
     assert listed.step_states == {"build": "build"} and listed.slack_api_url is None
     with pytest.raises(ValueError, match="DPC_NOTIFICATION_TYPE='ALWAYS' is not one of"):
         Settings.from_env({**env, "DPC_NOTIFICATION_TYPE": "ALWAYS"})
+
+
+def test_a_timed_out_run_names_the_step_that_was_running() -> None:
+    # Given a run that times out while step "export" runs (no task failure is recorded)
+    history = failed_run()[:14]  # … TaskStateEntered "Step export", TaskScheduled, TaskStarted
+    timed_out = HistoryEvent(
+        id=15,
+        type="ExecutionTimedOut",
+        time=history[-1].time + timedelta(hours=2),
+        execution_arn=ARN,
+    )
+    (notice,) = notices([timed_out], history, pipeline="searches", step_states=STEPS)
+    assert (notice.status, notice.failed_step) == ("TIMED_OUT", "export")
+    # And a run aborted between states names none
+    between = [*failed_run()[:11], replace(timed_out, id=12, type="ExecutionAborted")]
+    (aborted,) = notices(between[-1:], between[:-1], pipeline="searches", step_states=STEPS)
+    assert (aborted.status, aborted.failed_step) == ("ABORTED", None)
