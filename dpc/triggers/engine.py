@@ -420,7 +420,8 @@ class TriggerEngine:
         evaluations: list[Evaluation] = []
         outbox: dict[ParentRef, list[Trigger]] = {}
         complete = True
-        for child, condition in children:
+        # Children in (name, account) order, whatever order the registry returned them in.
+        for child, condition in sorted(children, key=lambda pair: pair[0]):
             own, inherited, lease_held = self._evaluate(child, condition, event, now, evaluations)
             complete = complete and not lease_held
             if inherited or own:

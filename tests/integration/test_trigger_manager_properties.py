@@ -19,7 +19,9 @@ from dpc.triggers.model import STATUSES, Condition, Item, ParentRef
 from dpc.triggers.replay import replay_in_memory
 
 ACCOUNTS = ("111111111111", "222222222222")
-PIPELINES = tuple(ParentRef(f"p{i}", ACCOUNTS[i % 2]) for i in range(5))
+# Names where (name, account) order and DynamoDB's sort-key order differ ("c-a@…" < "c@…").
+NAMES = ("p", "p-early", "c", "c-a", "c-b")
+PIPELINES = tuple(ParentRef(name, ACCOUNTS[i % 2]) for i, name in enumerate(NAMES))
 START = datetime(2026, 11, 27, tzinfo=UTC)
 _tables = itertools.count()
 

@@ -251,3 +251,12 @@ def test_rule_9_every_evaluation_says_which_items_are_met_and_why() -> None:
         "wants SUCCEEDED"
     )
     assert Evaluation.from_json(latest.to_json()) == latest
+
+
+def test_children_fired_by_one_event_come_in_name_then_account_order() -> None:
+    either = Condition(any_of=(Item(LISTINGS, SUCCESS),))
+    children = [ParentRef("x-b", "333333333333"), ParentRef("x", "333333333333")]
+    run = Run(
+        dict.fromkeys(children, either), [ev("2026-11-27T03:05:00Z", LISTINGS, "SUCCEEDED", "l")]
+    )
+    assert [t.child.name for _, t in run.fired] == ["x", "x-b"]
