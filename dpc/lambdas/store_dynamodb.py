@@ -333,9 +333,16 @@ class DynamoDbStore:
 
     def mark_published(self, child: ParentRef, trigger_ids: Sequence[str]) -> None:
         names = {f"#t{i}": tid for i, tid in enumerate(trigger_ids)}
-        self.client.update_item(
-            TableName=self.state_table,
-            Key=child_key(child),
-            UpdateExpression="REMOVE " + ", ".join(f"outbox.{name}" for name in names),
-            ExpressionAttributeNames=names,
-        )
+        try:
+            self.client.update_item(
+                TableName=self.state_table,
+                Key=child_key(child),
+                UpdateExpression="REMOVE " + ", ".join(f"outbox.{name}" for name in names),
+                # A child deregistered meanwhile has no state left to clean (and must not get
+                # a key-only item back).
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames=names,
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
