@@ -14,3 +14,5 @@ for _variable in (
     "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION",
 ):
     os.environ.setdefault(_variable, "20")
+# jsii warns on stderr about deprecated CloudFormation properties the CDK itself touches.
+os.environ.setdefault("JSII_DEPRECATED", "quiet")

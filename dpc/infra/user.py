@@ -21,6 +21,9 @@ from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.lambdas import registration_provider
 
+NOT_CONFIGURED = registration_provider.NOT_CONFIGURED
+"""Stands for a central API URL not given at setup (CloudFormation exports cannot be empty)."""
+
 EMR_MANAGED_TAG = ("for-use-with-amazon-emr-managed-policies", "true")
 """AmazonEMRServicePolicy_v2 only acts on network resources carrying this tag."""
 
@@ -332,14 +335,14 @@ class UserAccountStack(Stack):
             self,
             "DependencyApiUrl",
             type="String",
-            default=api_url,
+            default=api_url or NOT_CONFIGURED,
             description="URL of the central dependency API (output of setup-central-account)",
         )
         slack_api_url_parameter = CfnParameter(
             self,
             "SlackApiUrl",
             type="String",
-            default=slack_api_url,
+            default=slack_api_url or NOT_CONFIGURED,
             description="URL of the central Slack API (output of setup-central-account)",
         )
         self.pipeline_bus = PipelineBus(self, ids.PIPELINE_BUS, central_account=central_account)

@@ -43,6 +43,9 @@ ENV_SLACK_API_URL = "DPC_SLACK_API_URL"
 PIPELINE_REGISTRATION = "Custom::DpcPipelineRegistration"
 SLACK_CHANNELS = "Custom::DpcSlackChannels"
 
+NOT_CONFIGURED = "none"
+"""The user stack's value for an API URL not given at setup (exports cannot be empty)."""
+
 SignedCall = Callable[[str, str, Mapping[str, Any] | None], Any]
 
 
@@ -51,7 +54,7 @@ class RegistrationError(Exception):
 
 
 def _url(base: str, *parts: str) -> str:
-    if not base:
+    if not base or base == NOT_CONFIGURED:
         raise RegistrationError(
             "the central API URL is not configured; run `dpc setup-user-account` with "
             "--api-url/--slack-api-url (outputs of `dpc setup-central-account`)"
