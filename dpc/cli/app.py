@@ -17,7 +17,14 @@ from dpc import __version__
 from dpc.errors import DpcError
 
 # Each module defines `register(app: typer.Typer) -> None`.
-COMMAND_MODULES: tuple[str, ...] = ("project", "validate", "observe", "simulate", "sandbox_cmds")
+COMMAND_MODULES: tuple[str, ...] = (
+    "project",
+    "validate",
+    "infra_cmds",
+    "observe",
+    "simulate",
+    "sandbox_cmds",
+)
 
 
 class DpcGroup(TyperGroup):

@@ -84,10 +84,15 @@ def synthesize(app: cdk.App) -> Synthesis:
 
 
 def synth_pipelines(pipelines: Iterable[Pipeline], outdir: Path) -> Synthesis:
-    """One stack per pipeline; every pipeline's account must be filled (with_account)."""
+    """One stack per pipeline. A pipeline without an account (pipeline.yaml may leave it
+    out) gets ``AWS::AccountId``: the account the template is deployed into."""
     app = new_app(outdir)
     for pipeline in pipelines:
-        PipelineStack(app, pipeline=pipeline, description=f"dpc pipeline {pipeline.name}")
+        PipelineStack(
+            app,
+            pipeline=pipeline.with_account(cdk.Aws.ACCOUNT_ID),
+            description=f"dpc pipeline {pipeline.name}",
+        )
     return synthesize(app)
 
 
