@@ -116,8 +116,8 @@ def _show_plan(synthesis: Synthesis, as_json: bool, *, written: bool) -> None:
         return
     for stack in synthesis.stacks:
         table = Table(title=f"{stack.name}: would be created", title_justify="left")
-        table.add_column("Resource type")
-        table.add_column("Logical id")
+        table.add_column("Resource type", overflow="fold")
+        table.add_column("Logical id", overflow="fold")
         for name, kind, logical_id in rows:
             if name == stack.name:
                 table.add_row(kind, logical_id)
@@ -245,7 +245,7 @@ def synth(
     from dpc.infra.app import synth_pipelines
 
     pipelines = [_load(p) for p in projects or [Path(".")]]
-    synthesis = _synth(synth_pipelines, out, pipelines)
+    synthesis = _synth(lambda directory: synth_pipelines(pipelines, directory), out)
     _show_plan(synthesis, as_json, written=True)
 
 
@@ -273,7 +273,9 @@ def deploy(
 
     pipeline = _load(project)
     if dry_run:
-        synthesis = _synth(synth_pipelines, out or Path("cdk.out"), [pipeline])
+        synthesis = _synth(
+            lambda directory: synth_pipelines([pipeline], directory), out or Path("cdk.out")
+        )
         _show_plan(synthesis, as_json, written=True)
         return
     service = _service(profile, region)
@@ -283,7 +285,7 @@ def deploy(
             f"{pipeline.account}, but the credentials are for account {service.account}"
         )
     pipeline = pipeline.with_account(service.account)
-    synthesis = _synth(synth_pipelines, out, [pipeline])
+    synthesis = _synth(lambda directory: synth_pipelines([pipeline], directory), out)
     _confirm(f"Deploy pipeline {pipeline.name} to account {service.account}?", yes)
     _deploy(service, synthesis, as_json)
 

@@ -294,6 +294,8 @@ class DeployService:
         self, stack: AssemblyStack, *, parameters: Mapping[str, str] | None = None
     ) -> StackResult:
         """Publish, change-set, execute, follow. Raises DeployError on failure/rollback."""
+        from botocore.exceptions import ClientError
+
         self.ensure_assets_bucket()
         self.publish_assets(stack)
         template = stack.template()
@@ -314,10 +316,16 @@ class DeployService:
             "Capabilities": list(CAPABILITIES),
         }
         started = self._now()
-        if self.change_sets:
-            changed = self._execute_change_set(request, creating)
-        else:
-            changed = self._create_or_update(request, creating)
+        try:
+            if self.change_sets:
+                changed = self._execute_change_set(request, creating)
+            else:
+                changed = self._create_or_update(request, creating)
+        except ClientError as error:
+            message = error.response.get("Error", {}).get("Message", str(error))
+            raise DeployError(
+                f"CloudFormation refused stack {stack.name}: {message}{_hint(message)}"
+            ) from None
         if not changed:
             return StackResult(
                 stack.name, status or "UNKNOWN", self.outputs(stack.name), changed=False
@@ -452,6 +460,12 @@ class DeployService:
     def _now(self) -> datetime:
         # A little slack for clock skew between this machine and CloudFormation's events.
         return datetime.now(UTC).replace(microsecond=0) - CLOCK_SKEW
+
+
+def _hint(message: str) -> str:
+    if "export" in message.lower() and "dpc-" in message:
+        return " (run `dpc setup-user-account` in this account first)"
+    return ""
 
 
 def deploy_assembly(

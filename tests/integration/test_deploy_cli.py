@@ -1,0 +1,216 @@
+"""`dpc setup-*`, `deploy`, `destroy` end to end against moto, through the CLI and the same
+deploy service real AWS gets (with the sandbox's template fixups, DPC_SANDBOX=1)."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from dpc.cli.app import app
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")]
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "case-study"
+REGION = "eu-west-1"
+CENTRAL, ACCOUNT_C = "999999999999", "333333333333"
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("DPC_SANDBOX", "1")
+    with mock_aws():
+        yield
+
+
+def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> boto3.Session:
+    """Credentials of ``account``, as an assumed role gives them (moto maps them back)."""
+    sts = boto3.client("sts", region_name=REGION)
+    credentials = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/deployer", RoleSessionName="dpc-tests"
+    )["Credentials"]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", credentials["AccessKeyId"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", credentials["SecretAccessKey"])
+    monkeypatch.setenv("AWS_SESSION_TOKEN", credentials["SessionToken"])
+    return boto3.Session(region_name=REGION)
+
+
+def dpc(*args: str) -> Any:
+    result = CliRunner().invoke(app, list(args))
+    return result
+
+
+def stack_names(session: boto3.Session) -> set[str]:
+    cloudformation = session.client("cloudformation")
+    return {
+        s["StackName"]
+        for s in cloudformation.list_stacks()["StackSummaries"]
+        if s["StackStatus"] != "DELETE_COMPLETE"
+    }
+
+
+def test_setup_deploy_update_destroy_on_the_embedded_aws(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given the central account set up for three user accounts
+    central = use_account(monkeypatch, CENTRAL)
+    result = dpc(
+        "setup-central-account", "--accounts", "111111111111,222222222222,333333333333", "--yes"
+    )
+    assert result.exit_code == 0, result.output
+    assert "dpc-central" in stack_names(central)
+    rules = central.client("events").list_rules(EventBusName="dpc-central-bus")["Rules"]
+    assert {r["Name"] for r in rules} >= {"trigger-events-manager", "dpc-route-to-333333333333"}
+
+    # And account C set up against it
+    team = use_account(monkeypatch, ACCOUNT_C)
+    result = dpc("setup-user-account", "--central-account", CENTRAL, "--yes")
+    assert result.exit_code == 0, result.output
+    export_rule = team.client("events").describe_rule(Name="export-events-to-central-bus")
+    assert "dpc-" in export_rule["EventPattern"]
+
+    # When pipeline-x is deployed
+    project = tmp_path / "pipeline-x"
+    shutil.copytree(SAMPLES / "pipeline-x", project)
+    result = dpc("deploy", str(project), "--yes")
+
+    # Then its stack, state machine and trigger rule exist in account C
+    assert result.exit_code == 0, result.output
+    assert "CREATE_COMPLETE" in result.output
+    machines = team.client("stepfunctions").list_state_machines()["stateMachines"]
+    (machine,) = [m for m in machines if m["name"] == "dpc-pipeline-x"]
+    rules = team.client("events").list_rules(EventBusName="dpc-pipeline-bus")["Rules"]
+    assert [r["Name"] for r in rules] == ["dpc-pipeline-x-trigger"]
+    definition = json.loads(
+        team.client("stepfunctions").describe_state_machine(
+            stateMachineArn=machine["stateMachineArn"]
+        )["definition"]
+    )
+    assert definition["TimeoutSeconds"] == 6 * 3600
+
+    # And its step scripts were published, byte for byte, where the steps read them
+    script = definition["States"]["Step metric-x"]["Parameters"]["Step"]["HadoopJarStep"]["Args"][0]
+    bucket, key = script.removeprefix("s3://").split("/", 1)
+    assert bucket == f"dpc-assets-{ACCOUNT_C}-{REGION}"
+    body = team.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    assert body == (project / "scripts" / "metric_x.sh").read_bytes()
+
+    # When the timeout changes and it is deployed again, the stack is updated
+    yaml_file = project / "pipeline.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("timeout: 6h", "timeout: 2h"))
+    result = dpc("deploy", str(project), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "UPDATE_COMPLETE" in result.output
+    definition = json.loads(
+        team.client("stepfunctions").describe_state_machine(
+            stateMachineArn=machine["stateMachineArn"]
+        )["definition"]
+    )
+    assert definition["TimeoutSeconds"] == 2 * 3600
+
+    # When it is destroyed, the stack and the state machine are gone
+    result = dpc("destroy", str(project), "--yes")
+    assert result.exit_code == 0, result.output
+    assert "dpc-pipeline-pipeline-x" not in stack_names(team)
+    assert not team.client("stepfunctions").list_state_machines()["stateMachines"]
+
+
+def test_lambda_asset_holds_the_handlers_and_nothing_of_the_cli(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = use_account(monkeypatch, ACCOUNT_C)
+    assert dpc("setup-user-account", "--central-account", CENTRAL, "--yes").exit_code == 0
+    s3 = team.client("s3")
+    bucket = f"dpc-assets-{ACCOUNT_C}-{REGION}"
+    zips = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"] if o["Key"].endswith(".zip")
+    ]
+    (key,) = zips
+    names = zipfile.ZipFile(
+        io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    ).namelist()
+    assert "dpc/lambdas/registration_provider.py" in names
+    assert "dpc/triggers/engine.py" in names
+    assert not [n for n in names if n.startswith(("dpc/cli/", "dpc/infra/", "dpc/sandbox/"))]
+    # and the assets bucket is private and encrypted
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rules[0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+
+
+def test_an_invalid_pipeline_never_reaches_cloudformation(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    team = use_account(monkeypatch, ACCOUNT_C)
+    project = tmp_path / "broken"
+    shutil.copytree(SAMPLES / "pipeline-x", project)
+    yaml_file = project / "pipeline.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace("type: shell", "type: hive", 1))
+
+    result = dpc("deploy", str(project), "--yes")
+
+    assert result.exit_code == 1
+    assert "pipeline.yaml:" in result.output and "hive" in result.output
+    assert "Traceback" not in result.output
+    assert stack_names(team) == set()
+    assert team.client("s3").list_buckets()["Buckets"] == []
+
+
+def test_a_pipeline_of_another_account_is_refused(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    team = use_account(monkeypatch, "111111111111")
+    result = dpc("deploy", str(SAMPLES / "pipeline-x"), "--yes")
+    assert result.exit_code == 1
+    assert "belongs to account 333333333333" in result.output
+    assert stack_names(team) == set()
+
+
+def test_deploying_before_setup_explains_what_is_missing(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_account(monkeypatch, ACCOUNT_C)
+    result = dpc("deploy", str(SAMPLES / "pipeline-x"), "--yes")
+    assert result.exit_code == 1
+    assert "dpc setup-user-account" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_dry_run_makes_no_aws_call(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # Given no credentials at all and an endpoint nobody listens on
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+
+    result = dpc("deploy", "--dry-run", str(SAMPLES / "listings"), "-o", str(tmp_path / "out"))
+
+    assert result.exit_code == 0, result.output
+    assert "AWS::StepFunctions::StateMachine" in result.output
+    assert "AWS::Events::Rule" in result.output
+    template = json.loads((tmp_path / "out" / "dpc-pipeline-listings.template.json").read_text())
+    assert any(
+        r["Type"] == "Custom::DpcPipelineRegistration" for r in template["Resources"].values()
+    )
+
+
+def test_setup_commands_reject_bad_ids(aws: None) -> None:
+    assert dpc("setup-central-account", "--accounts", "1234").exit_code == 2
+    assert dpc("setup-central-account").exit_code == 2
+    assert dpc("setup-user-account", "--central-account", "abc").exit_code == 2
