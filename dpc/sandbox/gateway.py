@@ -8,7 +8,8 @@ from the SigV4 ``Authorization`` header's access key (the sandbox issued those k
 per account), as API Gateway takes it from the verified signature. The signature itself is
 not verified.
 
-The same server takes the PUT a custom-resource handler sends to its ``ResponseURL``.
+The same server takes the PUT a custom-resource handler sends to its ``ResponseURL``, and
+plays Slack's Web API (``chat.postMessage``) so Slack alerts land in the outbox.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ class RestApi:
     policy: tuple[dict[str, Any], ...]
 
 
-def rest_apis(stack: DeployedStack) -> list[RestApi]:
-    """The REST APIs a deployed template declares, with Lambda proxy routes."""
-    resources = stack.resources
+def rest_apis(stack: DeployedStack, resources: dict[str, Any] | None = None) -> list[RestApi]:
+    """The REST APIs a deployed template declares, with Lambda proxy routes; ``resources``
+    may add those the sandbox kept aside before deploying (moto cannot deploy them)."""
+    resources = resources if resources is not None else stack.resources
     apis = []
     for api_id, api in resources.items():
         if api.get("Type") != "AWS::ApiGateway::RestApi":
@@ -117,6 +119,8 @@ class Gateway:
     account_of_key: Callable[[str], str | None]
     invoke: Callable[[str, Any], Any]
     organization_of: Callable[[str], str | None]
+    slack: Callable[[dict[str, Any], str], dict[str, Any]] | None = None
+    """Answers the fake Slack Web API's ``chat.postMessage`` (body, bearer token)."""
     apis: dict[tuple[str, str], RestApi] = field(default_factory=dict)
     responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
@@ -157,6 +161,11 @@ class Gateway:
         self.apis[(api.account, api.name)] = api
         return f"{self.endpoint}/restapis/{api.account}/{api.name}/{api.stage}/"
 
+    @property
+    def slack_url(self) -> str:
+        """The base of the fake Slack Web API (what ``https://slack.com/api`` is on AWS)."""
+        return f"{self.endpoint}/slack/api"
+
     def response_url(self) -> tuple[str, str]:
         token = uuid.uuid4().hex
         return token, f"{self.endpoint}/cfn/{token}"
@@ -165,6 +174,13 @@ class Gateway:
         if path.startswith("/cfn/"):
             self.responses[path.removeprefix("/cfn/")] = json.loads(body or "{}")
             return 200, ""
+        if path == "/slack/api/chat.postMessage" and self.slack is not None:
+            authorization = next(
+                (v for k, v in headers.items() if k.lower() == "authorization"), ""
+            )
+            return 200, json.dumps(
+                self.slack(json.loads(body or "{}"), authorization.removeprefix("Bearer "))
+            )
         found = re.fullmatch(r"/restapis/([^/]+)/([^/]+)/([^/]+)(/.*)?", path.split("?")[0])
         api = self.apis.get((found.group(1), found.group(2))) if found else None
         if found is None or api is None:

@@ -9,7 +9,13 @@ sandbox runs (moto serves from this process, so the patch sees every API call):
   target bus's deployed policy does not admit, and queues the event for delivery on the
   virtual clock instead of moto's partial delivery;
 - ``StepFunctionBackend.start_execution``: records the execution in moto as usual and
-  queues a run of its deployed definition (``dpc.sandbox.statemachine``).
+  queues a run of its deployed definition (``dpc.sandbox.statemachine``);
+- ``Execution.get_execution_history``: answers with the history of that run;
+- ``Topic.publish``: also delivers to the subscriptions the deployed templates declare
+  (moto drops ``AWS::SNS::Subscription``): e-mail to the outbox, Lambda in-process;
+- ``CustomModel.create_from_cloudformation_json``: moto would invoke a custom resource's
+  handler in Docker and leave the stack in progress until it answers; the resource is
+  marked created and the sandbox sends the request itself (``custom_resources``).
 
 Delivery reads the bus's rules and targets through the EventBridge API of the bus's
 account, matches the deployed patterns (``dpc.sandbox.patterns``), applies each target's
@@ -27,6 +33,7 @@ import importlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import re
 import sys
@@ -44,7 +51,7 @@ from dpc.sandbox import policies
 from dpc.sandbox.clock import VirtualClock
 from dpc.sandbox.patterns import matches
 from dpc.sandbox.server import SandboxServer
-from dpc.sandbox.templates import deployed_stacks
+from dpc.sandbox.templates import DeployedStack, deployed_stacks
 from dpc.sandbox.timeline import Alert, Note, StatusChange, Timeline, TriggerPublished, iso
 
 MAX_ENTRIES = 10
@@ -100,12 +107,17 @@ class Runtime:
     """The organization the sandbox's accounts belong to (for ``aws:PrincipalOrgID``)."""
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
     """(account, pipeline) → reason: the next step of that pipeline fails with this cause."""
+    extra_environment: dict[str, str] = field(default_factory=dict)
+    """Set for every handler on top of its deployed environment: the sandbox's stand-ins
+    for the internet (the fake Slack Web API), since the sandbox runs offline."""
     _patches: ExitStack = field(default_factory=ExitStack)
     _containers: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
+    _stacks: dict[str, list[DeployedStack]] = field(default_factory=dict)
 
     # -- installation ----------------------------------------------------------------------
 
     def install(self) -> Runtime:
+        from moto.cloudformation.custom_model import CustomModel
         from moto.events.models import EventsBackend
         from moto.sns.models import Topic
         from moto.stepfunctions.models import Execution, StepFunctionBackend
@@ -119,6 +131,25 @@ class Runtime:
             message_id: str = original_publish(topic, message, subject, **kwargs)
             runtime._published(topic.arn, message, subject)
             return message_id
+
+        def create_custom_resource(
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
+            **kwargs: Any,
+        ) -> Any:
+            # moto would invoke the handler in Docker and wait forever for its answer; the
+            # sandbox sends the request itself once the stack is deployed (custom_resources).
+            from moto.cloudformation import cloudformation_backends
+
+            resource = CustomModel(
+                region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name
+            )
+            resource.set_data({})
+            stack = cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"])
+            stack.add_custom_resource(resource)
+            return resource
 
         def get_execution_history(execution: Any, role_arn: str) -> list[dict[str, Any]]:
             run = getattr(execution, "sandbox_run", None)
@@ -147,12 +178,28 @@ class Runtime:
         )
         self._patches.enter_context(mock.patch.object(Topic, "publish", publish))
         self._patches.enter_context(
+            mock.patch.object(
+                CustomModel, "create_from_cloudformation_json", create_custom_resource
+            )
+        )
+        self._patches.enter_context(
             mock.patch.object(Execution, "get_execution_history", get_execution_history)
         )
         return self
 
     def uninstall(self) -> None:
         self._patches.close()
+
+    def stacks(self, account: str) -> list[DeployedStack]:
+        """The deployed stacks of ``account``, read once per deploy (``forget_stacks``)."""
+        if account not in self._stacks:
+            cloudformation = self.server.client(account, "cloudformation")
+            self._stacks[account] = deployed_stacks(cloudformation, account, self.server.region)
+        return self._stacks[account]
+
+    def forget_stacks(self, account: str) -> None:
+        """A stack of ``account`` was deployed or deleted: read its templates again."""
+        self._stacks.pop(account, None)
 
     def note(self, text: str, level: str = "info") -> None:
         self.timeline.add(Note(self.clock.now, text, level))
@@ -319,10 +366,7 @@ class Runtime:
             api_policy = events_api.describe_event_bus(Name=bus_name).get("Policy")
         except events_api.exceptions.ResourceNotFoundException:
             return False
-        cloudformation = self.server.client(bus_account, "cloudformation")
-        statements = policies.bus_statements(
-            deployed_stacks(cloudformation, bus_account, region), bus_name, api_policy
-        )
+        statements = policies.bus_statements(self.stacks(bus_account), bus_name, api_policy)
         caller = policies.Caller(sender, self.organization_id if self._in_org(sender) else None)
         return policies.admits(statements, caller, "events:PutEvents")
 
@@ -362,6 +406,7 @@ class Runtime:
             **config.get("Environment", {}).get("Variables", {}),
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+            **self.extra_environment,
         }
         context = LambdaContext(
             function_arn, name, config.get("MemorySize", 128), config.get("Timeout", 3)
@@ -394,8 +439,7 @@ class Runtime:
         endpoints land in the outbox, Lambda subscribers are invoked."""
         for protocol, endpoint in self.subscriptions(topic_arn):
             if protocol in ("email", "email-json"):
-                text = f"{subject}\n\n{message}" if subject else message
-                self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, text))
+                self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, message))
             elif protocol == "lambda":
                 payload = _sns_event(topic_arn, message, subject)
                 self.clock.soon(lambda e=endpoint, p=payload: self.invoke_async(e, p, "sns"))
@@ -408,8 +452,7 @@ class Runtime:
         sns = self.server.client(arn.account, "sns")
         for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", []):
             found[(sub["Protocol"], sub["Endpoint"])] = None
-        cloudformation = self.server.client(arn.account, "cloudformation")
-        for stack in deployed_stacks(cloudformation, arn.account, arn.region):
+        for stack in self.stacks(arn.account):
             for resource in stack.of_type("AWS::SNS::Subscription"):
                 props = resource.properties
                 if props.get("TopicArn") == topic_arn:
@@ -431,7 +474,6 @@ class Runtime:
     def log_subscribers(self, account: str, log_group: str) -> list[str]:
         """Destinations of the subscription filters on ``log_group``: moto's and the
         deployed templates' (moto does not create AWS::Logs::SubscriptionFilter)."""
-        region = self.server.region
         found: dict[str, None] = {}
         logs = self.server.client(account, "logs")
         try:
@@ -440,12 +482,27 @@ class Runtime:
                 found[existing["destinationArn"]] = None
         except logs.exceptions.ResourceNotFoundException:
             pass
-        cloudformation = self.server.client(account, "cloudformation")
-        for stack in deployed_stacks(cloudformation, account, region):
+        for stack in self.stacks(account):
             for resource in stack.of_type("AWS::Logs::SubscriptionFilter"):
                 if resource.properties.get("LogGroupName") == log_group:
                     found[str(resource.properties["DestinationArn"])] = None
         return list(found)
+
+    def deployed_log_group(self, account: str, state_machine_arn: str) -> str | None:
+        """The log group the deployed template gives a state machine (level ALL): moto's
+        CloudFormation drops a state machine's LoggingConfiguration."""
+        for stack in self.stacks(account):
+            for machine in stack.of_type("AWS::StepFunctions::StateMachine"):
+                if stack.physical_ids.get(machine.logical_id) != state_machine_arn:
+                    continue
+                config = machine.properties.get("LoggingConfiguration", {})
+                if config.get("Level") != "ALL":
+                    return None
+                for destination in config.get("Destinations", []):
+                    arn = str(destination.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn"))
+                    if ":log-group:" in arn:
+                        return arn.split(":log-group:", 1)[1].removesuffix(":*")
+        return None
 
     def deliver_logs(self, destinations: list[str], log_group: str, messages: list[str]) -> None:
         """What CloudWatch Logs sends a subscription's Lambda (the ``awslogs`` payload)."""
@@ -596,9 +653,25 @@ LAMBDA_STDOUT = _Sink()
 
 @contextmanager
 def _quiet() -> Iterator[None]:
-    """A handler's logs go to the sandbox's lambda.log, never to the timeline's stdout."""
-    with contextlib.redirect_stdout(LAMBDA_STDOUT):
-        yield
+    """A handler's logs go to the sandbox's lambda.log, never to the timeline's stdout:
+    print() through the redirect, loggers (Powertools binds its handler to the stdout of
+    the first import, maybe long before the sandbox) by re-pointing their stream."""
+    stdout = sys.stdout
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    handlers = [
+        handler
+        for logger in loggers
+        for handler in getattr(logger, "handlers", [])
+        if isinstance(handler, logging.StreamHandler) and handler.stream in (stdout, sys.__stdout__)
+    ]
+    for handler in handlers:
+        handler.setStream(LAMBDA_STDOUT)  # type: ignore[arg-type]
+    try:
+        with contextlib.redirect_stdout(LAMBDA_STDOUT):
+            yield
+    finally:
+        for handler in handlers:
+            handler.setStream(stdout)
 
 
 def _load_handler(name: str) -> Callable[[Any, Any], Any]:

@@ -15,11 +15,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from dpc.constants import ENV_SLACK_BASE_URL as SLACK_BASE_URL_VARIABLE
 from dpc.sandbox.clock import VirtualClock
+from dpc.sandbox.custom_resources import CustomResources
+from dpc.sandbox.gateway import Gateway
 from dpc.sandbox.runtime import Runtime
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, DEFAULT_REGION, SandboxServer
-from dpc.sandbox.timeline import Timeline
+from dpc.sandbox.timeline import Alert, Timeline
 
+SLACK_TOKEN = "xoxb-dpc-sandbox"
+"""The bot token the sandbox stores in the Slack secret, and its fake Slack accepts."""
 DEFAULT_START = datetime(2026, 11, 27, tzinfo=UTC)
 """Midnight UTC of the story's day 1: fixed, so two runs of the demo tell the same story."""
 
@@ -42,14 +47,27 @@ class Sandbox:
         self.runtime = Runtime(
             self.server, self.clock, self.timeline, self.work_dir, organization_id=organization_id
         )
+        self.gateway = Gateway(
+            account_of_key=self._account_of_key,
+            invoke=self.runtime.invoke,
+            organization_of=lambda account: (
+                organization_id if account in accounts.values() else None
+            ),
+            slack=self._slack_post,
+        )
+        self.custom_resources = CustomResources(self.runtime, self.gateway)
+        self._slack_messages = 0
 
     def __enter__(self) -> Sandbox:
         self.server.start()
+        self.gateway.start()
+        self.runtime.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
         self.runtime.install()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.runtime.uninstall()
+        self.gateway.stop()
         self.server.stop()
         if self._own_work_dir:
             shutil.rmtree(self.work_dir, ignore_errors=True)
@@ -73,6 +91,25 @@ class Sandbox:
     def settle(self) -> None:
         """Deliver what a direct API call just caused, without moving the clock."""
         self.clock.settle()
+
+    def _account_of_key(self, access_key_id: str) -> str | None:
+        for account in self.server.accounts.values():
+            if self.server.credentials(account).access_key_id == access_key_id:
+                return account
+        return None
+
+    def _slack_post(self, body: dict[str, Any], token: str) -> dict[str, Any]:
+        """Slack's ``chat.postMessage``: the message goes to the outbox."""
+        if token != SLACK_TOKEN:
+            return {"ok": False, "error": "invalid_auth"}
+        self._slack_messages += 1
+        ts = f"{int(self.clock.now.timestamp())}.{self._slack_messages:06d}"
+        channel = str(body.get("channel", ""))
+        thread = str(body.get("thread_ts") or ts)
+        self.timeline.add(
+            Alert(self.clock.now, "SLACK", channel, str(body.get("text", "")), thread)
+        )
+        return {"ok": True, "channel": channel, "ts": ts}
 
     def inject_fault(self, account: str, pipeline: str, reason: str) -> None:
         """The next EMR step of ``pipeline`` fails with ``reason`` instead of running (as when

@@ -84,7 +84,9 @@ class ExecutionRun:
     def begin(self) -> None:
         self.execution.start_date = self.runtime.clock.now
         described = self._describe()
-        self._log_group = _log_group(described)
+        self._log_group = _log_group(described) or self.runtime.deployed_log_group(
+            self.account, self.execution.state_machine_arn
+        )
         if self._log_group is not None:
             self._log_subscribers = self.runtime.log_subscribers(self.account, self._log_group)
         self._emit("RUNNING")
