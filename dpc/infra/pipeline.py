@@ -33,6 +33,7 @@ auto-termination policy and ends itself once its running step is over.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy, Stack, Tags
@@ -90,11 +91,58 @@ class StepScripts(Construct):
             self.urls[script] = asset.s3_object_url
 
 
+StepTask = Callable[[Construct, Step, str, str], sfn.TaskStateBase]
+"""Builds the task of one step: (scope, step, cluster id JSONPath, script S3 URL) → task.
+The state machine adds the Catch (terminate, then fail) and the ordering itself."""
+
+
+def spark_step(scope: Construct, step: Step, cluster_id: str, script_url: str) -> sfn.TaskStateBase:
+    return emr_step(
+        scope, step, cluster_id, "command-runner.jar", [*SPARK_SUBMIT, script_url, *step.args]
+    )
+
+
+def shell_step(scope: Construct, step: Step, cluster_id: str, script_url: str) -> sfn.TaskStateBase:
+    return emr_step(scope, step, cluster_id, script_runner_jar(), [script_url, *step.args])
+
+
+def emr_step(
+    scope: Construct, step: Step, cluster_id: str, jar: str, args: Sequence[str]
+) -> tasks.EmrAddStep:
+    """An ``addStep.sync`` task named ``Step <name>`` (the name the execution tracker and
+    the sandbox recognise), whose failure the state machine decides on."""
+    return tasks.EmrAddStep(
+        scope,
+        f"Step{_pascal(step.name)}",
+        state_name=step_state_name(step),
+        cluster_id=cluster_id,
+        name=step.name,
+        jar=jar,
+        args=list(args),
+        action_on_failure=tasks.ActionOnFailure.CONTINUE,
+        integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+        result_path=sfn.JsonPath.DISCARD,
+    )
+
+
+DEFAULT_STEP_TASKS: Mapping[str, StepTask] = {"spark": spark_step, "shell": shell_step}
+
+
 class PipelineStateMachine(Construct):
-    """create cluster → steps in order → terminate; every failure terminates, then fails."""
+    """create cluster → steps in order → terminate; every failure terminates, then fails.
+
+    ``step_tasks`` maps a step type to the function building its task: advanced users add
+    their own types (samples/advanced) next to ``spark`` and ``shell``.
+    """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, pipeline: Pipeline, scripts: StepScripts
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: Pipeline,
+        scripts: StepScripts,
+        step_tasks: Mapping[str, StepTask] = DEFAULT_STEP_TASKS,
     ) -> None:
         super().__init__(scope, construct_id)
         name = pipeline.name
@@ -168,7 +216,9 @@ class PipelineStateMachine(Construct):
         tail: sfn.INextable = create
         self.step_state_names: list[str] = []
         for step in pipeline.steps:
-            task = self._step_task(step, cluster_id, scripts.urls[step.script])
+            if step.type not in step_tasks:
+                raise ValueError(f"step {step.name}: no task builder for type {step.type!r}")
+            task = step_tasks[step.type](self, step, cluster_id, scripts.urls[step.script])
             self.step_state_names.append(step_state_name(step))
             task.add_catch(terminate_after_failure, result_path="$.error")
             tail.next(task)
@@ -312,24 +362,6 @@ class PipelineStateMachine(Construct):
             assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
             description=f"dpc pipeline {name}: run its EMR cluster and steps",
             inline_policies={"Pipeline": iam.PolicyDocument(statements=statements)},
-        )
-
-    def _step_task(self, step: Step, cluster_id: str, script_url: str) -> tasks.EmrAddStep:
-        if step.type == "spark":
-            jar, args = "command-runner.jar", [*SPARK_SUBMIT, script_url, *step.args]
-        else:
-            jar, args = script_runner_jar(), [script_url, *step.args]
-        return tasks.EmrAddStep(
-            self,
-            f"Step{_pascal(step.name)}",
-            state_name=step_state_name(step),
-            cluster_id=cluster_id,
-            name=step.name,
-            jar=jar,
-            args=args,
-            action_on_failure=tasks.ActionOnFailure.CONTINUE,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            result_path=sfn.JsonPath.DISCARD,
         )
 
 
@@ -551,6 +583,7 @@ class PipelineStack(Stack):
         construct_id: str | None = None,
         *,
         pipeline: Pipeline,
+        step_tasks: Mapping[str, StepTask] = DEFAULT_STEP_TASKS,
         **stack_options: object,
     ) -> None:
         super().__init__(  # type: ignore[arg-type]
@@ -562,7 +595,11 @@ class PipelineStack(Stack):
             Tags.of(self).add(key, value)
         self.scripts = StepScripts(self, ids.STEP_SCRIPTS, pipeline=pipeline)
         self.state_machine = PipelineStateMachine(
-            self, ids.STATE_MACHINE, pipeline=pipeline, scripts=self.scripts
+            self,
+            ids.STATE_MACHINE,
+            pipeline=pipeline,
+            scripts=self.scripts,
+            step_tasks=step_tasks,
         )
         machine = self.state_machine.state_machine
         self.triggers = PipelineTriggers(
