@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,6 +57,10 @@ class SandboxServer:
         self.region = region
         self._server: Any = None
         self._credentials: dict[str, AccountCredentials] = {}
+        self._sessions: dict[str, Any] = {}
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._loader: Any = None
+        self._lock = threading.RLock()
         self.endpoint = ""
 
     def start(self) -> SandboxServer:
@@ -130,18 +135,38 @@ class SandboxServer:
         }
 
     def session(self, account: str) -> Any:
-        """A boto3 session of ``account``; its clients still need ``endpoint_url``."""
-        import boto3
+        """A boto3 session of ``account``; its clients still need ``endpoint_url``.
 
-        creds = self.credentials(account)
-        return boto3.Session(
-            aws_access_key_id=creds.access_key_id,
-            aws_secret_access_key=creds.secret_access_key,
-            region_name=self.region,
-        )
+        Sessions share one botocore data loader: building a client otherwise re-reads the
+        service models and endpoint rules from disk, the bulk of the sandbox's run time."""
+        import boto3
+        import botocore.session
+
+        account_id = self.account_id(account)
+        if account_id not in self._sessions:
+            if self._loader is None:
+                self._loader = botocore.session.get_session().get_component("data_loader")
+            core = botocore.session.get_session()
+            core.register_component("data_loader", self._loader)
+            creds = self.credentials(account_id)
+            self._sessions[account_id] = boto3.Session(
+                aws_access_key_id=creds.access_key_id,
+                aws_secret_access_key=creds.secret_access_key,
+                region_name=self.region,
+                botocore_session=core,
+            )
+        return self._sessions[account_id]
 
     def client(self, account: str, service: str) -> Any:
-        return self.session(account).client(service, endpoint_url=self.endpoint)
+        """A client of ``account`` on the sandbox endpoint (one per account and service;
+        boto3 clients are thread-safe)."""
+        key = (self.account_id(account), service)
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.session(account).client(
+                    service, endpoint_url=self.endpoint
+                )
+            return self._clients[key]
 
     @contextmanager
     def acting_as(self, account: str) -> Iterator[None]:
