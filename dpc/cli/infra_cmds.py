@@ -190,7 +190,8 @@ def _deploy(service: DeployService, synthesis: Synthesis, as_json: bool) -> list
         f"Deploying {', '.join(s.name for s in synthesis.stacks)} to account "
         f"{service.account}, region {service.region}"
     )
-    results = deploy_assembly(service, synthesis.directory)
+    with err.status("Publishing assets and waiting for CloudFormation…"):
+        results = deploy_assembly(service, synthesis.directory)
     if as_json:
         typer.echo(
             json.dumps(
@@ -311,7 +312,8 @@ def destroy(
     service = _service(profile, region)
     stack_name = pipeline_stack_name(pipeline.name)
     _confirm(f"Delete stack {stack_name} in account {service.account}?", yes)
-    result = service.destroy(stack_name)
+    with err.status(f"Deleting {stack_name}…"):
+        result = service.destroy(stack_name)
     err.print(f"[green]✓ {result.stack_name}: {result.status}[/]")
 
 

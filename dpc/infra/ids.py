@@ -25,19 +25,19 @@ EXPORT_REGISTRATION_PROVIDER = "dpc-registration-provider-arn"
 EXPORT_SLACK_API_URL = "dpc-slack-api-url"
 EXPORT_CENTRAL_ACCOUNT = "dpc-central-account"
 
-# Cross-stack export of the central stack (the user stack takes the URL as a parameter).
+# Outputs of the central stack (setup-user-account takes the URLs as options).
 OUTPUT_DEPENDENCY_API_URL = "DependencyApiUrl"
 OUTPUT_SLACK_API_URL = "SlackApiUrl"
 
 # Fixed IAM names, so pipeline stacks can pass them without an import.
 EMR_SERVICE_ROLE_NAME = "dpc-emr-service-role"
 EMR_INSTANCE_ROLE_NAME = "dpc-emr-instance-role"
+EMR_AUTOSCALING_ROLE_NAME = "dpc-emr-autoscaling-role"
 EMR_INSTANCE_PROFILE_NAME = EMR_INSTANCE_ROLE_NAME
 """EMR passes the role by the profile's name, so the two names are the same."""
 
 # Construct ids (PascalCase): central stack
 CENTRAL_BUS = "CentralBus"
-CENTRAL_BUS_POLICY = "CentralBusPolicy"
 TABLES = "Tables"
 TRIGGER_MANAGER = "TriggerManager"
 TRIGGER_MANAGER_FUNCTION = "Function"
@@ -47,7 +47,6 @@ ROUTES = "Routes"
 DEPENDENCY_API = "DependencyApi"
 SLACK_TOKEN = "SlackToken"
 SLACK_API = "SlackApi"
-LAMBDA_CODE = "LambdaCode"
 
 # Construct ids: user stack
 PIPELINE_BUS = "PipelineBus"
@@ -63,4 +62,3 @@ TRIGGERS = "Triggers"
 DEPENDENCY_REGISTRATION = "DependencyRegistration"
 NOTIFICATIONS = "Notifications"
 STEP_SCRIPTS = "StepScripts"
-EMR_AUTOSCALING_ROLE_NAME = "dpc-emr-autoscaling-role"
