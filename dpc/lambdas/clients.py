@@ -18,7 +18,9 @@ RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
 def client(service: str, endpoint_url: str | None = None, region: str | None = None) -> Any:
     import boto3
 
-    return boto3.client(
+    # A session of its own: boto3's default session resolves credentials once per process,
+    # and a process that runs several accounts' handlers (the sandbox) must see each one's.
+    return boto3.session.Session().client(
         service,  # type: ignore[call-overload]
         endpoint_url=endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None,
         region_name=region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
