@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +17,7 @@ from dpc.lambdas.execution_tracker import (
     event_from_api,
     event_from_log,
     notices,
+    readable_cause,
 )
 
 EVENTS = Path(__file__).parent / "events"
@@ -137,3 +139,25 @@ def test_a_timed_out_run_names_the_step_that_was_running() -> None:
     between = [*failed_run()[:11], replace(timed_out, id=12, type="ExecutionAborted")]
     (aborted,) = notices(between[-1:], between[:-1], pipeline="searches", step_states=STEPS)
     assert (aborted.status, aborted.failed_step) == ("ABORTED", None)
+
+
+def test_an_emr_step_failure_is_told_by_its_reason_message_and_log() -> None:
+    emr = {
+        "Step": {
+            "Name": "aggregate",
+            "Status": {
+                "State": "FAILED",
+                "FailureDetails": {
+                    "Reason": "Unknown Error.",
+                    "Message": "Exception in thread main: input path does not exist",
+                    "LogFile": "s3://dpc-artifacts/logs/emr/j-1/steps/s-1/stderr.gz",
+                },
+            },
+        }
+    }
+    assert readable_cause(json.dumps(emr)) == (
+        "Unknown Error.: Exception in thread main: input path does not exist"
+        " (log: s3://dpc-artifacts/logs/emr/j-1/steps/s-1/stderr.gz)"
+    )
+    assert readable_cause('{"errorMessage": "boom"}') == '{"errorMessage": "boom"}'
+    assert readable_cause("plain words") == "plain words"
