@@ -124,7 +124,10 @@ def _show_plan(synthesis: Synthesis, as_json: bool, *, written: bool) -> None:
         out.print(table)
         out.print(f"template: {stack.template_file}", markup=False)
     if written:
-        err.print(f"[green]{len(rows)} resources in {len(synthesis.stacks)} stack(s)[/]")
+        err.print(
+            f"[green]{len(rows)} resources in {len(synthesis.stacks)} stack(s); templates in "
+            f"{synthesis.directory}. Nothing was deployed and no AWS call was made.[/]"
+        )
 
 
 def _service(profile: str | None, region: str | None) -> DeployService:

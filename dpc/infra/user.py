@@ -193,6 +193,13 @@ class EmrRoles(Construct):
         )
         self.instance_role.add_to_policy(
             iam.PolicyStatement(
+                sid="ReadEmrScriptRunner",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{Aws.REGION}.elasticmapreduce/libs/*"],
+            )
+        )
+        self.instance_role.add_to_policy(
+            iam.PolicyStatement(
                 sid="ListBuckets",
                 actions=["s3:ListBucket", "s3:GetBucketLocation"],
                 resources=[assets_arn, artifacts.bucket_arn],
@@ -203,10 +210,12 @@ class EmrRoles(Construct):
             "AwsSolutions-IAM5",
             "Steps read any script under the dpc assets bucket and write outputs/logs under "
             "the account's artifacts bucket: object keys are content hashes and run ids, "
-            "unknown when the account is set up.",
+            "unknown when the account is set up; shell steps read EMR's script-runner.jar "
+            "from the AWS-owned <region>.elasticmapreduce/libs/.",
             findings=[
                 f"Resource::<{Stack.of(self).resolve(artifacts.node.default_child.logical_id)}.Arn>/*",  # type: ignore[union-attr]
                 "Resource::arn:<AWS::Partition>:s3:::dpc-assets-<AWS::AccountId>-<AWS::Region>/*",
+                "Resource::arn:<AWS::Partition>:s3:::<AWS::Region>.elasticmapreduce/libs/*",
             ],
         )
         iam.CfnInstanceProfile(
