@@ -214,3 +214,43 @@ def test_setup_commands_reject_bad_ids(aws: None) -> None:
     assert dpc("setup-central-account", "--accounts", "1234").exit_code == 2
     assert dpc("setup-central-account").exit_code == 2
     assert dpc("setup-user-account", "--central-account", "abc").exit_code == 2
+
+
+def _without_account(tmp_path: Path) -> Path:
+    project = tmp_path / "pipeline-x"
+    shutil.copytree(SAMPLES / "pipeline-x", project)
+    yaml_file = project / "pipeline.yaml"
+    yaml_file.write_text(yaml_file.read_text().replace('account: "333333333333"\n', "", 1))
+    return project
+
+
+def test_a_pipeline_without_account_belongs_to_the_deploying_account(
+    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given account C set up, and pipeline-x's YAML without `account:`
+    team = use_account(monkeypatch, ACCOUNT_C)
+    assert dpc("setup-user-account", "--central-account", CENTRAL, "--yes").exit_code == 0
+    project = _without_account(tmp_path)
+
+    # When it is deployed with account C's credentials
+    result = dpc("deploy", str(project), "--yes")
+
+    # Then its trigger rule admits only trigger events for pipeline-x in account C
+    assert result.exit_code == 0, result.output
+    rule = team.client("events").describe_rule(
+        Name="dpc-pipeline-x-trigger", EventBusName="dpc-pipeline-bus"
+    )
+    assert json.loads(rule["EventPattern"])["detail"] == {
+        "pipeline": ["pipeline-x"],
+        "account": [ACCOUNT_C],
+    }
+
+
+def test_synth_of_a_pipeline_without_account_targets_the_deploying_account(
+    tmp_path: Path,
+) -> None:
+    result = dpc("synth", str(_without_account(tmp_path)), "-o", str(tmp_path / "out"), "--json")
+    assert result.exit_code == 0, result.output
+    template = json.loads((tmp_path / "out" / "dpc-pipeline-pipeline-x.template.json").read_text())
+    (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    assert rule["Properties"]["EventPattern"]["detail"]["account"] == [{"Ref": "AWS::AccountId"}]
