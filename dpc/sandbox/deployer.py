@@ -39,6 +39,8 @@ def _silence_jsii() -> None:
         "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION",
     ):
         os.environ.setdefault(variable, "20")
+    # Deprecation notes about construct properties are for dpc's developers, not its users.
+    os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
 
 def prepare_template(template: dict[str, Any]) -> dict[str, Any]:

@@ -411,7 +411,12 @@ class Runtime:
         context = LambdaContext(
             function_arn, name, config.get("MemorySize", 128), config.get("Timeout", 3)
         )
-        with self.server.acting_as(arn.account), _environment(environment), _quiet():
+        with (
+            self.server.acting_as(arn.account),
+            _environment(environment),
+            _default_session(self.server.session(arn.account)),
+            _quiet(),
+        ):
             handler = self._container(config["FunctionArn"], config["Handler"])
             return handler(event, context)
 
@@ -649,6 +654,21 @@ class _Sink(io.TextIOBase):
 
 
 LAMBDA_STDOUT = _Sink()
+
+
+@contextmanager
+def _default_session(session: Any) -> Iterator[None]:
+    """``boto3.client()`` uses a process-wide default session that caches the credentials
+    it found first; each Lambda has its own process on AWS, so each invocation here gets
+    its function's account as the default session."""
+    import boto3
+
+    previous = boto3.DEFAULT_SESSION
+    boto3.DEFAULT_SESSION = session
+    try:
+        yield
+    finally:
+        boto3.DEFAULT_SESSION = previous
 
 
 @contextmanager

@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import urllib.request
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,8 +67,11 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         # moto would serve every request from this one account if the variable were set.
         os.environ.pop("MOTO_ACCOUNT_ID", None)
-        # The embedded server's request log would drown the timeline.
+        # The embedded server's request log and moto's notes on the template resources it
+        # does not create would drown the timeline (the sandbox covers those: DESIGN §8).
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported by moto")
         from moto.server import ThreadedMotoServer
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -111,12 +111,35 @@ class Timeline:
         """A readable timeline; ``names`` labels account ids (``111111111111`` → ``A``)."""
         names = names or {}
         day = None
-        for entry in self.entries:
+        for entry in _merge_alerts(self.entries):
             moment = entry.time.astimezone(UTC)
             if moment.date() != day:
                 day = moment.date()
                 console.print(f"\n[bold]── {day.isoformat()} ──[/]")
             console.print(f"  [dim]{moment:%H:%M}[/]  {_describe(entry, names)}")
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _merge_alerts(entries: list[Entry]) -> list[Entry]:
+    """One line per alert message, naming every recipient (e-mail and Slack get the same
+    text); the full messages are in ``--json``."""
+    merged: list[Entry] = []
+    for entry in entries:
+        previous = merged[-1] if merged else None
+        if (
+            isinstance(entry, Alert)
+            and isinstance(previous, Alert)
+            and previous.time == entry.time
+            and _first_line(previous.text) == _first_line(entry.text)
+        ):
+            recipients = f"{previous.to}, {entry.channel.lower()} {entry.to}"
+            merged[-1] = Alert(previous.time, previous.channel, recipients, previous.text)
+        else:
+            merged.append(entry)
+    return merged
 
 
 _STATUS_STYLE = {
@@ -150,7 +173,8 @@ def _describe(entry: Entry, names: dict[str, str]) -> str:
         )
     if isinstance(entry, Alert):
         return (
-            f"[yellow]alert[/] {entry.channel.lower()} to {escape(entry.to)}: {escape(entry.text)}"
+            f"[yellow]alert[/] {entry.channel.lower()} {escape(entry.to)}: "
+            f"{escape(_first_line(entry.text))}"
         )
     style = {"refused": "bold yellow", "error": "bold red"}.get(entry.level, "italic")
     return f"[{style}]{escape(entry.text)}[/]"

@@ -1,0 +1,132 @@
+"""`dpc demo --json`: the case study's two days, told by the deployed system itself.
+
+The story is run once for the module (deploying four accounts takes a few seconds) and
+every test reads its JSON lines, as a user piping the demo into jq would.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dpc.cli.app import app
+
+pytestmark = pytest.mark.slow
+
+A, B, C = "111111111111", "222222222222", "333333333333"
+STATUS_KEYS = {"time", "account", "pipeline", "execution", "status"}
+
+
+@pytest.fixture(scope="module")
+def story() -> list[dict[str, Any]]:
+    result = CliRunner().invoke(app, ["demo", "--json"])
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+
+
+def _runs(story: list[dict[str, Any]], pipeline: str) -> list[dict[str, Any]]:
+    return [e for e in story if e.get("pipeline") == pipeline and "status" in e]
+
+
+def _triggers(story: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in story if "trigger" in e]
+
+
+def _position(story: list[dict[str, Any]], **match: str) -> int:
+    return next(i for i, e in enumerate(story) if all(e.get(k) == v for k, v in match.items()))
+
+
+def test_every_line_is_one_of_the_three_documented_shapes(story):
+    for entry in story:
+        if "trigger" in entry:
+            assert set(entry) == {"time", "trigger"}
+            assert set(entry["trigger"]) == {"pipeline", "account", "trigger_id", "causes"}
+        elif "alert" in entry:
+            assert set(entry) == {"time", "alert"}
+            assert set(entry["alert"]) == {"channel", "to", "text", "thread"}
+        else:
+            assert set(entry) == STATUS_KEYS
+    times = [entry["time"] for entry in story]
+    assert times == sorted(times)
+
+
+def test_parents_run_on_their_schedules_each_day_and_searches_fails_once(story):
+    listings = [(r["time"], r["status"]) for r in _runs(story, "listings")]
+    assert listings == [
+        ("2026-11-27T03:00:00Z", "RUNNING"),
+        ("2026-11-27T03:11:00Z", "SUCCEEDED"),
+        ("2026-11-28T03:00:00Z", "RUNNING"),
+        ("2026-11-28T03:11:00Z", "SUCCEEDED"),
+    ]
+    searches = [r["status"] for r in _runs(story, "searches")]
+    assert searches == ["RUNNING", "SUCCEEDED", "RUNNING", "FAILED", "RUNNING", "SUCCEEDED"]
+    assert {r["account"] for r in _runs(story, "searches")} == {B}
+
+
+def test_pipeline_x_starts_once_a_day_only_after_both_parents_succeeded(story):
+    runs = _runs(story, "pipeline-x")
+    executions = list(dict.fromkeys(r["execution"] for r in runs))
+    assert len(executions) == 2
+    assert [r["status"] for r in runs] == ["RUNNING", "SUCCEEDED", "RUNNING", "SUCCEEDED"]
+    assert {r["account"] for r in runs} == {C}
+
+    searches = _runs(story, "searches")
+    day1_success, day2_failure, day2_rerun_success = searches[1], searches[3], searches[5]
+    first_start = _position(story, pipeline="pipeline-x", status="RUNNING")
+    assert first_start > story.index(day1_success)
+    second_start = _position(story, execution=executions[1], status="RUNNING")
+    # Day 2: nothing between the failure and the rerun's success starts pipeline-x ...
+    assert second_start > story.index(day2_rerun_success) > story.index(day2_failure)
+    # ... and no manual restart was needed: the rerun's success starts it at once.
+    assert story[second_start]["time"] == day2_rerun_success["time"]
+
+
+def test_each_trigger_carries_the_two_successes_that_caused_it(story):
+    triggers = _triggers(story)
+    assert len(triggers) == 2
+    assert len({t["trigger"]["trigger_id"] for t in triggers}) == 2
+    successes = {
+        (r["pipeline"], r["execution"])
+        for r in story
+        if r.get("status") == "SUCCEEDED" and r["pipeline"] in ("listings", "searches")
+    }
+    listings_runs = list(dict.fromkeys(r["execution"] for r in _runs(story, "listings")))
+    searches_runs = list(dict.fromkeys(r["execution"] for r in _runs(story, "searches")))
+    expected = [
+        {("listings", listings_runs[0]), ("searches", searches_runs[0])},
+        {("listings", listings_runs[1]), ("searches", searches_runs[2])},  # the rerun
+    ]
+    for trigger, wanted in zip(triggers, expected, strict=True):
+        body = trigger["trigger"]
+        assert (body["pipeline"], body["account"]) == ("pipeline-x", C)
+        causes = {(c["pipeline"], c["execution"]) for c in body["causes"]}
+        assert causes == wanted
+        assert causes <= successes
+        assert {c["status"] for c in body["causes"]} == {"SUCCEEDED"}
+        assert {c["account"] for c in body["causes"]} == {A, B}
+        assert trigger["time"] == max(c["time"] for c in body["causes"])
+
+
+def test_the_failure_alert_of_searches_reaches_the_outbox(story):
+    failed = next(r for r in _runs(story, "searches") if r["status"] == "FAILED")
+    alerts = [e for e in story if "alert" in e and "searches" in e["alert"]["text"]]
+    assert len(alerts) == 1
+    (alert,) = alerts
+    assert alert["alert"]["channel"] == "SLACK"
+    assert alert["alert"]["to"] == "searches-alerts"
+    assert "FAILED" in alert["alert"]["text"]
+    assert failed["execution"] in alert["alert"]["text"]
+    assert alert["alert"]["thread"]
+    assert alert["time"] == failed["time"]
+
+
+def test_human_timeline_names_accounts_and_days():
+    result = CliRunner().invoke(app, ["demo", "--timings"])
+    assert result.exit_code == 0, result.output
+    assert "── 2026-11-27 ──" in result.stdout
+    assert "── 2026-11-28 ──" in result.stdout
+    assert "pipeline-x (C 333333333333)" in result.stdout
+    assert "timings: synth" in result.stdout
