@@ -364,7 +364,18 @@ def setup_central_account(
     service = _service(profile, region)
     synthesis = _synth(synth_central, out, **build_options)
     _confirm(f"Deploy the dpc central stack to account {service.account}?", yes)
-    _deploy(service, synthesis, as_json)
+    results = _deploy(service, synthesis, as_json)
+    if not as_json:
+        from dpc.cli.console import err
+        from dpc.infra import ids
+
+        outputs = results[0].outputs
+        err.print(
+            "Next, in each user account:\n  dpc setup-user-account --central-account "
+            f"{service.account} --api-url {outputs.get(ids.OUTPUT_DEPENDENCY_API_URL, '…')} "
+            f"--slack-api-url {outputs.get(ids.OUTPUT_SLACK_API_URL, '…')}",
+            markup=False,
+        )
 
 
 def setup_user_account(
