@@ -45,6 +45,8 @@ class DeployedOrg:
     pipelines: tuple[Pipeline, ...]
     central_account: str
     user_accounts: tuple[str, ...]
+    api_urls: dict[str, str]
+    """The central REST APIs as the sandbox serves them, by API name (for more accounts)."""
 
 
 def load_projects(org_dir: Path) -> tuple[Pipeline, ...]:
@@ -91,4 +93,4 @@ def deploy_org(
     for pipeline in pipelines:
         progress(f"deploy {pipeline.name} to {pipeline.account}")
         deployer.deploy_pipeline(sandbox, pipeline, timings)
-    return DeployedOrg(pipelines, central, user_accounts)
+    return DeployedOrg(pipelines, central, user_accounts, urls)

@@ -11,7 +11,6 @@ searches team reruns it (StartExecution in account B, with the failed run's inpu
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -125,17 +124,18 @@ def run_days(
 
     timings = Timings()
     pipelines = load_projects(org_dir)
+    by_name = {p.name: p for p in pipelines}
+    for name, _ in failures:
+        if name not in by_name:
+            from dpc.errors import UsageError
+
+            raise UsageError(f"--fail {name}: no such pipeline in {org_dir}")
     accounts = accounts_for(pipelines, CENTRAL_ACCOUNT)
     with Sandbox(accounts=accounts, start=start, work_dir=work_dir) as sandbox:
         deployed: DeployedOrg = deploy_org(sandbox, pipelines, timings=timings, progress=progress)
         progress(f"running {days} day(s) on the virtual clock")
         began = time.perf_counter()
-        by_name = {p.name: p for p in pipelines}
         for name, day in failures:
-            if name not in by_name:
-                from dpc.errors import UsageError
-
-                raise UsageError(f"--fail {name}: no such pipeline in {org_dir}")
             account = str(by_name[name].account)
             sandbox.clock.at(
                 start + (day - 1) * DAY,
@@ -145,11 +145,3 @@ def run_days(
         timings.run = time.perf_counter() - began
         names = {deployed.central_account: "central"}
         return StoryResult(sandbox.timeline, timings, names)
-
-
-def json_lines(result: StoryResult) -> list[str]:
-    return result.timeline.json_lines()
-
-
-def timings_json(result: StoryResult) -> str:
-    return json.dumps(result.timings.as_json())
