@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
@@ -37,9 +37,14 @@ class Run:
     causes: tuple[dict[str, str], ...]
     """The parent runs that triggered this one (empty for a schedule or a manual start)."""
     scheduled: bool
+    rerun_of: str | None = None
+    """An older execution of the same pipeline started with the same input (same trigger id):
+    someone restarted it by hand. Known only when both are among the runs read."""
 
     @property
     def triggered_by(self) -> str:
+        if self.rerun_of:
+            return f"rerun of {self.rerun_of}"
         if self.causes:
             return ", ".join(
                 f"{c.get('pipeline')}@{c.get('account')} {c.get('status')}" for c in self.causes
@@ -63,6 +68,7 @@ class Run:
             "triggered_by": self.triggered_by,
             "trigger_id": self.trigger_id,
             "causes": list(self.causes),
+            "rerun_of": self.rerun_of,
         }
 
 
@@ -190,4 +196,19 @@ def list_runs(
         if pipelines is not None
         else all_runs(dynamodb, table, run_filter, now)
     )
-    return list(islice(runs, limit))
+    return mark_reruns(list(islice(runs, limit)))
+
+
+def mark_reruns(newest_first: list[Run]) -> list[Run]:
+    """A run whose input (trigger id) an older run of the same pipeline already had was
+    started again by hand, e.g. a failed run restarted with its input."""
+    first: dict[tuple[ParentRef, str], str] = {}
+    for run in reversed(newest_first):
+        if run.trigger_id:
+            first.setdefault((run.pipeline, run.trigger_id), run.execution)
+    return [
+        replace(run, rerun_of=original)
+        if run.trigger_id and (original := first[(run.pipeline, run.trigger_id)]) != run.execution
+        else run
+        for run in newest_first
+    ]

@@ -150,20 +150,26 @@ def cli(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def scheduled(at: str) -> dict[str, Any]:
+    """The execution input a schedule rule gives (dpc.infra.pipeline): its event id is the
+    trigger id, so a run restarted with the same input is recognisable."""
+    return {"trigger_id": f"schedule-event-{at}", "causes": [], "scheduled_time": at}
+
+
 def case_study_two_days(central: Central) -> None:
     """Day 1: both parents succeed, pipeline-x is triggered and succeeds.
     Day 2: listings succeeds, searches FAILS at 05:12 — pipeline-x must not run."""
     central.run("listings", A, "listings-d1", "2026-11-27T03:00:00Z", "2026-11-27T03:05:00Z",
-                "SUCCEEDED", {"scheduled_time": "2026-11-27T03:00:00Z", "causes": []})  # fmt: skip
+                "SUCCEEDED", scheduled("2026-11-27T03:00:00Z"))  # fmt: skip
     central.run("searches", B, "searches-d1", "2026-11-27T05:00:00Z", "2026-11-27T05:07:00Z",
-                "SUCCEEDED", {"scheduled_time": "2026-11-27T05:00:00Z", "causes": []})  # fmt: skip
+                "SUCCEEDED", scheduled("2026-11-27T05:00:00Z"))  # fmt: skip
     trigger = central.publisher.triggers[-1]
     central.run("pipeline-x", C, "pipeline-x-d1", "2026-11-27T05:08:00Z", "2026-11-27T05:30:00Z",
                 "SUCCEEDED", trigger.detail())  # fmt: skip
     central.run("listings", A, "listings-d2", "2026-11-28T03:00:00Z", "2026-11-28T03:05:00Z",
-                "SUCCEEDED", {"scheduled_time": "2026-11-28T03:00:00Z", "causes": []})  # fmt: skip
+                "SUCCEEDED", scheduled("2026-11-28T03:00:00Z"))  # fmt: skip
     central.run("searches", B, "searches-d2", "2026-11-28T05:00:00Z", "2026-11-28T05:12:00Z",
-                "FAILED", {"scheduled_time": "2026-11-28T05:00:00Z", "causes": []})  # fmt: skip
+                "FAILED", scheduled("2026-11-28T05:00:00Z"))  # fmt: skip
 
 
 # --- dpc runs ---------------------------------------------------------------------------
@@ -259,6 +265,22 @@ def test_runs_pages_through_queries_and_never_scans(
     assert [r["execution"] for r in first_five] == expected[:5]
     assert "Scan" not in recorded_calls
     assert recorded_calls.count("Query") >= 2 * (30 // 4)
+
+
+def test_runs_shows_a_failed_run_restarted_with_its_input(central: Central) -> None:
+    # Given day 2, and the searches team restarting the failed run with the same input
+    case_study_two_days(central)
+    central.run("searches", B, "searches-d2-rerun", "2026-11-28T09:00:00Z",
+                "2026-11-28T09:06:00Z", "SUCCEEDED", scheduled("2026-11-28T05:00:00Z"))  # fmt: skip
+
+    runs = json.loads(cli("runs", "searches", "--json", "--since", "3d", *UNTIL)[1])
+
+    assert [(r["execution"], r["triggered_by"]) for r in runs] == [
+        ("searches-d2-rerun", "rerun of searches-d2"),
+        ("searches-d2", "schedule"),
+        ("searches-d1", "schedule"),
+    ]
+    assert central.publisher.triggers[-1].causes[-1].execution == "searches-d2-rerun"
 
 
 def test_runs_refuses_a_bad_since_or_status(central: Central) -> None:
