@@ -70,9 +70,10 @@ def _show(result: object, *, as_json: bool, timings: bool) -> None:
     if timings:
         t = result.timings
         console = err if as_json else out
+        other = t.total - t.synth - t.deploy - t.run
         console.print(
             f"\ntimings: synth {t.synth:.1f}s, deploy {t.deploy:.1f}s, run {t.run:.1f}s, "
-            f"total {t.total:.1f}s"
+            f"total {t.total:.1f}s (other {other:.1f}s: embedded AWS start/stop, loading)"
         )
 
 
