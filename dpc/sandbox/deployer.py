@@ -49,65 +49,11 @@ def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
 
     prepared = for_moto(template)
     fixups = prepared.get("Metadata", {}).get("DpcSandboxFixups", {})
-    _drop_dangling(prepared, fixups)
-    _name_placeholders(prepared, fixups)
     original = template.get("Resources", {})
     prepared["Metadata"][DROPPED_METADATA] = {
         logical_id: original[logical_id] for logical_id in fixups if logical_id in original
     }
     return prepared
-
-
-def _drop_dangling(template: dict[str, Any], fixups: dict[str, str]) -> None:
-    """INTERIM (until template_fixups handles it): resources that still reference a
-    dropped one (API Gateway's Lambda permissions name the REST API in their SourceArn)
-    make moto's CloudFormation fail with a KeyError; they go too, recorded with the rest."""
-    from dpc.sandbox.template_fixups import _references
-
-    resources = template.get("Resources", {})
-    changed = True
-    while changed:
-        changed = False
-        for logical_id, resource in list(resources.items()):
-            if _references(resource.get("Properties", {}), set(fixups)):
-                fixups[logical_id] = f"{resource.get('Type')}: references a dropped resource"
-                del resources[logical_id]
-                changed = True
-
-
-PLACEHOLDER_ARNS = {
-    "AWS::SecretsManager::Secret": (
-        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:%s"
-    ),
-}
-"""INTERIM (until template_fixups handles it): moto accepts these types without creating
-them and resolves a ``Ref`` to them to nothing, so an IAM statement naming one as its
-Resource is "malformed". The Ref is replaced by the ARN of the resource the sandbox
-creates itself (the Slack token secret, stored after the central deploy)."""
-
-
-def _name_placeholders(template: dict[str, Any], fixups: dict[str, str]) -> None:
-    resources = template.get("Resources", {})
-    arns = {
-        logical_id: PLACEHOLDER_ARNS[r["Type"]] % r.get("Properties", {}).get("Name", logical_id)
-        for logical_id, r in resources.items()
-        if r.get("Type") in PLACEHOLDER_ARNS
-    }
-
-    def replace(value: Any) -> Any:
-        if isinstance(value, dict):
-            if len(value) == 1 and value.get("Ref") in arns:
-                return {"Fn::Sub": arns[value["Ref"]]}
-            return {k: replace(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [replace(v) for v in value]
-        return value
-
-    for logical_id, resource in resources.items():
-        if logical_id not in arns:
-            resources[logical_id] = replace(resource)
-    for logical_id in arns:
-        fixups[f"Ref {logical_id}"] = "moto resolves it to nothing; replaced by the ARN"
 
 
 def _service(sandbox: Sandbox, account: str) -> Any:

@@ -2,8 +2,8 @@
 
 moto keeps buses, rules, targets, functions and state machines but delivers no event to
 a Lambda or Step Functions target, runs no handler and no state machine, and never checks
-a bus policy. ``Runtime.install()`` patches two moto backend methods for as long as the
-sandbox runs (moto serves from this process, so the patch sees every API call):
+a bus policy. ``Runtime.install()`` patches four moto methods for as long as the sandbox
+runs (moto serves from this process, so the patches see every API call):
 
 - ``EventsBackend.put_events``: validates like moto, refuses a cross-account put the
   target bus's deployed policy does not admit, and queues the event for delivery on the
@@ -12,10 +12,7 @@ sandbox runs (moto serves from this process, so the patch sees every API call):
   queues a run of its deployed definition (``dpc.sandbox.statemachine``);
 - ``Execution.get_execution_history``: answers with the history of that run;
 - ``Topic.publish``: also delivers to the subscriptions the deployed templates declare
-  (moto drops ``AWS::SNS::Subscription``): e-mail to the outbox, Lambda in-process;
-- ``CustomModel.create_from_cloudformation_json``: moto would invoke a custom resource's
-  handler in Docker and leave the stack in progress until it answers; the resource is
-  marked created and the sandbox sends the request itself (``custom_resources``).
+  (moto drops ``AWS::SNS::Subscription``): e-mail to the outbox, Lambda in-process.
 
 Delivery reads the bus's rules and targets through the EventBridge API of the bus's
 account, matches the deployed patterns (``dpc.sandbox.patterns``), applies each target's
@@ -117,7 +114,6 @@ class Runtime:
     # -- installation ----------------------------------------------------------------------
 
     def install(self) -> Runtime:
-        from moto.cloudformation.custom_model import CustomModel
         from moto.events.models import EventsBackend
         from moto.sns.models import Topic
         from moto.stepfunctions.models import Execution, StepFunctionBackend
@@ -131,25 +127,6 @@ class Runtime:
             message_id: str = original_publish(topic, message, subject, **kwargs)
             runtime._published(topic.arn, message, subject)
             return message_id
-
-        def create_custom_resource(
-            resource_name: str,
-            cloudformation_json: dict[str, Any],
-            account_id: str,
-            region_name: str,
-            **kwargs: Any,
-        ) -> Any:
-            # moto would invoke the handler in Docker and wait forever for its answer; the
-            # sandbox sends the request itself once the stack is deployed (custom_resources).
-            from moto.cloudformation import cloudformation_backends
-
-            resource = CustomModel(
-                region_name, str(uuid.uuid4()), kwargs["LogicalId"], resource_name
-            )
-            resource.set_data({})
-            stack = cloudformation_backends[account_id][region_name].get_stack(kwargs["StackId"])
-            stack.add_custom_resource(resource)
-            return resource
 
         def get_execution_history(execution: Any, role_arn: str) -> list[dict[str, Any]]:
             run = getattr(execution, "sandbox_run", None)
@@ -177,11 +154,6 @@ class Runtime:
             mock.patch.object(StepFunctionBackend, "start_execution", start_execution)
         )
         self._patches.enter_context(mock.patch.object(Topic, "publish", publish))
-        self._patches.enter_context(
-            mock.patch.object(
-                CustomModel, "create_from_cloudformation_json", create_custom_resource
-            )
-        )
         self._patches.enter_context(
             mock.patch.object(Execution, "get_execution_history", get_execution_history)
         )
