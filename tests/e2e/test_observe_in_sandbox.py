@@ -1,0 +1,87 @@
+"""Issue 7's "done when", on the embedded AWS: the case study is deployed, day 1 runs, day 2's
+searches fails — then a user, with the central account's credentials and the sandbox
+endpoint, lists the runs, asks why pipeline-x did not run, and draws the deployed registry.
+
+The CLI finds the central tables exactly as on AWS: through the deployed `dpc-central` stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dpc.cli.app import app
+from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_RUN_LOG_TABLE, ENV_TRIGGER_STATE_TABLE
+from dpc.sandbox.org import Timings, deploy_org, load_projects
+from dpc.sandbox.sandbox import DEFAULT_START, Sandbox
+from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, CENTRAL_ACCOUNT
+from dpc.sandbox.story import CASE_STUDY, FAULT
+
+pytestmark = pytest.mark.slow
+
+A, B, C = "111111111111", "222222222222", "333333333333"
+DAY_TWO_MORNING = DEFAULT_START + timedelta(days=1, hours=8)
+UNTIL = ["--until", DAY_TWO_MORNING.strftime("%Y-%m-%dT%H:%M:%SZ")]
+
+
+@pytest.fixture(scope="module")
+def day_two_morning() -> Iterator[Sandbox]:
+    with Sandbox(accounts=CASE_STUDY_ACCOUNTS, start=DEFAULT_START) as sandbox:
+        deploy_org(sandbox, load_projects(CASE_STUDY), timings=Timings())
+        sandbox.run_until(DEFAULT_START + timedelta(days=1))
+        sandbox.inject_fault(CASE_STUDY_ACCOUNTS["B"], "searches", FAULT)
+        sandbox.run_until(DAY_TWO_MORNING)
+        yield sandbox
+
+
+def as_central(sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    for name in (ENV_RUN_LOG_TABLE, ENV_DEPENDENCIES_TABLE, ENV_TRIGGER_STATE_TABLE):
+        monkeypatch.delenv(name, raising=False)
+    with sandbox.server.acting_as(CENTRAL_ACCOUNT):
+        return CliRunner().invoke(app, list(args))
+
+
+def test_why_pipeline_x_did_not_run_on_day_two(
+    day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = as_central(day_two_morning, monkeypatch, "why", "pipeline-x")
+
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"pipeline-x@{C} did not run after searches@{B} FAILED at 2026-11-28")
+    assert f"waiting for searches@{B}: last run FAILED at 2026-11-28 05:" in first
+
+
+def test_runs_lists_both_days_newest_first(
+    day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = as_central(day_two_morning, monkeypatch, "runs", "--json", "--since", "2d", *UNTIL)
+
+    assert result.exit_code == 0, result.output
+    runs = [(r["pipeline"], r["status"], r["triggered_by"]) for r in json.loads(result.stdout)]
+    assert runs == [
+        ("searches", "FAILED", "schedule"),
+        ("listings", "SUCCEEDED", "schedule"),
+        ("pipeline-x", "SUCCEEDED", f"listings@{A} SUCCEEDED, searches@{B} SUCCEEDED"),
+        ("searches", "SUCCEEDED", "schedule"),
+        ("listings", "SUCCEEDED", "schedule"),
+    ]
+
+
+def test_graph_of_the_deployed_registry_shows_searches_failed(
+    day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = as_central(day_two_morning, monkeypatch, "graph", "--central", "--json")
+
+    assert result.exit_code == 0, result.output
+    nodes = {n["pipeline"]: (n["account"], n["status"]) for n in json.loads(result.stdout)["nodes"]}
+    assert nodes == {
+        "listings": (A, "SUCCEEDED"),
+        "searches": (B, "FAILED"),
+        "pipeline-x": (C, "SUCCEEDED"),
+    }
