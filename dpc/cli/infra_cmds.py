@@ -49,9 +49,52 @@ ProfileOption = Annotated[
     str | None, typer.Option("--profile", help="AWS profile (as the AWS CLI's --profile).")
 ]
 RegionOption = Annotated[
-    str | None, typer.Option("--region", help="AWS region [default: from the profile/env].")
+    str | None,
+    typer.Option("--region", help="AWS region (default: from the profile or AWS_REGION)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+HELP = {
+    "synth": (
+        "Write the CloudFormation templates of one or more pipelines; no AWS needed.\n\n"
+        "A pipeline without `account` gets the deploying account (AWS::AccountId). cdk-nag "
+        "(AwsSolutions) checks every stack; an unacknowledged finding is an error."
+    ),
+    "deploy": (
+        "Validate, synthesize, publish assets and deploy one pipeline, with live progress.\n\n"
+        "Needs `dpc setup-user-account` once in the account. On a rollback the failing "
+        "resource and CloudFormation's reason are shown and the exit code is 1. "
+        "--dry-run makes no AWS call: it writes the templates and lists what would be created."
+    ),
+    "destroy": (
+        "Delete a pipeline's stack: its state machine, rules and registration.\n\n"
+        "Logs in the artifacts bucket and the central tables are kept; the central registry "
+        "forgets the pipeline."
+    ),
+    "setup-central-account": (
+        "Deploy the central account: central bus, trigger manager, registry, APIs.\n\n"
+        "Run once by the data-platform team. Each listed account also gets a route rule that "
+        "forwards its trigger events to its pipeline bus; with --org-id, list the accounts too "
+        "so that their events can be routed."
+    ),
+    "setup-user-account": (
+        "Deploy a team's account: pipeline bus, export rule, artifacts bucket, EMR roles.\n\n"
+        "Run once per account, after setup-central-account (whose outputs give the API URLs)."
+    ),
+}
+
+EPILOG = {
+    "synth": "Examples:\n\n  dpc synth samples/case-study/listings -o out/\n\n"
+    "  dpc synth samples/case-study/* --json",
+    "deploy": "Examples:\n\n  dpc deploy --dry-run samples/case-study/listings -o out/\n\n"
+    "  dpc deploy samples/case-study/listings --profile team-a --yes",
+    "destroy": "Example:\n\n  dpc destroy samples/case-study/listings --yes",
+    "setup-central-account": "Examples:\n\n"
+    "  dpc setup-central-account --accounts 111111111111,222222222222 --dry-run -o out/\n\n"
+    "  dpc setup-central-account --org-id o-a1b2c3d4e5 --accounts 111111111111 --yes",
+    "setup-user-account": "Example:\n\n  dpc setup-user-account --central-account 999999999999 "
+    "--api-url https://abc.execute-api.eu-west-1.amazonaws.com/v1/ --yes",
+}
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -235,17 +278,7 @@ def synth(
     out: OutOption = Path("cdk.out"),
     as_json: JsonOption = False,
 ) -> None:
-    """Write the CloudFormation templates of one or more pipelines; no AWS needed.
-
-    A pipeline without `account` gets the deploying account at deploy time
-    (AWS::AccountId in the template). cdk-nag (AwsSolutions) checks every stack.
-
-    Examples:
-
-      dpc synth samples/case-study/listings -o out/
-
-      dpc synth samples/case-study/* --json
-    """
+    """Write the CloudFormation templates of one or more pipelines; no AWS needed."""
     from dpc.infra.app import synth_pipelines
 
     pipelines = [_load(p) for p in projects or [Path(".")]]
@@ -262,17 +295,7 @@ def deploy(
     region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Validate, synthesize, publish assets and deploy one pipeline, with live progress.
-
-    Needs `dpc setup-user-account` once in the account. On a rollback the failing
-    resource and CloudFormation's reason are shown and the exit code is 1.
-
-    Examples:
-
-      dpc deploy --dry-run samples/case-study/listings -o out/
-
-      dpc deploy samples/case-study/listings --profile team-a --yes
-    """
+    """Validate, synthesize, publish assets and deploy one pipeline, with live progress."""
     from dpc.infra.app import synth_pipelines
 
     pipeline = _load(project)
@@ -300,14 +323,7 @@ def destroy(
     profile: ProfileOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Delete a pipeline's stack: its state machine, rules and registration.
-
-    Logs in the artifacts bucket are kept; the central registry forgets the pipeline.
-
-    Example:
-
-      dpc destroy samples/case-study/listings --yes
-    """
+    """Delete a pipeline's stack: its state machine, rules and registration."""
     from dpc.cli.console import err
     from dpc.infra.pipeline import pipeline_stack_name
 
@@ -336,18 +352,7 @@ def setup_central_account(
     region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy the central account: central bus, trigger manager, registry, APIs.
-
-    Run once by the data-platform team. Each listed account also gets a route rule
-    forwarding its trigger events to its pipeline bus (with --org-id alone, list the
-    accounts too so their events can be routed).
-
-    Examples:
-
-      dpc setup-central-account --accounts 111111111111,222222222222 --dry-run -o out/
-
-      dpc setup-central-account --org-id o-a1b2c3d4e5 --accounts 111111111111 --yes
-    """
+    """Deploy the central account: central bus, trigger manager, registry, APIs."""
     from dpc.infra.app import synth_central
 
     user_accounts = _accounts(accounts)
@@ -397,15 +402,7 @@ def setup_user_account(
     region: RegionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Deploy a team's account: pipeline bus, export rule, artifacts bucket, EMR roles.
-
-    Run once per account, after setup-central-account (its outputs give the API URLs).
-
-    Example:
-
-      dpc setup-user-account --central-account 999999999999 \\
-          --api-url https://abc.execute-api.eu-west-1.amazonaws.com/v1/ --yes
-    """
+    """Deploy a team's account: pipeline bus, export rule, artifacts bucket, EMR roles."""
     from dpc.infra.app import synth_user_account
 
     if not ACCOUNT_ID.fullmatch(central_account):
@@ -426,7 +423,11 @@ def setup_user_account(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (synth, deploy, destroy):
-        app.command(no_args_is_help=False)(command)
-    app.command("setup-central-account")(setup_central_account)
-    app.command("setup-user-account")(setup_user_account)
+    for name, command in (
+        ("synth", synth),
+        ("deploy", deploy),
+        ("destroy", destroy),
+        ("setup-central-account", setup_central_account),
+        ("setup-user-account", setup_user_account),
+    ):
+        app.command(name, help=HELP[name], epilog=EPILOG[name])(command)
