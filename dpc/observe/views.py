@@ -91,6 +91,8 @@ def why_report(explanation: Explanation) -> RenderableType:
     if registration is not None and condition is None:
         when = f"on its schedule {schedule.expression}" if schedule else "only when started by hand"
         parts.append(Text(f"{child} runs {when}; it waits for no other pipeline."))
+    elif schedule is not None:
+        parts.append(Text(f"{child} also runs on its schedule {schedule.expression}.", style="dim"))
     if not evaluations:
         parents = ", ".join(str(p) for p in condition.parents) if condition else ""
         waiting = f": none of its parents ({parents}) reported a run" if parents else ""

@@ -587,3 +587,18 @@ def test_aws_problems_are_one_line_errors(
 
     code, _, stderr = cli("why", "pipeline-x", "--profile", "no-such-profile")
     assert code == 1 and "no-such-profile" in stderr
+
+
+def test_why_mentions_the_schedule_of_a_pipeline_that_also_waits(central: Central) -> None:
+    from dpc.triggers.model import Condition, Item
+
+    both = ParentRef("both-x", C)
+    condition = Condition(all_of=(Item(ParentRef("listings", A), frozenset({"SUCCEEDED"})),))
+    central.manager.registry.register(
+        Registration(both, state_machine_arn(both), condition, "cron(0 6 * * ? *)")
+    )
+
+    code, stdout, _ = why("both-x")
+
+    assert code == 0
+    assert stdout.splitlines()[0] == f"both-x@{C} also runs on its schedule cron(0 6 * * ? *)."
