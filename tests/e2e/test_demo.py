@@ -7,6 +7,7 @@ every test reads its JSON lines, as a user piping the demo into jq would.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +22,13 @@ STATUS_KEYS = {"time", "account", "pipeline", "execution", "status"}
 
 
 @pytest.fixture(scope="module")
-def story() -> list[dict[str, Any]]:
-    result = CliRunner().invoke(app, ["demo", "--json"])
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo")
+
+
+@pytest.fixture(scope="module")
+def story(work: Path) -> list[dict[str, Any]]:
+    result = CliRunner().invoke(app, ["demo", "--json", "--keep", str(work)])
     assert result.exit_code == 0, result.output
     return [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
 
@@ -121,6 +127,22 @@ def test_the_failure_alert_of_searches_reaches_the_outbox(story):
     assert failed["execution"] in alert["alert"]["text"]
     assert alert["alert"]["thread"]
     assert alert["time"] == failed["time"]
+
+
+def test_the_steps_really_ran_and_pipeline_x_read_what_its_parents_wrote(story, work):
+    # The shell steps ran as subprocesses: each run left its step log, and pipeline-x's
+    # publish step wrote its report from the aggregates listings and searches left.
+    succeeded = {
+        (e["account"], e["pipeline"], e["execution"])
+        for e in story
+        if e.get("status") == "SUCCEEDED"
+    }
+    assert len(succeeded) == 7
+    for run in succeeded:
+        assert list((work / "runs" / run[0] / run[1] / run[2]).glob("*.log")), run
+    report = (work / "data" / "pipeline-x" / "report.csv").read_text().splitlines()
+    assert report[0] == "day,city,searches_per_listing"
+    assert {line.split(",")[1] for line in report[1:]} == {"berlin", "cologne", "hamburg", "munich"}
 
 
 def test_human_timeline_names_accounts_and_days():
