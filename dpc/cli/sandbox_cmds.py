@@ -8,6 +8,8 @@ JSON object a line). Progress goes to stderr.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -138,15 +140,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(sandbox_app)
 
 
-class _progress:
+@contextmanager
+def _progress() -> Iterator[Callable[[str], None]]:
     """A spinner on stderr naming the current phase (only on a terminal)."""
+    from dpc.cli.console import err
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        from dpc.cli.console import err
-
-        self._status = err.status("starting the embedded AWS")
-        self._status.__enter__()
-        return lambda text: self._status.update(text)
-
-    def __exit__(self, *exc: object) -> None:
-        self._status.__exit__(*exc)
+    with err.status("starting the embedded AWS") as status:
+        yield status.update
