@@ -110,6 +110,7 @@ class Runtime:
     _patches: ExitStack = field(default_factory=ExitStack)
     _containers: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
     _stacks: dict[str, list[DeployedStack]] = field(default_factory=dict)
+    _execution_names: dict[tuple[str, str], set[str]] = field(default_factory=dict)
 
     # -- installation ----------------------------------------------------------------------
 
@@ -303,7 +304,7 @@ class Runtime:
             states = self.server.client(arn.account, "stepfunctions")
             states.start_execution(
                 stateMachineArn=target["Arn"],
-                name=self._execution_name(arn.resource.split(":", 1)[1]),
+                name=self._execution_name(arn.account, arn.resource.split(":", 1)[1]),
                 input=payload,
             )
         elif arn.service == "events" and arn.resource.startswith("event-bus/"):
@@ -345,11 +346,20 @@ class Runtime:
     def _in_org(self, account: str) -> bool:
         return account in self.server.accounts.values()
 
-    def _execution_name(self, state_machine_name: str) -> str:
-        """AWS names rule-started executions with a UUID; the sandbox adds the virtual time so
-        a timeline reads well. Still unique, still valid."""
+    def _execution_name(self, account: str, state_machine_name: str) -> str:
+        """AWS names rule-started executions with a random UUID; the sandbox names them by
+        pipeline and virtual time instead, so a timeline reads well and two runs of the same
+        story print the same names. Unique per state machine, valid as a name."""
         pipeline = state_machine_name.removeprefix(constants.STATE_MACHINE_PREFIX)
-        return f"{pipeline}-{self.clock.now:%Y%m%dT%H%M}-{uuid.uuid4().hex[:6]}"
+        name = f"{pipeline}-{self.clock.now:%Y%m%dT%H%M}"
+        key = (account, state_machine_name)
+        used = self._execution_names.setdefault(key, set())
+        unique, number = name, 1
+        while unique in used:
+            number += 1
+            unique = f"{name}-{number}"
+        used.add(unique)
+        return unique
 
     # -- Lambda --------------------------------------------------------------------------
 
