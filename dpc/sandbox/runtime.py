@@ -222,7 +222,8 @@ class Runtime:
                 resources=entry.get("Resources", []),
                 time=entry.get("Time"),
             )
-            self._record_trigger(envelope)
+            if bus_account == sender:
+                self._record_trigger(envelope)
             self.put_on_bus(BusEvent(bus_account, bus_region, bus_name, envelope))
             results.append({"EventId": envelope["id"]})
         return results
@@ -261,6 +262,8 @@ class Runtime:
         }
 
     def _record_trigger(self, envelope: dict[str, Any]) -> None:
+        """A trigger is what the trigger manager publishes on its own account's bus; the same
+        event put on that bus by another account is not one (and is told as such)."""
         if (
             envelope["source"] == constants.TRIGGER_EVENT_SOURCE
             and envelope["detail-type"] == constants.TRIGGER_DETAIL_TYPE
