@@ -410,7 +410,7 @@ class Runtime:
         function and sandbox, so what a handler caches (clients, settings) belongs to that
         function's account and to this sandbox's endpoint, as on Lambda."""
         if function_arn not in self._containers:
-            self._containers[function_arn] = _load_handler(handler)
+            self._containers[function_arn] = _load_handler(handler, self.clock)
         return self._containers[function_arn]
 
     # -- SNS -----------------------------------------------------------------------------
@@ -679,8 +679,28 @@ def _quiet() -> Iterator[None]:
             handler.setStream(stdout)
 
 
-def _load_handler(name: str) -> Callable[[Any, Any], Any]:
-    """A fresh instance of the handler's module (a cold start), whatever was imported before."""
+def _virtual_datetime(clock: VirtualClock) -> type[datetime]:
+    class VirtualDatetime(datetime):
+        """``datetime`` whose now() is the sandbox's virtual time."""
+
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return clock.now.astimezone(tz) if tz else clock.now.replace(tzinfo=None)
+
+        @classmethod
+        def utcnow(cls) -> Any:
+            return clock.now.replace(tzinfo=None)
+
+    return VirtualDatetime
+
+
+def _load_handler(name: str, clock: VirtualClock) -> Callable[[Any, Any], Any]:
+    """A fresh instance of the handler's module (a cold start), whatever was imported before.
+
+    Its wall clock is the virtual clock: the module's ``datetime`` answers ``now()`` with
+    the sandbox's time, as a Lambda's clock is the time of the world it runs in. Otherwise
+    the trigger manager would judge resets (§5 rule 8) by the real date while the events
+    it judges are from the story's days."""
     module_name, function = name.rsplit(".", 1)
     spec = importlib.util.find_spec(module_name)
     if spec is None or spec.loader is None:
@@ -695,6 +715,8 @@ def _load_handler(name: str) -> Callable[[Any, Any], Any]:
             sys.modules[module_name] = previous
         else:
             del sys.modules[module_name]
+    if getattr(module, "datetime", None) is datetime:
+        module.datetime = _virtual_datetime(clock)  # type: ignore[attr-defined]
     handler: Callable[[Any, Any], Any] = getattr(module, function)
     return handler
 
