@@ -83,6 +83,17 @@ HELP = {
     ),
 }
 
+SHORT_HELP = {
+    "synth": "CloudFormation templates, no AWS needed, e.g. dpc synth samples/case-study/listings",
+    "deploy": "Deploy a pipeline, e.g. dpc deploy --dry-run samples/case-study/listings",
+    "destroy": "Delete a pipeline's stack, e.g. dpc destroy samples/case-study/listings",
+    "setup-central-account": "Deploy the central account, "
+    "e.g. dpc setup-central-account --accounts 111111111111,222222222222",
+    "setup-user-account": "Deploy a team's account, "
+    "e.g. dpc setup-user-account --central-account 999999999999",
+}
+"""One line each for `dpc --help`, with an example."""
+
 EPILOG = {
     "synth": "Examples:\n\n  dpc synth samples/case-study/listings -o out/\n\n"
     "  dpc synth samples/case-study/* --json",
@@ -430,4 +441,6 @@ def register(app: typer.Typer) -> None:
         ("setup-central-account", setup_central_account),
         ("setup-user-account", setup_user_account),
     ):
-        app.command(name, help=HELP[name], epilog=EPILOG[name])(command)
+        app.command(name, help=HELP[name], short_help=SHORT_HELP[name], epilog=EPILOG[name])(
+            command
+        )

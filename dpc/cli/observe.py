@@ -289,6 +289,21 @@ def why(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("runs", help=RUNS_HELP, epilog=RUNS_EPILOG)(runs)
-    app.command("why", help=WHY_HELP, epilog=WHY_EPILOG)(why)
-    app.command("graph", help=GRAPH_HELP, epilog=GRAPH_EPILOG)(graph)
+    app.command(
+        "runs",
+        help=RUNS_HELP,
+        short_help="The central run log, newest first, e.g. dpc runs pipeline-x --since 2d",
+        epilog=RUNS_EPILOG,
+    )(runs)
+    app.command(
+        "why",
+        help=WHY_HELP,
+        short_help="Why a pipeline did or didn't run, e.g. dpc why pipeline-x",
+        epilog=WHY_EPILOG,
+    )(why)
+    app.command(
+        "graph",
+        help=GRAPH_HELP,
+        short_help="Dependency graph by account, e.g. dpc graph samples/case-study -o org.html",
+        epilog=GRAPH_EPILOG,
+    )(graph)

@@ -83,10 +83,16 @@ def register(app: typer.Typer) -> None:
     sandbox_app = typer.Typer(
         name="sandbox",
         help="The embedded multi-account AWS (moto) that `dpc demo` runs on.",
+        short_help="Try your projects on the embedded AWS, e.g. dpc sandbox run samples/fallback",
         no_args_is_help=True,
     )
 
-    @app.command("demo", help=DEMO_HELP, epilog=DEMO_EPILOG)
+    @app.command(
+        "demo",
+        help=DEMO_HELP,
+        short_help="The case study end to end on the embedded AWS, e.g. dpc demo --timings",
+        epilog=DEMO_EPILOG,
+    )
     def demo(
         as_json: Annotated[
             bool, typer.Option("--json", help="One JSON object a line: runs, triggers, alerts.")

@@ -213,4 +213,10 @@ def _explain(line: int, event: Any, outcome: Any, known: bool) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command(name="simulate", help=SIMULATE_HELP, epilog=SIMULATE_EPILOG)(simulate)
+    app.command(
+        name="simulate",
+        help=SIMULATE_HELP,
+        short_help="Replay status events through the trigger rules, "
+        "e.g. dpc simulate samples/case-study --events day.jsonl",
+        epilog=SIMULATE_EPILOG,
+    )(simulate)
