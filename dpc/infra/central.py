@@ -265,7 +265,13 @@ class TriggerManager(Construct):
 
 
 class TriggerRoutes(Construct):
-    """One rule per user account: that account's Pipeline Trigger events → its pipeline bus."""
+    """One rule per user account: that account's Pipeline Trigger events → its pipeline bus.
+
+    The listed accounts may put events on the central bus too, so source and detail alone
+    prove nothing: a rule forwards only events whose envelope ``account`` is the central
+    account, i.e. the trigger manager's own PutEvents. EventBridge sets that field to the
+    putting account, so a user account cannot forge it.
+    """
 
     def __init__(
         self,
@@ -280,6 +286,7 @@ class TriggerRoutes(Construct):
         if not user_accounts:
             return
         bus = central_bus.by_name(self, "CentralBusByName")
+        central_account = Stack.of(self).account
         role = iam.Role(
             self,
             "RouteRole",
@@ -299,6 +306,7 @@ class TriggerRoutes(Construct):
                 event_pattern=events.EventPattern(
                     source=[constants.TRIGGER_EVENT_SOURCE],
                     detail_type=[constants.TRIGGER_DETAIL_TYPE],
+                    account=[central_account],
                     detail={"account": [account]},
                 ),
                 targets=[targets.EventBus(target_bus, role=role)],

@@ -106,13 +106,6 @@ def test_a_direct_put_from_an_unlisted_account_is_denied(deployed):
     assert admitted["FailedEntryCount"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="GAP (dpc/infra/central.py TriggerRoutes): the route rules match source and "
-    "detail.account only, so a listed account can put a forged Pipeline Trigger on the "
-    'central bus and start another team\'s pipeline; they should also match "account": '
-    "[the central account]",
-)
 def test_a_forged_trigger_from_a_listed_account_starts_nothing(deployed):
     sandbox, org = deployed
     forged = {

@@ -89,14 +89,43 @@ def test_each_account_gets_only_its_own_trigger_events(
 ) -> None:
     rule = rule_named(central_template, f"dpc-route-to-{account}")
     assert rule["EventBusName"] == CENTRAL_BUS_NAME
-    assert matches(rule["EventPattern"], _trigger_event(account))
+    pattern = render(rule["EventPattern"], CENTRAL)
+    assert matches(pattern, _trigger_event(account))
     others = [a for a in USER_ACCOUNTS if a != account]
-    assert not any(matches(rule["EventPattern"], _trigger_event(o)) for o in others)
+    assert not any(matches(pattern, _trigger_event(o)) for o in others)
+    # A listed account's own PutEvents of the same event (a forgery) is not forwarded
+    for forger in USER_ACCOUNTS:
+        assert not matches(pattern, {**_trigger_event(account), "account": forger})
     (target,) = rule["Targets"]
     assert render(target["Arn"], CENTRAL) == (
         f"arn:aws:events:eu-west-1:{account}:event-bus/dpc-pipeline-bus"
     )
     assert "RoleArn" in target
+
+
+def test_route_rules_forward_only_the_central_accounts_own_events() -> None:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Match, Template
+
+    from dpc.infra.central import CentralStack
+
+    # Given a central stack deployed to a known account
+    app = cdk.App()
+    stack = CentralStack(
+        app, user_accounts=USER_ACCOUNTS, env=cdk.Environment(account="999999999999")
+    )
+    # Then every route rule requires the envelope's account to be the central account
+    template = Template.from_stack(stack)
+    for account in USER_ACCOUNTS:
+        template.has_resource_properties(
+            "AWS::Events::Rule",
+            {
+                "Name": f"dpc-route-to-{account}",
+                "EventPattern": Match.object_like(
+                    {"account": ["999999999999"], "detail": {"account": [account]}}
+                ),
+            },
+        )
 
 
 def test_tables_follow_their_descriptions_and_survive_stack_deletion(
