@@ -556,6 +556,13 @@ def _entry_problem(entry: dict[str, Any]) -> dict[str, str] | None:
                 "ErrorMessage": f"Parameter {name} is not valid. Reason: {name} is a required "
                 "argument.",
             }
+    if entry["Source"].startswith("aws."):
+        # AWS reserves aws.* sources for its services; rules that trust them (the
+        # trigger manager's aws.states rule) rely on customers not being able to put them.
+        return {
+            "ErrorCode": "NotAuthorizedForSourceException",
+            "ErrorMessage": "Not authorized for the source.",
+        }
     try:
         json.loads(entry["Detail"])
     except ValueError:

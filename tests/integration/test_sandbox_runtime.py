@@ -283,9 +283,9 @@ def test_a_spark_step_without_spark_submit_fails_clearly(sandbox, recorder, monk
 def test_a_put_from_an_account_outside_the_bus_policy_is_refused(sandbox, recorder):
     function_arn, record_file = recorder
     bus_arn = _central_bus(sandbox, admitted=[A])
-    _central_rule(sandbox, function_arn, {"source": ["aws.states"]})
+    _central_rule(sandbox, function_arn, {"source": ["dpc.impostor"]})
     forged = {
-        "Source": "aws.states",
+        "Source": "dpc.impostor",
         "DetailType": constants.SFN_STATUS_DETAIL_TYPE,
         "Detail": json.dumps({"status": "SUCCEEDED", "name": "forged"}),
         "EventBusName": bus_arn,
@@ -299,6 +299,28 @@ def test_a_put_from_an_account_outside_the_bus_policy_is_refused(sandbox, record
     assert refused["Entries"][0]["ErrorCode"] == "AccessDeniedException"
     assert admitted["FailedEntryCount"] == 0
     assert [r["event"]["account"] for r in _records(record_file)] == [A]
+
+
+def test_a_put_with_an_aws_source_is_refused_even_from_an_admitted_account(sandbox, recorder):
+    # Given the central rule that trusts aws.states, and account A admitted on the bus
+    function_arn, record_file = recorder
+    bus_arn = _central_bus(sandbox, admitted=[A])
+    _central_rule(sandbox, function_arn, {"source": ["aws.states"]})
+    forged = {
+        "Source": "aws.states",
+        "DetailType": constants.SFN_STATUS_DETAIL_TYPE,
+        "Detail": json.dumps({"status": "SUCCEEDED", "name": "forged"}),
+        "EventBusName": bus_arn,
+    }
+
+    # When A puts a status change itself, as if from Step Functions
+    answer = sandbox.client(A, "events").put_events(Entries=[forged])
+    sandbox.settle()
+
+    # Then it is refused as on AWS (aws.* sources are reserved) and nothing is delivered
+    assert answer["FailedEntryCount"] == 1
+    assert answer["Entries"][0]["ErrorCode"] == "NotAuthorizedForSourceException"
+    assert _records(record_file) == []
 
 
 def test_rules_whose_pattern_does_not_match_deliver_nothing(sandbox, recorder):
