@@ -69,6 +69,8 @@ def _show(result: object, *, as_json: bool, timings: bool) -> None:
             typer.echo(line)
     else:
         result.timeline.render(out, result.names)
+        if result.closing is not None:
+            _show_closing(result.closing)
     if timings:
         t = result.timings
         console = err if as_json else out
@@ -77,6 +79,24 @@ def _show(result: object, *, as_json: bool, timings: bool) -> None:
             f"\ntimings: synth {t.synth:.1f}s, deploy {t.deploy:.1f}s, run {t.run:.1f}s, "
             f"total {t.total:.1f}s (other {other:.1f}s: embedded AWS start/stop, loading)"
         )
+
+
+def _show_closing(closing: object) -> None:
+    """What `dpc runs` and `dpc why` print, as a user asking at those moments would see it."""
+    from dpc.cli.console import out
+    from dpc.cli.observe import _print_unsqueezed
+    from dpc.observe.views import clock, runs_table, why_report
+    from dpc.sandbox.observed import Closing
+
+    assert isinstance(closing, Closing)
+    runs, why = closing.runs, closing.why
+    out.print(f"\n[bold]── {clock(runs.now)}: dpc runs --since 2d ──[/]")
+    _print_unsqueezed(runs_table(runs.runs, runs.now))
+    out.print(
+        f"\n[bold]── {clock(why.now)}, before searches was rerun: "
+        f"dpc why pipeline-x --limit {why.limit} ──[/]"
+    )
+    _print_unsqueezed(why_report(why.explanation))
 
 
 def register(app: typer.Typer) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from dpc.sandbox.observed import Closing, WhySeen, read_runs, read_why
 from dpc.sandbox.org import DeployedOrg, Timings, deploy_org, load_projects
 from dpc.sandbox.sandbox import DEFAULT_START, Sandbox
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, CENTRAL_ACCOUNT
@@ -37,6 +38,8 @@ class StoryResult:
     timings: Timings
     names: dict[str, str]
     """Account id → the story's name for it (``A``, ``central``), for the human timeline."""
+    closing: Closing | None = None
+    """`dpc runs` and `dpc why pipeline-x` as the demo read them (its human output ends so)."""
 
 
 def case_study_dir() -> Path:
@@ -57,10 +60,16 @@ def run_demo(
         deploy_org(sandbox, pipelines, timings=timings, progress=progress)
         progress("running day 1 and day 2 on the virtual clock")
         began = time.perf_counter()
+        # Asked on day 2 just before the rerun, `dpc why` answers "searches FAILED".
+        asked: list[WhySeen] = []
+        sandbox.clock.at(
+            start + DAY + RERUN_AT, lambda: asked.append(read_why(sandbox, "pipeline-x", limit=3))
+        )
         _two_days(sandbox, start)
         timings.run = time.perf_counter() - began
         names = {account: name for name, account in CASE_STUDY_ACCOUNTS.items()}
-        return StoryResult(sandbox.timeline, timings, names)
+        closing = Closing(read_runs(sandbox, since=start), asked[0])
+        return StoryResult(sandbox.timeline, timings, names, closing)
 
 
 def _two_days(sandbox: Sandbox, start: datetime) -> None:

@@ -1,0 +1,54 @@
+"""`dpc runs` and `dpc why` read inside the sandbox, at a moment of the virtual clock.
+
+The demo closes with what a user would see had they asked at that moment: the run log at the
+end of day 2, and why pipeline-x had not run on day 2 before searches was rerun. Both are read
+through the same `Central` the CLI uses, with the central account's clients, from the tables
+the deployed central stack created.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from dpc.observe.central import Central, Explanation
+from dpc.observe.runlog import Run
+from dpc.sandbox.sandbox import Sandbox
+
+
+@dataclass(frozen=True)
+class RunsSeen:
+    runs: tuple[Run, ...]
+    since: datetime
+    now: datetime
+
+
+@dataclass(frozen=True)
+class WhySeen:
+    explanation: Explanation
+    now: datetime
+    limit: int
+
+
+@dataclass(frozen=True)
+class Closing:
+    """The demo's last words: `dpc runs` at its end, `dpc why` at the moment it answers."""
+
+    runs: RunsSeen
+    why: WhySeen
+
+
+def central(sandbox: Sandbox) -> Central:
+    account = sandbox.server.account_id("central")
+    return Central.from_clients(
+        sandbox.client(account, "dynamodb"), sandbox.client(account, "cloudformation")
+    )
+
+
+def read_runs(sandbox: Sandbox, since: datetime) -> RunsSeen:
+    now = sandbox.now
+    return RunsSeen(tuple(central(sandbox).runs(now, since)), since, now)
+
+
+def read_why(sandbox: Sandbox, pipeline: str, limit: int) -> WhySeen:
+    return WhySeen(central(sandbox).why(pipeline, limit=limit), sandbox.now, limit)

@@ -1,0 +1,67 @@
+"""`dpc demo` ends as issue 7 asks: with `dpc runs` over both days and with `dpc why pipeline-x`
+asked on day 2 before the rerun, which answers that searches FAILED.
+
+Only the human output has this close: `--json` keeps its three line shapes (test_demo.py checks
+every line of it).
+"""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from dpc.cli.app import app
+
+pytestmark = pytest.mark.slow
+
+A, B, C = "111111111111", "222222222222", "333333333333"
+RUNS_HEADING = "── 2026-11-29 00:00:00: dpc runs --since 2d ──"
+WHY_HEADING = "── 2026-11-28 09:00:00, before searches was rerun: dpc why pipeline-x --limit 3 ──"
+
+
+@pytest.fixture(scope="module")
+def lines() -> list[str]:
+    result = CliRunner().invoke(app, ["demo"])
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()
+
+
+def test_the_close_follows_the_timeline_of_both_days(lines: list[str]) -> None:
+    assert lines.index(RUNS_HEADING) > lines.index("── 2026-11-28 ──")
+    assert lines.index(WHY_HEADING) > lines.index(RUNS_HEADING)
+
+
+def test_runs_lists_every_run_of_both_days_newest_first(lines: list[str]) -> None:
+    # Given the table between the two headings (its first line names the columns)
+    table = lines[lines.index(RUNS_HEADING) + 1 : lines.index(WHY_HEADING)]
+    assert table[0].split()[:4] == ["PIPELINE", "ACCOUNT", "EXECUTION", "STATUS"]
+    rows = [line.split()[:4] for line in table[1:] if line.strip()]
+
+    # Then every run is there once, newest first, with its account and final status
+    assert [(name, account, status) for name, account, _, status in rows] == [
+        ("pipeline-x", C, "SUCCEEDED"),
+        ("searches", B, "SUCCEEDED"),
+        ("searches", B, "FAILED"),
+        ("listings", A, "SUCCEEDED"),
+        ("pipeline-x", C, "SUCCEEDED"),
+        ("searches", B, "SUCCEEDED"),
+        ("listings", A, "SUCCEEDED"),
+    ]
+    assert [execution for _, _, execution, _ in rows][1:3] == [
+        "searches-rerun-20261128T0900",
+        "searches-20261128T0500",
+    ]
+
+
+def test_why_answers_that_pipeline_x_waits_for_searches_which_failed(lines: list[str]) -> None:
+    headline = lines[lines.index(WHY_HEADING) + 1]
+
+    assert headline.startswith(
+        f"pipeline-x@{C} did not run after searches@{B} FAILED at 2026-11-28 05:"
+    )
+    assert f"waiting for searches@{B}: last run FAILED at 2026-11-28 05:" in headline
+    # The report lists the evaluations it read: the three newest, the failure first.
+    report = lines[lines.index(WHY_HEADING) + 1 :]
+    evaluations = [line for line in report if line.startswith("2026-11-")]
+    assert len(evaluations) == 3
+    assert f"event searches@{B} FAILED" in evaluations[0]
