@@ -8,7 +8,9 @@ with Sandbox() as sandbox:
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from dpc.sandbox.custom_resources import CustomResources
 from dpc.sandbox.gateway import Gateway
 from dpc.sandbox.runtime import Runtime
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, DEFAULT_REGION, SandboxServer
-from dpc.sandbox.timeline import Alert, Timeline
+from dpc.sandbox.timeline import Alert, Timeline, iso
 
 SLACK_TOKEN = "xoxb-dpc-sandbox"
 """The bot token the sandbox stores in the Slack secret, and its fake Slack accepts."""
@@ -76,6 +78,31 @@ class Sandbox:
     def now(self) -> datetime:
         return self.clock.now
 
+    @property
+    def landing_dir(self) -> Path:
+        """Where the systems upstream of the pipelines drop raw input (steps see it as
+        DPC_LANDING_DIR; on AWS, a landing bucket)."""
+        return self.work_dir / "landing"
+
+    def land(self, script: Path, *sources: str) -> None:
+        """Run an org's upstream script now: it drops the input of the clock's day (or of
+        ``sources`` only) in the landing area, as the exporters before the pipelines would."""
+        environment = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "DPC_LANDING_DIR": str(self.landing_dir),
+            "DPC_RUN_TIME": iso(self.clock.now),
+        }
+        landed = subprocess.run(
+            ["bash", str(script), *sources],
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if landed.returncode != 0:
+            self.runtime.note(f"upstream {script.name} failed: {landed.stderr.strip()}", "error")
+
     def client(self, account: str, service: str) -> Any:
         return self.server.client(account, service)
 
@@ -112,6 +139,7 @@ class Sandbox:
         return {"ok": True, "channel": channel, "ts": ts}
 
     def inject_fault(self, account: str, pipeline: str, reason: str) -> None:
-        """The next EMR step of ``pipeline`` fails with ``reason`` instead of running (as when
-        its input data is missing): how the demo makes day 2's run fail."""
+        """What-if fault injection (``dpc sandbox run --fail``): the next EMR step of
+        ``pipeline`` is reported failed with ``reason`` instead of running. The demo never
+        uses it: its day-2 failure is the real step meeting missing input."""
         self.runtime.faults[(self.server.account_id(account), pipeline)] = reason

@@ -14,7 +14,8 @@ to its Catch), and TimeoutSeconds is not enforced. Task integrations:
   the command is not installed. The run's context is in the environment: DPC_PIPELINE,
   DPC_ACCOUNT, DPC_EXECUTION, DPC_EXECUTION_ARN, DPC_STEP, DPC_RUN_DIR (that folder),
   DPC_WORK_DIR (``<work>/data``, shared by every pipeline: the "bucket" where a parent
-  leaves what its children read), DPC_RUN_TIME (virtual time),
+  leaves what its children read), DPC_LANDING_DIR (``<work>/landing``: where the systems
+  upstream of the pipelines drop their raw input), DPC_RUN_TIME (virtual time),
   DPC_TRIGGER_ID, DPC_TRIGGER_CAUSES (JSON) and DPC_EXECUTION_INPUT (JSON), plus the
   account's sandbox credentials and endpoint so a script can call "AWS";
 - ``elasticmapreduce:terminateCluster`` — nothing to do;
@@ -443,6 +444,7 @@ class ExecutionRun:
             "DPC_STEP": step,
             "DPC_WORK_DIR": str(self.data_dir),
             "DPC_RUN_DIR": str(self.run_dir),
+            "DPC_LANDING_DIR": str(self.runtime.work_dir / "landing"),
             "DPC_RUN_TIME": iso(self.runtime.clock.now),
             "DPC_TRIGGER_ID": str(trigger.get("trigger_id", "")),
             "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes", [])),

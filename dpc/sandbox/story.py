@@ -4,9 +4,11 @@ any folder of projects (`dpc sandbox run`).
 Everything in a story's timeline is produced by what was deployed: the schedule rules
 fire from the virtual clock, the state machines run their steps, the export rules, the
 central bus, the trigger manager and the route rules decide who starts. The story itself
-does only what people do: on day 2 the searches job meets missing input (a fault the
-sandbox injects into its step, as a broken upstream would), and later that morning the
-searches team reruns it (StartExecution in account B, with the failed run's input).
+does only what people and the systems upstream of the pipelines do: at each midnight the
+exporters drop the day's raw input in the landing area (the org's ``upstream/land.sh``);
+on day 2 the search logs are late, so searches' step, finding no input at 05:00, really
+fails; they arrive at 09:00 and the searches team reruns the failed run (StartExecution in
+account B, with the failed run's input).
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ from dpc.sandbox.timeline import StatusChange, Timeline
 
 CASE_STUDY = Path(__file__).resolve().parents[2] / "samples" / "case-study"
 DAY = timedelta(days=1)
-FAULT = "input missing: the search logs of the day never arrived"
+UPSTREAM = Path("upstream") / "land.sh"
+"""An org folder's upstream systems: run at each midnight, they land the day's raw input."""
+ON_TIME_INPUT = "listings-export"
+LATE_INPUT = "search-logs"
+"""Day 2's late delivery: searches' input, which its step then finds missing at 05:00."""
 RERUN_AT = timedelta(hours=9)
-"""Day 2, 09:00 UTC: the searches team has fixed the input and reruns the job."""
+"""Day 2, 09:00 UTC: the search logs arrive and the searches team reruns the failed run."""
 
 Progress = Callable[[str], None]
 
@@ -65,29 +71,36 @@ def run_demo(
         sandbox.clock.at(
             start + DAY + RERUN_AT, lambda: asked.append(read_why(sandbox, "pipeline-x", limit=3))
         )
-        _two_days(sandbox, start)
+        _two_days(sandbox, start, (org_dir or CASE_STUDY) / UPSTREAM)
         timings.run = time.perf_counter() - began
         names = {account: name for name, account in CASE_STUDY_ACCOUNTS.items()}
         closing = Closing(read_runs(sandbox, since=start), asked[0])
         return StoryResult(sandbox.timeline, timings, names, closing)
 
 
-def _two_days(sandbox: Sandbox, start: datetime) -> None:
+def _two_days(sandbox: Sandbox, start: datetime, upstream: Path) -> None:
     searches_account = CASE_STUDY_ACCOUNTS["B"]
-    # Day 1: the schedules fire, both parents succeed, pipeline-x follows.
+    # Day 1: both inputs land, the schedules fire, both parents succeed, pipeline-x follows.
+    sandbox.land(upstream)
+    sandbox.runtime.note(f"the listings export and the search logs of {start:%Y-%m-%d} arrived")
     sandbox.run_until(start + DAY)
-    # Day 2: searches' input is missing, so its step fails when it runs at 05:00.
-    sandbox.runtime.note("day 2: the search logs of the day have not arrived")
-    sandbox.inject_fault(searches_account, "searches", FAULT)
+    # Day 2: the listings export lands, the search logs do not: searches' step finds no
+    # input when it runs at 05:00 and fails on its own.
+    sandbox.land(upstream, ON_TIME_INPUT)
+    sandbox.runtime.note(
+        f"the listings export of {sandbox.now:%Y-%m-%d} arrived; the search logs are late"
+    )
     sandbox.run_until(start + DAY + RERUN_AT)
-    # The searches team fixes the input and reruns the failed run, as on AWS.
+    sandbox.land(upstream, LATE_INPUT)
+    sandbox.runtime.note(f"the search logs of {sandbox.now:%Y-%m-%d} arrived")
+    # The searches team reruns the failed run, as on AWS.
     failed = _last_run(sandbox.timeline, "searches", "FAILED")
     states = sandbox.client(searches_account, "stepfunctions")
     machine = _state_machine_arn(sandbox, searches_account, "searches")
     described = states.describe_execution(
         executionArn=machine.replace(":stateMachine:", ":execution:") + f":{failed.execution}"
     )
-    sandbox.runtime.note("the searches team fixed the input and reruns searches")
+    sandbox.runtime.note("the searches team reruns the failed run of searches")
     states.start_execution(
         stateMachineArn=machine,
         name=f"searches-rerun-{sandbox.now:%Y%m%dT%H%M}",
@@ -128,7 +141,9 @@ def run_days(
     progress: Progress = lambda _: None,
 ) -> StoryResult:
     """Deploy every project of ``org_dir`` and let the clock run ``days`` days;
-    ``failures`` are (pipeline, day) pairs: that pipeline's first step that day fails."""
+    ``failures`` are (pipeline, day) pairs: that pipeline's first step that day is reported
+    failed without running (a what-if). When ``org_dir`` has ``upstream/land.sh``, it runs
+    at every midnight to land the day's input."""
     from dpc.sandbox.org import accounts_for
 
     timings = Timings()
@@ -144,6 +159,10 @@ def run_days(
         deployed: DeployedOrg = deploy_org(sandbox, pipelines, timings=timings, progress=progress)
         progress(f"running {days} day(s) on the virtual clock")
         began = time.perf_counter()
+        upstream = org_dir / UPSTREAM
+        if upstream.is_file():
+            for day in range(days):
+                sandbox.clock.at(start + day * DAY, lambda: sandbox.land(upstream))
         for name, day in failures:
             account = str(by_name[name].account)
             sandbox.clock.at(

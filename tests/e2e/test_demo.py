@@ -7,6 +7,7 @@ every test reads its JSON lines, as a user piping the demo into jq would.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ def _runs(story: list[dict[str, Any]], pipeline: str) -> list[dict[str, Any]]:
 
 def _triggers(story: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in story if "trigger" in e]
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _position(story: list[dict[str, Any]], **match: str) -> int:
@@ -113,7 +118,7 @@ def test_each_trigger_carries_the_two_successes_that_caused_it(story):
         assert causes <= successes
         assert {c["status"] for c in body["causes"]} == {"SUCCEEDED"}
         assert {c["account"] for c in body["causes"]} == {A, B}
-        assert trigger["time"] == max(c["time"] for c in body["causes"])
+        assert _moment(trigger["time"]) == max(_moment(c["time"]) for c in body["causes"])
 
 
 def test_the_failure_alert_of_searches_reaches_the_outbox(story):
@@ -127,6 +132,26 @@ def test_the_failure_alert_of_searches_reaches_the_outbox(story):
     assert failed["execution"] in alert["alert"]["text"]
     assert alert["alert"]["thread"]
     assert alert["time"] == failed["time"]
+
+
+def test_day_two_failure_is_the_real_step_meeting_missing_search_logs(story, work):
+    # Given the search logs of 2026-11-28 landed only at 09:00, after searches ran at 05:00
+    failed = next(r for r in _runs(story, "searches") if r["status"] == "FAILED")
+    (alert,) = [e for e in story if "alert" in e and failed["execution"] in e["alert"]["text"]]
+    missing = "the search logs of 2026-11-28 have not arrived (search-logs/2026-11-28.jsonl)"
+    # Then the alert carries the step script's own exit code and stderr, not an injected fault
+    assert (
+        f"Error:     States.TaskFailed: exit code 1: searches: input missing: {missing}"
+        in (alert["alert"]["text"])
+    )
+    assert "inject" not in alert["alert"]["text"]
+    # ... because the script really ran and wrote that reason to its step log
+    log = work / "runs" / B / "searches" / failed["execution"] / "aggregate.log"
+    assert missing in log.read_text()
+    # ... and the logs did land later: the rerun aggregated them
+    assert (work / "landing" / "search-logs" / "2026-11-28.jsonl").stat().st_size > 0
+    aggregate = json.loads((work / "data" / "searches" / "aggregate.json").read_text())
+    assert aggregate["day"] == "2026-11-28"
 
 
 def test_the_steps_really_ran_and_pipeline_x_read_what_its_parents_wrote(story, work):
@@ -151,4 +176,6 @@ def test_human_timeline_names_accounts_and_days():
     assert "── 2026-11-27 ──" in result.stdout
     assert "── 2026-11-28 ──" in result.stdout
     assert "pipeline-x (C 333333333333)" in result.stdout
+    assert "the search logs of 2026-11-28 arrived" in result.stdout
+    assert "fault injected" not in result.stdout
     assert "timings: synth" in result.stdout

@@ -67,20 +67,58 @@ def test_create_project_then_validate_it(tmp_path: Path) -> None:
 
 
 def test_shell_steps_of_the_case_study_really_run(tmp_path: Path) -> None:
-    # Given the three projects' shell steps, run in dependency order with a shared work folder
-    env = {**os.environ, "DPC_WORK_DIR": str(tmp_path)}
+    # Given the upstream systems landed the day's input, as the sandbox has them do at midnight
+    env = {
+        **os.environ,
+        "DPC_WORK_DIR": str(tmp_path / "data"),
+        "DPC_LANDING_DIR": str(tmp_path / "landing"),
+        "DPC_RUN_TIME": "2026-11-28T05:05:00Z",
+    }
+    case_study = ROOT / "samples" / "case-study"
+    subprocess.run(["bash", str(case_study / "upstream" / "land.sh")], env=env, check=True)
+    # When the three projects' shell steps run in dependency order with a shared work folder
     for script in (
         "listings/scripts/aggregate.sh",
         "searches/scripts/aggregate.sh",
         "pipeline-x/scripts/metric_x.sh",
         "pipeline-x/scripts/publish.sh",
     ):
-        subprocess.run(["bash", str(ROOT / "samples" / "case-study" / script)], env=env, check=True)
-    # Then pipeline-x's report has one row per city of the listings aggregate
-    report = (tmp_path / "pipeline-x" / "report.csv").read_text().splitlines()
-    cities = json.loads((tmp_path / "listings" / "aggregate.json").read_text())["cities"]
+        subprocess.run(["bash", str(case_study / script)], env=env, check=True)
+    # Then pipeline-x's report has one row per city of the listings aggregate, for the run's day
+    report = (tmp_path / "data" / "pipeline-x" / "report.csv").read_text().splitlines()
+    cities = json.loads((tmp_path / "data" / "listings" / "aggregate.json").read_text())["cities"]
     assert report[0] == "day,city,searches_per_listing"
     assert sorted(row.split(",")[1] for row in report[1:]) == sorted(cities)
+    assert {row.split(",")[0] for row in report[1:]} == {"2026-11-28"}
+
+
+def test_searches_fails_on_its_own_when_the_days_search_logs_have_not_landed(
+    tmp_path: Path,
+) -> None:
+    # Given only the listings export of 2026-11-28 landed (and yesterday's search logs)
+    env = {
+        **os.environ,
+        "DPC_WORK_DIR": str(tmp_path / "data"),
+        "DPC_LANDING_DIR": str(tmp_path / "landing"),
+    }
+    case_study = ROOT / "samples" / "case-study"
+    land = ["bash", str(case_study / "upstream" / "land.sh")]
+    yesterday = {**env, "DPC_RUN_TIME": "2026-11-27T00:00:00Z"}
+    subprocess.run([*land, "search-logs"], env=yesterday, check=True)
+    today = {**env, "DPC_RUN_TIME": "2026-11-28T05:05:00Z"}
+    subprocess.run([*land, "listings-export"], env=today, check=True)
+    # When searches' step runs for 2026-11-28
+    result = subprocess.run(
+        ["bash", str(case_study / "searches" / "scripts" / "aggregate.sh")],
+        env=today,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # Then it fails, saying which input is missing, and writes no aggregate
+    assert result.returncode == 1
+    assert "the search logs of 2026-11-28 have not arrived" in result.stderr
+    assert not (tmp_path / "data" / "searches" / "aggregate.json").exists()
 
 
 def test_metric_x_fails_loudly_without_its_inputs(tmp_path: Path) -> None:

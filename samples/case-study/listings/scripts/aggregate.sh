@@ -1,28 +1,44 @@
 #!/usr/bin/env bash
-# Count today's listings per city and their average price; write the aggregate where the
-# downstream pipeline-x reads it. DPC_WORK_DIR is the shared data folder (a bucket on AWS).
+# Count the day's listings per city and their average price, from the listings export the
+# listings service lands; write the aggregate where pipeline-x reads it.
+#   DPC_RUN_TIME     the run's time (set by the sandbox; ISO 8601): its UTC day picks the
+#                    input. Unset (a run by hand): today, UTC.
+#   DPC_LANDING_DIR  where upstream systems drop raw input; this step reads
+#                    listings-export/<YYYY-MM-DD>.csv there. On AWS it is the landing bucket
+#                    and this read is an S3 GetObject. Unset: ${TMPDIR:-/tmp}/dpc-landing.
+#   DPC_WORK_DIR     the shared data folder (on AWS: the data bucket).
+# When the day's export has not arrived, the step fails: exit 1, the reason on stderr.
 set -euo pipefail
+landing="${DPC_LANDING_DIR:-${TMPDIR:-/tmp}/dpc-landing}"
 out="${DPC_WORK_DIR:-${TMPDIR:-/tmp}/dpc-work}/listings"
-mkdir -p "$out"
-python3 - "$out" <<'PY'
-import json, random, sys, datetime
+python3 - "$landing" "$out" <<'PY'
+import csv, json, os, sys
 from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
 
-day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-rng = random.Random(day)  # same day, same data: reruns are reproducible
-cities = ["berlin", "hamburg", "munich", "cologne"]
-listings = [{"city": rng.choice(cities), "price": rng.randint(400, 2500)} for _ in range(500)]
+landing, out = Path(sys.argv[1]), Path(sys.argv[2])
+run_time = os.environ.get("DPC_RUN_TIME")
+moment = datetime.fromisoformat(run_time.replace("Z", "+00:00")) if run_time else None
+day = (moment or datetime.now(timezone.utc)).date().isoformat()
+
+export = Path("listings-export") / f"{day}.csv"
+try:
+    with open(landing / export, newline="") as file:
+        listings = list(csv.DictReader(file))
+except FileNotFoundError:
+    sys.exit(f"listings: input missing: the listings export of {day} has not arrived ({export})")
 
 totals = defaultdict(lambda: {"listings": 0, "price_sum": 0})
 for listing in listings:
     totals[listing["city"]]["listings"] += 1
-    totals[listing["city"]]["price_sum"] += listing["price"]
+    totals[listing["city"]]["price_sum"] += int(listing["price"])
 aggregate = {
     city: {"listings": t["listings"], "avg_price": round(t["price_sum"] / t["listings"], 2)}
     for city, t in sorted(totals.items())
 }
-path = f"{sys.argv[1]}/aggregate.json"
-with open(path, "w") as file:
-    json.dump({"day": day, "cities": aggregate}, file, indent=2)
-print(f"listings: {len(listings)} listings in {len(aggregate)} cities -> {path}")
+out.mkdir(parents=True, exist_ok=True)
+path = out / "aggregate.json"
+path.write_text(json.dumps({"day": day, "cities": aggregate}, indent=2))
+print(f"listings: {len(listings)} listings of {day} in {len(aggregate)} cities -> {path}")
 PY

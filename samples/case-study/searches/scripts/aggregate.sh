@@ -1,20 +1,37 @@
 #!/usr/bin/env bash
-# Count today's searches per city; write the aggregate where pipeline-x reads it.
-# DPC_WORK_DIR is the shared data folder (a bucket on AWS).
+# Count the day's searches per city from the search logs the search service lands, and write
+# the aggregate where pipeline-x reads it.
+#   DPC_RUN_TIME     the run's time (set by the sandbox; ISO 8601): its UTC day picks the
+#                    input. Unset (a run by hand): today, UTC.
+#   DPC_LANDING_DIR  where upstream systems drop raw input; this step reads
+#                    search-logs/<YYYY-MM-DD>.jsonl there. On AWS it is the landing bucket and
+#                    this read is an S3 GetObject. Unset: ${TMPDIR:-/tmp}/dpc-landing.
+#   DPC_WORK_DIR     the shared data folder (on AWS: the data bucket).
+# When the day's search logs have not arrived, the step fails: exit 1, the reason on stderr.
 set -euo pipefail
+landing="${DPC_LANDING_DIR:-${TMPDIR:-/tmp}/dpc-landing}"
 out="${DPC_WORK_DIR:-${TMPDIR:-/tmp}/dpc-work}/searches"
-mkdir -p "$out"
-python3 - "$out" <<'PY'
-import json, random, sys, datetime
+python3 - "$landing" "$out" <<'PY'
+import json, os, sys
 from collections import Counter
+from datetime import datetime, timezone
+from pathlib import Path
 
-day = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
-rng = random.Random(f"searches-{day}")  # same day, same data: reruns are reproducible
-cities = ["berlin", "hamburg", "munich", "cologne"]
-searches = Counter(rng.choices(cities, weights=[5, 3, 4, 2], k=5000))
+landing, out = Path(sys.argv[1]), Path(sys.argv[2])
+run_time = os.environ.get("DPC_RUN_TIME")
+moment = datetime.fromisoformat(run_time.replace("Z", "+00:00")) if run_time else None
+day = (moment or datetime.now(timezone.utc)).date().isoformat()
 
-path = f"{sys.argv[1]}/aggregate.json"
-with open(path, "w") as file:
-    json.dump({"day": day, "cities": {c: {"searches": n} for c, n in sorted(searches.items())}}, file, indent=2)
-print(f"searches: {sum(searches.values())} searches in {len(searches)} cities -> {path}")
+logs = Path("search-logs") / f"{day}.jsonl"
+try:
+    lines = (landing / logs).read_text().splitlines()
+except FileNotFoundError:
+    sys.exit(f"searches: input missing: the search logs of {day} have not arrived ({logs})")
+searches = Counter(json.loads(line)["city"] for line in lines if line.strip())
+
+out.mkdir(parents=True, exist_ok=True)
+path = out / "aggregate.json"
+cities = {city: {"searches": count} for city, count in sorted(searches.items())}
+path.write_text(json.dumps({"day": day, "cities": cities}, indent=2))
+print(f"searches: {sum(searches.values())} searches of {day} in {len(cities)} cities -> {path}")
 PY
