@@ -37,7 +37,9 @@ DEMO_EPILOG = """Examples:
 RUN_HELP = (
     "Try a folder of projects before deploying: deploy them all into the embedded AWS "
     "(central account 999999999999 plus each pipeline's account), run the virtual clock "
-    "for N days from midnight UTC, and print every run, trigger and alert."
+    "for N days from midnight UTC, and print every run, trigger and alert. When ORG_DIR has "
+    "upstream/land.sh, it runs at each midnight to land the day's input "
+    "(DPC_LANDING_DIR, DPC_RUN_TIME)."
 )
 RUN_EPILOG = """Examples:
 
@@ -139,7 +141,8 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--fail",
-                help="PIPELINE[:DAY]: that pipeline's first step fails that day (default 1). "
+                help="What-if fault injection: PIPELINE[:DAY]'s first step that day (default "
+                "1) is reported failed without running, to see who waits and who is alerted. "
                 "Repeatable.",
             ),
         ] = None,
