@@ -43,7 +43,16 @@ APPLIED_KEYS_PER_PARENT = 8
 
 
 def format_time(moment: datetime) -> str:
-    """ISO-8601 UTC with a ``Z``; milliseconds only when there are some."""
+    """ISO-8601 UTC with a ``Z``, always with milliseconds: the stores use these strings as
+    sort keys, and only a fixed-width form sorts as time does (``…00Z`` > ``…00.500Z``).
+    ``parse_time`` still reads the older form without milliseconds."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def format_event_time(moment: datetime) -> str:
+    """The form of Step Functions' own event times (``…T03:10:00Z``), milliseconds only when
+    there are some. Event JSON keeps it (trigger details, ``simulate``'s output, and so
+    trigger ids, rule 7); it is never a sort key, which ``format_time`` is for."""
     moment = moment.astimezone(UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     if moment.microsecond:
@@ -92,7 +101,7 @@ class RunEvent:
             "account": self.pipeline.account,
             "status": self.status,
             "execution": self.execution,
-            "time": format_time(self.time),
+            "time": format_event_time(self.time),
         }
 
     @staticmethod

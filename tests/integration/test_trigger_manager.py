@@ -179,8 +179,8 @@ def test_the_native_step_functions_event_is_logged_as_a_run(central: LocalCentra
     )["Items"]
     assert item["execution"]["S"] == "listings-2026-11-27"
     assert item["status"]["S"] == "SUCCEEDED"
-    assert item["started_at"]["S"] == "2026-11-27T03:00:00Z"
-    assert item["stopped_at"]["S"] == "2026-11-27T03:10:00Z"
+    assert item["started_at"]["S"] == "2026-11-27T03:00:00.000Z"
+    assert item["stopped_at"]["S"] == "2026-11-27T03:10:00.000Z"
     assert item["execution_arn"]["S"] == native["detail"]["executionArn"]
 
 
@@ -208,6 +208,26 @@ def test_runs_are_listed_newest_first_per_pipeline_and_across_pipelines(
         ScanIndexForward=False,
     )["Items"]
     assert [i["execution"]["S"] for i in across] == ["l-27-rerun", "s-27", "l-27"]
+
+
+def test_runs_within_one_second_are_listed_in_time_order(central: LocalCentral) -> None:
+    # Given two runs of listings started on a whole second and half a second later
+    run = Lambda(central)
+    run.deliver("2026-11-27T05:12:00Z", LISTINGS, "SUCCEEDED", "on-the-second")
+    run.deliver("2026-11-27T05:12:00.500Z", LISTINGS, "SUCCEEDED", "half-a-second-later")
+    # When the run log is read newest first, as `dpc runs` does
+    newest_first = central.dynamodb.query(
+        TableName=central.settings.run_log_table,
+        IndexName="by-start",
+        KeyConditionExpression="pipeline = :p",
+        ExpressionAttributeValues={":p": {"S": "listings@111111111111"}},
+        ScanIndexForward=False,
+    )["Items"]
+    # Then the later start comes first (the sort key's text orders as time does)
+    assert [i["execution"]["S"] for i in newest_first] == [
+        "half-a-second-later",
+        "on-the-second",
+    ]
 
 
 def test_why_records_are_queryable_newest_first_with_reasons(central: LocalCentral) -> None:
