@@ -44,6 +44,7 @@ from dpc.lambdas.notifications import (
     subject,
     wanted,
 )
+from dpc.lambdas.registration_provider import NOT_CONFIGURED
 from dpc.triggers.model import Status
 
 logger = Logger(service="dpc-execution-tracker")
@@ -302,6 +303,10 @@ class Settings:
     """State name → step name (see ``notices``)."""
     topic_arn: str | None
     slack_api_url: str | None
+    """None when the pipeline has no Slack targets, or when they cannot be reached."""
+    slack_unconfigured: bool = False
+    """The pipeline has Slack targets but its account was set up without a Slack API URL
+    (the stacks then pass ``none``): the targets are skipped, not failed on every message."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -311,12 +316,15 @@ class Settings:
                 f"{constants.ENV_NOTIFICATION_TYPE}={kind!r} is not one of "
                 f"{', '.join(NOTIFICATION_TYPES)}"
             )
+        slack_api_url = env.get(constants.ENV_SLACK_API_URL)
+        slack_configured = slack_api_url not in (None, "", NOT_CONFIGURED)
         return cls(
             pipeline=env[constants.ENV_PIPELINE_NAME],
             notification_type=kind,
             step_states=_step_states(env.get(constants.ENV_PIPELINE_STEPS, "{}")),
             topic_arn=env.get(constants.ENV_NOTIFICATION_TOPIC_ARN) or None,
-            slack_api_url=(env.get(constants.ENV_SLACK_API_URL) or "").rstrip("/") or None,
+            slack_api_url=slack_api_url.rstrip("/") if slack_api_url and slack_configured else None,
+            slack_unconfigured=slack_api_url is not None and not slack_configured,
         )
 
 
@@ -434,6 +442,12 @@ def slack_api_sender(api_url: str) -> SlackSender:
 def _tracker() -> Tracker:
     """Composition root: settings and clients built once per container."""
     settings = Settings.from_env(os.environ)
+    if settings.slack_unconfigured:
+        logger.warning(
+            "Slack is not configured for this account (setup-user-account was run without "
+            "--slack-api-url): this pipeline's Slack targets are skipped",
+            extra={"pipeline": settings.pipeline},
+        )
     return Tracker(
         settings=settings,
         sns=client("sns") if settings.topic_arn else None,

@@ -85,3 +85,25 @@ def test_tracker_handler_publishes_to_the_topic_from_its_environment(
     assert counts == {"events": len(lines), "notices": 1, "failed_deliveries": 0}
     (email,) = notification_topic.received()
     assert email["Subject"] == "[dpc] searches: run FAILED at step export"
+
+
+def test_tracker_skips_slack_with_one_warning_when_the_account_has_no_slack_api(
+    monkeypatch: pytest.MonkeyPatch, notification_topic: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a pipeline with Slack targets in an account set up without --slack-api-url:
+    # the stacks pass the literal "none"
+    monkeypatch.setenv(constants.ENV_PIPELINE_NAME, "searches")
+    monkeypatch.setenv(constants.ENV_NOTIFICATION_TYPE, "ON_FAILURE")
+    monkeypatch.setenv(constants.ENV_NOTIFICATION_TOPIC_ARN, notification_topic.arn)
+    monkeypatch.setenv(constants.ENV_SLACK_API_URL, "none")
+    lines = HISTORY.read_text().splitlines()
+    event = execution_tracker.encode_subscription("/aws/vendedlogs/states/dpc-searches", lines)
+    # When two failed-run batches arrive at the same container
+    counts = [execution_tracker.handler(event, LambdaContext()) for _ in range(2)]
+    # Then no delivery fails, the e-mail still goes out, and one warning says why Slack is not
+    assert [c["failed_deliveries"] for c in counts] == [0, 0]
+    assert len(notification_topic.received()) == 2
+    slack_records = [r for r in caplog.records if "Slack" in r.getMessage()]
+    assert [r.levelname for r in slack_records] == ["WARNING"]
+    assert "Slack is not configured" in slack_records[0].getMessage()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]

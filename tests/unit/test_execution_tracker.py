@@ -124,6 +124,18 @@ def test_settings_from_the_lambda_environment() -> None:
         Settings.from_env({**env, "DPC_NOTIFICATION_TYPE": "ALWAYS"})
 
 
+@pytest.mark.parametrize("url", ["none", ""])
+def test_slack_targets_without_a_slack_api_url_are_not_configured(url: str) -> None:
+    # Given a pipeline with Slack targets in an account set up without --slack-api-url
+    env = {"DPC_PIPELINE_NAME": "searches", "DPC_SLACK_API_URL": url}
+    # Then there is no URL to post to, and the settings say why
+    settings = Settings.from_env(env)
+    assert settings.slack_api_url is None and settings.slack_unconfigured
+    # A pipeline without Slack targets has no URL and nothing to warn about
+    plain = Settings.from_env({"DPC_PIPELINE_NAME": "searches"})
+    assert plain.slack_api_url is None and not plain.slack_unconfigured
+
+
 def test_a_timed_out_run_names_the_step_that_was_running() -> None:
     # Given a run that times out while step "export" runs (no task failure is recorded)
     history = failed_run()[:14]  # … TaskStateEntered "Step export", TaskScheduled, TaskStarted
