@@ -2,14 +2,15 @@
 
 Both deploy with dpc's own deploy code into an in-process moto holding several accounts,
 run a virtual clock, and print what happened as a timeline (stdout; ``--json`` for one
-JSON object a line). Progress goes to stderr.
+JSON object a line). Progress goes to stderr. `dpc sandbox up` deploys the same way and stays
+up, its clock moved by lines on stdin, for `dpc runs` / `dpc why` / the AWS CLI by hand.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -81,6 +82,118 @@ def _show(result: object, *, as_json: bool, timings: bool) -> None:
             f"\ntimings: synth {t.synth:.1f}s, deploy {t.deploy:.1f}s, run {t.run:.1f}s, "
             f"total {t.total:.1f}s (other {other:.1f}s: embedded AWS start/stop, loading)"
         )
+
+
+UP_HELP = (
+    "Keep a sandbox running: deploy an org (default: the case study) into the embedded AWS, "
+    "print the environment that points the AWS CLI, boto3 and dpc at its central account, "
+    "and wait. The virtual clock moves only when told, by lines on stdin: `advance 1d`, "
+    "`until 2026-11-28T09:00`, `now`, `quit` (or Ctrl-C). Each is answered with the runs, "
+    "triggers and alerts it caused, then the virtual time."
+)
+UP_EPILOG = """Examples:
+
+  dpc sandbox up            # then paste the export lines into another shell, type: advance 1d
+
+  dpc runs --until 2026-11-28T00:00:00Z; dpc why pipeline-x; dpc graph --central -o org.html
+
+  dpc sandbox up --org samples/fallback --port 5000 --json
+"""
+
+
+def _serve(controlled: object, *, as_json: bool) -> None:
+    """Read control lines until ``quit``; at the end of stdin, hold the sandbox up until
+    Ctrl-C (a sandbox started in the background keeps serving)."""
+    import json
+    import sys
+    import time
+
+    from dpc.cli.console import err, out
+    from dpc.sandbox.timeline import Timeline, iso
+    from dpc.sandbox.up import COMMANDS, Controlled
+
+    assert isinstance(controlled, Controlled)
+    sandbox = controlled.sandbox
+    central = sandbox.server.account_id("central")
+    environment = sandbox.server.environment(central)
+    others = {
+        name: sandbox.server.credentials(account)
+        for name, account in sandbox.server.accounts.items()
+        if account != central
+    }
+    if as_json:
+        accounts = [
+            {
+                "name": name,
+                "account": creds.account_id,
+                "access_key_id": creds.access_key_id,
+                "secret_access_key": creds.secret_access_key,
+            }
+            for name, creds in others.items()
+        ]
+        typer.echo(
+            json.dumps(
+                {
+                    "environment": environment,
+                    "central_account": central,
+                    "accounts": accounts,
+                    "now": iso(sandbox.now),
+                }
+            )
+        )
+    else:
+        for name, value in environment.items():
+            typer.echo(f"export {name}={value}")
+        typer.echo("unset AWS_PROFILE AWS_SESSION_TOKEN")
+        err.print(
+            f"\n[bold]The embedded AWS is up at {environment['AWS_ENDPOINT_URL']}[/]: the lines "
+            f"above point the AWS CLI, boto3 and dpc at its central account {central}.\n"
+            "Other accounts: "
+            + "; ".join(
+                f"{name} {c.account_id} (key {c.access_key_id}, secret {c.secret_access_key})"
+                for name, c in others.items()
+            )
+            + f"\n\nVirtual time {iso(sandbox.now)}: nothing runs until you move the clock. "
+            f"Type here:\n{COMMANDS}\nthen, in the other shell: dpc runs --until <virtual time>, "
+            "dpc why pipeline-x, dpc graph --central -o org.html"
+        )
+    sys.stdout.flush()
+    while line := sys.stdin.readline():
+        if not line.strip():
+            continue
+        try:
+            answer = controlled.handle(line)
+        except UsageError as error:
+            err.print(f"[red]{error}[/]")
+            answer = controlled.handle("now")
+        if answer.stop:
+            return
+        if as_json:
+            for entry in Timeline(list(answer.happened)).json_lines():
+                typer.echo(entry)
+            typer.echo(json.dumps({"now": iso(answer.now)}))
+        else:
+            Timeline(list(answer.happened)).render(out, controlled.names)
+            typer.echo(f"virtual time {iso(answer.now)}  (dpc runs --until {iso(answer.now)})")
+        sys.stdout.flush()
+    err.print("stdin closed: the sandbox stays up until Ctrl-C")
+    while True:
+        time.sleep(3600)
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    """`kill` stops the sandbox as Ctrl-C does: cleanly, exit code 0."""
+    import signal
+
+    def interrupt(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _show_closing(closing: object) -> None:
@@ -165,6 +278,44 @@ def register(app: typer.Typer) -> None:
                 org_dir, days=days, failures=failures, work_dir=keep, progress=progress
             )
         _show(result, as_json=as_json, timings=timings)
+
+    @sandbox_app.command(
+        "up",
+        help=UP_HELP,
+        short_help="Keep a sandbox up to try dpc runs / why by hand, e.g. dpc sandbox up",
+        epilog=UP_EPILOG,
+    )
+    def up(
+        org_dir: Annotated[
+            Path | None,
+            typer.Option("--org", help="A folder of projects to deploy [default: the case study]."),
+        ] = None,
+        port: Annotated[
+            int,
+            typer.Option(
+                "--port", min=0, max=65535, help="Serve on this port [default: a free one]."
+            ),
+        ] = 0,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="The environment and every answer as JSON lines.")
+        ] = False,
+        keep: Annotated[
+            Path | None,
+            typer.Option("--keep", help="Keep the work folder (step logs, data) here."),
+        ] = None,
+    ) -> None:
+        from dpc.sandbox.up import sandbox_up
+
+        if org_dir is not None and not org_dir.is_dir():
+            raise UsageError(f"--org {org_dir}: not a folder")
+        with _stop_on_sigterm(), ExitStack() as stack:
+            try:
+                with _progress() as progress:
+                    opened = sandbox_up(org_dir, port=port, work_dir=keep, progress=progress)
+                    controlled = stack.enter_context(opened)
+                _serve(controlled, as_json=as_json)
+            except KeyboardInterrupt:
+                pass
 
     app.add_typer(sandbox_app)
 

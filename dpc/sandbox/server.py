@@ -52,10 +52,13 @@ class SandboxServer:
         self,
         accounts: Mapping[str, str] = CASE_STUDY_ACCOUNTS,
         region: str = DEFAULT_REGION,
+        port: int = 0,
     ) -> None:
         self.accounts = dict(accounts)
         """Story name (``central``, ``A``…) → 12-digit account id."""
         self.region = region
+        self.port = port
+        """0: a free port (the demo); `dpc sandbox up --port` asks for a fixed one."""
         self._server: Any = None
         self._credentials: dict[str, AccountCredentials] = {}
         self._sessions: dict[str, Any] = {}
@@ -74,7 +77,7 @@ class SandboxServer:
         warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported by moto")
         from moto.server import ThreadedMotoServer
 
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
