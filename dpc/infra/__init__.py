@@ -8,11 +8,18 @@ from __future__ import annotations
 
 import os
 
-for _variable in (
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
-    "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION",
-    "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION",
-):
-    os.environ.setdefault(_variable, "20")
-# jsii warns on stderr about deprecated CloudFormation properties the CDK itself touches.
-os.environ.setdefault("JSII_DEPRECATED", "quiet")
+
+def silence_jsii() -> None:
+    """Set (unless the user did) what keeps jsii quiet: its Node.js version warnings, and its
+    notes on deprecated CloudFormation properties the CDK itself touches. Must run before the
+    jsii runtime starts, i.e. before aws_cdk is first imported."""
+    for variable in (
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION",
+        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION",
+    ):
+        os.environ.setdefault(variable, "20")
+    os.environ.setdefault("JSII_DEPRECATED", "quiet")
+
+
+silence_jsii()

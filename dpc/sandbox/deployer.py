@@ -14,7 +14,6 @@ from a template) so the Slack poster can read it.
 
 from __future__ import annotations
 
-import os
 import tempfile
 import time
 from collections.abc import Sequence
@@ -30,17 +29,6 @@ from dpc.spec.model import Pipeline
 DEPENDENCY_API_NAME = "dpc-dependency-api"
 SLACK_API_NAME = "dpc-slack-api"
 DROPPED_METADATA = "DpcSandboxDropped"
-
-
-def _silence_jsii() -> None:
-    for variable in (
-        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION",
-        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION",
-        "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION",
-    ):
-        os.environ.setdefault(variable, "20")
-    # Deprecation notes about construct properties are for dpc's developers, not its users.
-    os.environ.setdefault("JSII_DEPRECATED", "quiet")
 
 
 def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +72,9 @@ def _deploy(sandbox: Sandbox, account: str, synthesis: Any, timings: Timings) ->
 
 
 def _synth(timings: Timings, build: Any, *args: Any, **kwargs: Any) -> Any:
-    _silence_jsii()
+    from dpc.infra import silence_jsii
+
+    silence_jsii()
     began = time.perf_counter()
     outdir = Path(tempfile.mkdtemp(prefix="dpc-sandbox-synth-"))
     synthesis = build(outdir, *args, **kwargs)
