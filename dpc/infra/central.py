@@ -30,6 +30,7 @@ from dpc.lambdas.tables import (
     CENTRAL_TABLES,
     SLACK_CHANNELS,
     SLACK_TABLES,
+    SLACK_THREADS,
     Index,
     Key,
     Table,
@@ -189,6 +190,10 @@ class CentralTables(Construct):
     def grant_read_write(self, grantee: iam.IGrantable, specs: Sequence[Table]) -> None:
         for spec in specs:
             self.tables[spec.env_var].grant_read_write_data(grantee)
+
+    def grant_read(self, grantee: iam.IGrantable, specs: Sequence[Table]) -> None:
+        for spec in specs:
+            self.tables[spec.env_var].grant_read_data(grantee)
 
 
 class TriggerManager(Construct):
@@ -492,7 +497,10 @@ class SlackApi(Construct):
                 constants.ENV_SLACK_TOKEN_SECRET: token.secret_arn,
             },
         )
-        tables.grant_read_write(self.poster, SLACK_TABLES)
+        # The poster only looks channels up (the channel publisher writes them); it keeps
+        # its threads itself.
+        tables.grant_read(self.poster, (SLACK_CHANNELS,))
+        tables.grant_read_write(self.poster, (SLACK_THREADS,))
         token.grant_read(self.poster)
         self.channel_publisher = dpc_function(
             self,

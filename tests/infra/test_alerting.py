@@ -250,6 +250,39 @@ def test_poster_gets_the_token_by_reference_and_may_read_it(
     assert constants.ENV_SLACK_TOKEN_SECRET not in publisher_env
 
 
+def test_poster_may_only_read_the_channels_and_keeps_its_threads(
+    central_template: dict[str, Any],
+) -> None:
+    # Given the poster's role and the two Slack tables
+    functions = resources(central_template, "AWS::Lambda::Function")
+    poster = next(
+        f
+        for f in functions.values()
+        if f["Properties"]["Handler"] == "dpc.lambdas.slack_poster.handler"
+    )
+    role = poster["Properties"]["Role"]["Fn::GetAtt"][0]
+    env = poster["Properties"]["Environment"]["Variables"]
+    channels = env[constants.ENV_SLACK_CHANNELS_TABLE]["Ref"]
+    threads = env[constants.ENV_SLACK_THREADS_TABLE]["Ref"]
+
+    def actions_on(table: str) -> set[str]:
+        granted: set[str] = set()
+        for logical_id, statement in policy_statements(central_template):
+            document = central_template["Resources"][logical_id]["Properties"]
+            if {"Ref": role} not in document.get("Roles", []):
+                continue
+            targets = json.dumps(statement.get("Resource"))
+            if f'"{table}"' in targets:
+                granted |= set(_list(statement["Action"]))
+        return granted
+
+    # Then it may look channels up but not change them, and may write its threads
+    assert "dynamodb:GetItem" in actions_on(channels)
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert not actions_on(channels) & writes
+    assert {"dynamodb:GetItem", "dynamodb:PutItem"} <= actions_on(threads)
+
+
 def test_no_slack_token_in_any_template(
     templates: dict[str, dict[str, Any]],
     central_template: dict[str, Any],
