@@ -31,7 +31,6 @@ import importlib.util
 import io
 import json
 import logging
-import os
 import re
 import sys
 import uuid
@@ -47,7 +46,7 @@ from dpc import constants
 from dpc.sandbox import policies
 from dpc.sandbox.clock import VirtualClock
 from dpc.sandbox.patterns import matches
-from dpc.sandbox.server import SandboxServer
+from dpc.sandbox.server import SandboxServer, environment_while
 from dpc.sandbox.templates import DeployedStack, deployed_stacks
 from dpc.sandbox.timeline import Alert, Note, StatusChange, Timeline, TriggerPublished, iso
 
@@ -398,7 +397,7 @@ class Runtime:
         )
         with (
             self.server.acting_as(arn.account),
-            _environment(environment),
+            environment_while(environment),
             _default_session(self.server.session(arn.account)),
             _quiet(),
         ):
@@ -726,20 +725,6 @@ def _load_handler(name: str, clock: VirtualClock) -> Callable[[Any, Any], Any]:
         module.datetime = _virtual_datetime(clock)  # type: ignore[attr-defined]
     handler: Callable[[Any, Any], Any] = getattr(module, function)
     return handler
-
-
-@contextmanager
-def _environment(variables: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _sns_event(topic_arn: str, message: str, subject: str | None) -> dict[str, Any]:

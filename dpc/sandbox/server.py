@@ -22,7 +22,7 @@ import os
 import threading
 import urllib.request
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -36,6 +36,25 @@ CASE_STUDY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
 
 DEFAULT_REGION = "eu-west-1"
 _SANDBOX_USER = "dpc-sandbox"
+
+
+@contextmanager
+def environment_while(variables: Mapping[str, str], unset: Iterable[str] = ()) -> Iterator[None]:
+    """``variables`` set and ``unset`` removed in os.environ while the block runs; afterwards
+    each of them is exactly as before (absent again if it was absent)."""
+    unset = tuple(unset)
+    saved = {name: os.environ.get(name) for name in [*variables, *unset]}
+    for name in unset:
+        os.environ.pop(name, None)
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @dataclass(frozen=True)
@@ -182,17 +201,5 @@ class SandboxServer:
         wanted = self.environment(account)
         wanted["AWS_CONFIG_FILE"] = os.devnull
         wanted["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
-        saved = {
-            name: os.environ.get(name) for name in [*wanted, "AWS_PROFILE", "AWS_SESSION_TOKEN"]
-        }
-        os.environ.pop("AWS_PROFILE", None)
-        os.environ.pop("AWS_SESSION_TOKEN", None)
-        os.environ.update(wanted)
-        try:
+        with environment_while(wanted, unset=("AWS_PROFILE", "AWS_SESSION_TOKEN")):
             yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
