@@ -20,7 +20,7 @@ from dpc.sandbox import deployer
 from dpc.sandbox.org import DeployedOrg, Timings, deploy_org, load_projects
 from dpc.sandbox.sandbox import Sandbox
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS
-from dpc.sandbox.story import CASE_STUDY, DAY
+from dpc.sandbox.story import CASE_STUDY, DAY, UPSTREAM
 from dpc.sandbox.timeline import Note, StatusChange, TriggerPublished
 
 pytestmark = pytest.mark.slow
@@ -130,6 +130,7 @@ def test_a_forged_trigger_from_a_listed_account_starts_nothing(deployed):
 def test_the_listed_accounts_still_trigger_pipeline_x(deployed):
     sandbox, org = deployed
     day_start = sandbox.now.replace(hour=0, minute=0)
+    sandbox.land(CASE_STUDY / UPSTREAM)  # the day's input, which the parents' steps read
     sandbox.run_until(day_start + DAY)
 
     (trigger,) = sandbox.timeline.of(TriggerPublished)
