@@ -25,17 +25,25 @@ _CRON_ERROR_FIELDS = {
     "day-of-week": "weekDay",
     "year": "year",
 }
+MAX_TIMEOUT = timedelta(days=365)
+"""A Step Functions standard workflow runs at most a year, so a longer timeout cannot deploy."""
+MAX_WITHIN = timedelta(days=365)
+"""Parent runs older than a year are history, not a trigger; a wider window is a typo."""
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SLACK_CHANNEL = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 
 def parse_duration(text: str) -> timedelta | None:
-    """``90m``, ``24h``, ``2d``, ``1d12h``; None when the text is not a duration."""
+    """``90m``, ``24h``, ``2d``, ``1d12h``; None when the text is not a duration, or is one
+    too long for any clock (``9999999999d``), so callers never meet an OverflowError."""
     match = _DURATION.fullmatch(text)
     if not match:
         return None
-    days, hours, minutes = (int(group or 0) for group in match.groups())
-    return timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        days, hours, minutes = (int(group or 0) for group in match.groups())
+        return timedelta(days=days, hours=hours, minutes=minutes)
+    except (OverflowError, ValueError):  # beyond timedelta, or more digits than int() reads
+        return None
 
 
 def schedule_expression(schedule: dict[str, Any]) -> str:
@@ -147,12 +155,24 @@ def _execution_findings(document: Document, data: dict[str, Any]) -> Iterator[Fi
 
 def _duration_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:
     within = _dict(_dict(data.get("trigger")).get("executions")).get("within")
-    for path, value in (
-        (("trigger", "executions", "within"), within),
-        (("timeout",), data.get("timeout")),
+    for path, value, longest, why in (
+        (("trigger", "executions", "within"), within, MAX_WITHIN, ""),
+        (
+            ("timeout",),
+            data.get("timeout"),
+            MAX_TIMEOUT,
+            " (a Step Functions run lasts at most a year)",
+        ),
     ):
-        if isinstance(value, str) and parse_duration(value) == timedelta(0):
+        if not isinstance(value, str) or not _DURATION.fullmatch(value):
+            continue  # the schema reports it
+        duration = parse_duration(value)
+        if duration == timedelta(0):
             yield document.finding(path, f"'{value}' is zero; give a positive duration such as 24h")
+        elif duration is None or duration > longest:
+            yield document.finding(
+                path, f"'{value}' is too long; {path[-1]} allows 1m to {longest.days}d{why}"
+            )
 
 
 def _step_findings(document: Document, steps: list[Any], project_dir: Path) -> Iterator[Finding]:

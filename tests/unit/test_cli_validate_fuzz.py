@@ -105,6 +105,30 @@ def test_random_structures_never_crash(project: Path, data: object) -> None:
     validate_text(project, json.dumps(data, allow_nan=True))
 
 
+HUGE_NUMBERS = st.one_of(
+    st.integers(0, 10**40).map(str),
+    st.integers(1, 6000).map(lambda digits: "9" * digits),  # past int()'s 4300-digit limit
+)
+"""Numbers far beyond any clock or calendar, where int() and timedelta() give up."""
+DURATION_SHAPES = ("{}d", "{}h", "{}m", "1d{}h", "{}d{}h{}m")
+
+
+@FUZZ
+@given(st.data())
+def test_huge_durations_never_crash(project: Path, data: st.DataObject) -> None:
+    import yaml
+
+    document = yaml.safe_load((SAMPLE / "pipeline.yaml").read_text())
+    for place in data.draw(st.lists(st.sampled_from(["timeout", "within"]), min_size=1)):
+        shape = data.draw(st.sampled_from(DURATION_SHAPES))
+        value = shape.format(*(data.draw(HUGE_NUMBERS) for _ in range(shape.count("{}"))))
+        if place == "timeout":
+            document["timeout"] = value
+        else:
+            document["trigger"]["executions"]["within"] = value
+    validate_text(project, yaml.safe_dump(document, width=10**9))
+
+
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
 JUNK = st.one_of(
     SCALARS,

@@ -197,6 +197,29 @@ def test_within_zero_is_refused(tmp_path: Path) -> None:
     assert finding.message == "'0h' is zero; give a positive duration such as 24h"
 
 
+@pytest.mark.parametrize("within", ["366d", "9999999999d", "99999999999999999999m"])
+def test_within_longer_than_a_year_is_refused_with_the_allowed_range(
+    tmp_path: Path, within: str
+) -> None:
+    finding = only(findings_for(tmp_path, EXECUTIONS.replace("within: 24h", f"within: {within}")))
+    assert (finding.line, finding.column, finding.field) == (7, 13, "trigger.executions.within")
+    assert finding.message == f"'{within}' is too long; within allows 1m to 365d"
+
+
+@pytest.mark.parametrize("timeout", ["366d", "8761h", "9999999999d", "9" * 5000 + "d"])
+def test_timeout_longer_than_step_functions_allows_is_refused(tmp_path: Path, timeout: str) -> None:
+    finding = only(findings_for(tmp_path, VALID + f"timeout: {timeout}\n"))
+    assert (finding.line, finding.column, finding.field) == (8, 10, "timeout")
+    assert finding.message == (
+        f"'{timeout}' is too long; timeout allows 1m to 365d "
+        "(a Step Functions run lasts at most a year)"
+    )
+
+
+def test_a_timeout_of_exactly_a_year_is_accepted(tmp_path: Path) -> None:
+    assert findings_for(tmp_path, VALID + "timeout: 364d23h60m\n") == []
+
+
 def test_a_pipeline_cannot_depend_on_itself(tmp_path: Path) -> None:
     # Given an item naming the pipeline itself, account left to default to its own
     text = EXECUTIONS.replace('{name: parent, account: "111111111111",', "{name: child,")
