@@ -51,9 +51,20 @@ def read_events(path: Path) -> list[tuple[int, Any]]:
     from dpc.triggers.engine import RunEvent
 
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        content = path.read_bytes()
     except OSError as error:
         raise DpcError(f"{path}: cannot read events: {error.strerror}") from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = content.count(b"\n", 0, error.start) + 1
+        column = error.start - content.rfind(b"\n", 0, error.start)
+        raise DpcError(
+            f"{path}:{line}:{column}: not UTF-8 text; events are JSON Lines, one object a line"
+        ) from None
+    # JSON Lines ends a line at "\n" only: str.splitlines() would also split a valid JSON
+    # string holding U+2028 or U+0085 into two halves that are not JSON.
+    lines = text.split("\n")
     events = []
     for number, line in enumerate(lines):
         if not line.strip():

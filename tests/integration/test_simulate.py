@@ -101,6 +101,36 @@ def test_a_malformed_event_line_is_an_error_naming_the_line(tmp_path: Path) -> N
     assert "Traceback" not in stderr
 
 
+def test_a_binary_events_file_is_an_error_naming_the_file_and_place(tmp_path: Path) -> None:
+    # Given an events file that is not text (a gzip of the day, say)
+    events = tmp_path / "day.jsonl.gz"
+    events.write_bytes(b'{"time": "2026-11-27"}\n\x1f\x8b\x08\x00\xff\xfe')
+    # When it is replayed
+    code, stdout, stderr = simulate(str(CASE_STUDY), "--events", str(events))
+    # Then the user is told which file, where, and what it should be
+    assert (code, stdout) == (1, "")
+    assert f"{events}:2:2: not UTF-8 text; events are JSON Lines" in stderr
+    assert "Traceback" not in stderr
+
+
+def test_a_line_separator_inside_a_json_string_does_not_split_the_event(tmp_path: Path) -> None:
+    # Given the case study's first day, with U+2028 and U+0085 inside an execution name
+    lines = (EVENTS / "case_study_two_days.jsonl").read_text().split("\n")[:4]
+    lines[:2] = [
+        line.replace('"listings-2026-11-27"', '"listings\u2028run\u0085one"') for line in lines[:2]
+    ]
+    assert "\u2028" in lines[1]
+    events = tmp_path / "events.jsonl"
+    events.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    # When it is replayed
+    code, stdout, stderr = simulate(str(CASE_STUDY), "--events", str(events))
+    # Then the line is one event and its execution name arrives intact
+    assert code == 0, stderr
+    (trigger,) = [json.loads(line) for line in stdout.splitlines()]
+    assert trigger["event"] == 3
+    assert trigger["causes"][0]["execution"] == "listings\u2028run\u0085one"
+
+
 def test_an_event_with_an_unknown_status_names_the_line(tmp_path: Path) -> None:
     events = tmp_path / "events.jsonl"
     events.write_text(
