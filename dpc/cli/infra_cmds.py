@@ -400,11 +400,19 @@ def setup_user_account(
     ],
     api_url: Annotated[
         str,
-        typer.Option("--api-url", help="DependencyApiUrl output of setup-central-account."),
+        typer.Option(
+            "--api-url",
+            help="DependencyApiUrl output of setup-central-account; required, except with "
+            "--dry-run.",
+        ),
     ] = "",
     slack_api_url: Annotated[
         str,
-        typer.Option("--slack-api-url", help="SlackApiUrl output of setup-central-account."),
+        typer.Option(
+            "--slack-api-url",
+            help="SlackApiUrl output of setup-central-account. Optional: without it Slack "
+            "is not configured for this account and its pipelines' Slack targets are skipped.",
+        ),
     ] = "",
     dry_run: DryRunOption = False,
     out: OutOption = None,
@@ -418,6 +426,12 @@ def setup_user_account(
 
     if not ACCOUNT_ID.fullmatch(central_account):
         raise UsageError(f"--central-account: {central_account} is not a 12-digit account id")
+    if not api_url and not dry_run:
+        # Without it the registration provider fails only at the team's first `dpc deploy`.
+        raise UsageError(
+            "--api-url is required: the central dependency API's URL (DependencyApiUrl); "
+            "`dpc setup-central-account` prints the filled-in setup-user-account command"
+        )
     build_options = {
         "central_account": central_account,
         "api_url": api_url,

@@ -23,6 +23,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Tried to pars
 SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "case-study"
 REGION = "eu-west-1"
 CENTRAL, ACCOUNT_C = "999999999999", "333333333333"
+API_URL = "https://abc123.execute-api.eu-west-1.amazonaws.com/v1/"
+SETUP_USER = ("setup-user-account", "--central-account", CENTRAL, "--api-url", API_URL, "--yes")
 
 
 @pytest.fixture
@@ -78,7 +80,7 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
 
     # And account C set up against it
     team = use_account(monkeypatch, ACCOUNT_C)
-    result = dpc("setup-user-account", "--central-account", CENTRAL, "--yes")
+    result = dpc(*SETUP_USER)
     assert result.exit_code == 0, result.output
     export_rule = team.client("events").describe_rule(Name="export-events-to-central-bus")
     assert "dpc-" in export_rule["EventPattern"]
@@ -133,7 +135,7 @@ def test_lambda_asset_holds_the_handlers_and_nothing_of_the_cli(
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     team = use_account(monkeypatch, ACCOUNT_C)
-    assert dpc("setup-user-account", "--central-account", CENTRAL, "--yes").exit_code == 0
+    assert dpc(*SETUP_USER).exit_code == 0
     s3 = team.client("s3")
     bucket = f"dpc-assets-{ACCOUNT_C}-{REGION}"
     zips = [
@@ -216,6 +218,38 @@ def test_setup_commands_reject_bad_ids(aws: None) -> None:
     assert dpc("setup-user-account", "--central-account", "abc").exit_code == 2
 
 
+def test_setup_user_account_without_the_api_url_is_refused_before_any_aws_call(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given account C's credentials
+    team = use_account(monkeypatch, ACCOUNT_C)
+
+    # When the team forgets --api-url (the central dependency API)
+    result = dpc("setup-user-account", "--central-account", CENTRAL, "--yes")
+
+    # Then it is a usage error pointing at the command that prints the filled-in line,
+    # and nothing is deployed (rather than failing at the team's first `dpc deploy`)
+    assert result.exit_code == 2, result.output
+    assert "--api-url" in result.output and "dpc setup-central-account" in result.output
+    assert "Traceback" not in result.output
+    assert stack_names(team) == set()
+
+
+def test_setup_user_account_dry_run_needs_no_api_url(tmp_path: Path) -> None:
+    result = dpc(
+        "setup-user-account", "--central-account", CENTRAL, "--dry-run", "-o", str(tmp_path)
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "dpc-user-account.template.json").is_file()
+
+
+def test_setup_user_account_help_says_slack_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    result = dpc("setup-user-account", "--help")
+    assert result.exit_code == 0
+    assert "Slack is not configured" in " ".join(result.output.split())
+
+
 def _without_account(tmp_path: Path) -> Path:
     project = tmp_path / "pipeline-x"
     shutil.copytree(SAMPLES / "pipeline-x", project)
@@ -229,7 +263,7 @@ def test_a_pipeline_without_account_belongs_to_the_deploying_account(
 ) -> None:
     # Given account C set up, and pipeline-x's YAML without `account:`
     team = use_account(monkeypatch, ACCOUNT_C)
-    assert dpc("setup-user-account", "--central-account", CENTRAL, "--yes").exit_code == 0
+    assert dpc(*SETUP_USER).exit_code == 0
     project = _without_account(tmp_path)
 
     # When it is deployed with account C's credentials
