@@ -74,8 +74,8 @@ HELP = {
     "setup-central-account": (
         "Deploy the central account: central bus, trigger manager, registry, APIs.\n\n"
         "Run once by the data-platform team. Each listed account also gets a route rule that "
-        "forwards its trigger events to its pipeline bus; with --org-id, list the accounts too "
-        "so that their events can be routed."
+        "forwards its trigger events to its pipeline bus; --org-id needs --accounts too, "
+        "as only listed accounts can have their events routed."
     ),
     "setup-user-account": (
         "Deploy a team's account: pipeline bus, export rule, artifacts bucket, EMR roles.\n\n"
@@ -354,7 +354,10 @@ def setup_central_account(
     ] = None,
     org_id: Annotated[
         str | None,
-        typer.Option("--org-id", help="AWS Organization id (o-...) admitted to the central bus."),
+        typer.Option(
+            "--org-id",
+            help="AWS Organization id (o-...) admitted to the central bus; needs --accounts.",
+        ),
     ] = None,
     dry_run: DryRunOption = False,
     out: OutOption = None,
@@ -370,7 +373,14 @@ def setup_central_account(
     if org_id is not None and not ORG_ID.fullmatch(org_id):
         raise UsageError(f"--org-id: {org_id} is not an AWS Organization id (o-...)")
     if not user_accounts and not org_id:
-        raise UsageError("give --accounts ID,... or --org-id o-... (or both)")
+        raise UsageError("give --accounts ID,... (and optionally --org-id o-...)")
+    if not user_accounts:
+        # Admitting the org without routes would drop every trigger event, silently.
+        raise UsageError(
+            "--org-id needs --accounts too: the central bus routes each trigger event to its "
+            "account's pipeline bus, and an EventBridge target needs a fixed bus ARN, so list "
+            "the accounts to route triggers to (--org-id o-... --accounts ID,...)"
+        )
     build_options = {"user_accounts": user_accounts, "organization_id": org_id}
     if dry_run:
         _show_plan(

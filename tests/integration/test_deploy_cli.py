@@ -218,6 +218,23 @@ def test_setup_commands_reject_bad_ids(aws: None) -> None:
     assert dpc("setup-user-account", "--central-account", "abc").exit_code == 2
 
 
+def test_setup_central_account_with_an_org_but_no_accounts_is_refused(
+    aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the central account's credentials
+    central = use_account(monkeypatch, CENTRAL)
+    monkeypatch.setenv("COLUMNS", "200")
+
+    # When the org is admitted without listing the accounts to route triggers to
+    result = dpc("setup-central-account", "--org-id", "o-a1b2c3d4e5", "--yes")
+
+    # Then it is refused, saying why, rather than deploying a bus that routes nothing
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "--org-id needs --accounts" in message and "route" in message
+    assert stack_names(central) == set()
+
+
 def test_setup_user_account_without_the_api_url_is_refused_before_any_aws_call(
     aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
