@@ -20,6 +20,7 @@ TriggerState child state (pk "CHILD#name@account", sk "#STATE")::
     last    M   {"parent@account": {time, status, execution}} — §5 last[r], one per parent
     applied M   {"parent@account": [last 8 "execution#status" keys]} — skip a resumed event
     clock   S   §5 rule 8 clock at the last evaluation
+    reset_at S  §5 rule 8 newest reset tick applied: older runs are ignored for this child
     outbox  M   {trigger_id: {detail: JSON, recorded_at: ISO}} — recorded, not yet published
 
   Bounded: it holds at most one event and eight keys per parent, whatever the number of runs.
@@ -220,7 +221,8 @@ class DynamoDbStore:
             for trigger_id, value in item.get("outbox", {"M": {}})["M"].items()
         }
         clock = parse_time(item["clock"]["S"]) if "clock" in item else None
-        return ChildState(int(item["version"]["N"]), last, applied, clock, outbox)
+        reset_at = parse_time(item["reset_at"]["S"]) if "S" in item.get("reset_at", {}) else None
+        return ChildState(int(item["version"]["N"]), last, applied, clock, outbox, reset_at)
 
     def commit(self, child: ParentRef, expected_version: int, step: Step) -> CommitOutcome:
         state = step.state
@@ -231,6 +233,7 @@ class DynamoDbStore:
             }
         }
         clock = {"S": format_time(state.clock)} if state.clock else {"NULL": True}
+        reset_at = {"S": format_time(state.reset_at)} if state.reset_at else {"NULL": True}
         version = {"N": str(expected_version + 1)}
         state_write: dict[str, Any]
         if expected_version == 0:
@@ -240,6 +243,7 @@ class DynamoDbStore:
                 "last": last,
                 "applied": applied,
                 "clock": clock,
+                "reset_at": reset_at,
                 "outbox": {"M": {tid: _outbox_entry(p) for tid, p in state.outbox.items()}},
             }
             state_write = {
@@ -250,13 +254,17 @@ class DynamoDbStore:
                 }
             }
         else:
-            sets = "version = :version, #last = :last, applied = :applied, clock = :clock"
+            sets = (
+                "version = :version, #last = :last, applied = :applied, clock = :clock, "
+                "reset_at = :reset_at"
+            )
             values: dict[str, Any] = {
                 ":version": version,
                 ":expected": {"N": str(expected_version)},
                 ":last": last,
                 ":applied": applied,
                 ":clock": clock,
+                ":reset_at": reset_at,
             }
             names = {"#last": "last"}
             if step.trigger is not None:

@@ -7,7 +7,13 @@ run the same rules.
 
 State per child is bounded: ``last[r]`` per parent (§5), the keys of the few newest events of
 each parent already applied (to skip a redelivered event after a crash), the clock of the
-last evaluation (rule 8) and the outbox of recorded but unpublished triggers.
+last evaluation and the newest reset tick applied (rule 8), and the outbox of recorded but
+unpublished triggers.
+
+Rule 8, as read here: a reset closes a period. An event whose time is strictly before the
+newest reset tick applied to a child is ignored for that child (recorded, never ``last[r]``):
+a late delivery of yesterday's success must not pair with today's runs. An event exactly at
+the tick belongs to the new period.
 
 How one event is processed (:meth:`TriggerEngine.process`):
 
@@ -169,6 +175,8 @@ class ChildState:
     applied: Mapping[ParentRef, tuple[str, ...]] = field(default_factory=dict)
     clock: datetime | None = None
     outbox: Mapping[str, PendingTrigger] = field(default_factory=dict)
+    reset_at: datetime | None = None
+    """The newest reset tick applied (rule 8): a run older than it belongs to a closed period."""
 
 
 Block = Literal["allOf", "anyOf"]
@@ -288,21 +296,28 @@ def _verdict(
     return verdict(True, f"{item.parent} {seen}")
 
 
+def _latest_tick(cron: CronExpression, after: datetime, until: datetime) -> datetime | None:
+    """The newest tick in (after, until]: several may have passed since the child's last event."""
+    return max(cron.ticks_between(after, until), default=None)
+
+
 def apply_event(
     state: ChildState, child: ParentRef, condition: Condition, event: RunEvent, now: datetime
 ) -> Step | None:
     """Rules 2-9 for one child. None when this child already applied the event (a resume)."""
     notes: list[str] = []
     last = dict(state.last)
+    reset_at = state.reset_at
     if condition.reset_cron is not None and state.clock is not None:
-        tick = _cron(condition.reset_cron).next_after(state.clock)
-        if tick is not None and tick <= now:
+        tick = _latest_tick(_cron(condition.reset_cron), state.clock, now)
+        if tick is not None:
             if last:
                 notes.append(
                     f"reset at {_readable(tick)} cleared partial match "
                     f"({', '.join(str(r) for r in sorted(last))})"
                 )
             last = {}
+            reset_at = tick
     clock = now if state.clock is None else max(state.clock, now)
 
     applied_keys = state.applied.get(event.pipeline, ())
@@ -313,14 +328,24 @@ def apply_event(
         event.pipeline: (*applied_keys, event.key)[-APPLIED_KEYS_PER_PARENT:],
     }
 
+    def ignored(reason: str) -> Step:
+        kept = replace(state, last=last, applied=applied, clock=clock, reset_at=reset_at)
+        evaluation = Evaluation(child, event, "IGNORED", now, notes=(*notes, reason))
+        return Step(kept, evaluation, None)
+
+    # A late delivery (EventBridge retries for up to 24 hours) of a run from before the last
+    # reset would otherwise become last[r] and pair with runs of the new period.
+    if reset_at is not None and event.time < reset_at:
+        return ignored(
+            f"ignored: {event.pipeline} run at {_readable(event.time)} ({event.execution}) "
+            f"is older than the reset at {_readable(reset_at)}"
+        )
     previous = last.get(event.pipeline)
     if previous is not None and event.time < previous.time:
-        notes.append(
+        return ignored(
             f"ignored: older than the latest {event.pipeline} run seen "
             f"({previous.status} at {_readable(previous.time)}, {previous.execution})"
         )
-        ignored = replace(state, last=last, applied=applied, clock=clock)
-        return Step(ignored, Evaluation(child, event, "IGNORED", now, notes=tuple(notes)), None)
     last[event.pipeline] = event
 
     verdicts = [_verdict(i, "allOf", last, event.time, condition.within) for i in condition.all_of]
@@ -335,14 +360,14 @@ def apply_event(
         holds = all_holds if condition.all_of else any_holds
 
     if not holds:
-        new_state = replace(state, last=last, applied=applied, clock=clock)
+        new_state = replace(state, last=last, applied=applied, clock=clock, reset_at=reset_at)
         evaluation = Evaluation(child, event, "NOT_MET", now, tuple(verdicts), tuple(notes))
         return Step(new_state, evaluation, None)
 
     cause_parents = dict.fromkeys(v.parent for v in verdicts if v.met)
     causes = tuple(last[parent] for parent in cause_parents)
     trigger = Trigger(child, trigger_id(child, causes), causes)
-    new_state = replace(state, last={}, applied=applied, clock=clock)
+    new_state = replace(state, last={}, applied=applied, clock=clock, reset_at=reset_at)
     evaluation = Evaluation(
         child, event, "TRIGGERED", now, tuple(verdicts), tuple(notes), trigger.trigger_id
     )

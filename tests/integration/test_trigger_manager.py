@@ -102,6 +102,35 @@ def test_case_study_pipeline_x_runs_once_a_day_after_both_parents(central: Local
         assert run.deliver(time, parent, "SUCCEEDED", execution) == []
 
 
+def test_a_late_success_from_before_the_midnight_reset_never_pairs_with_todays_runs(
+    central: LocalCentral,
+) -> None:
+    run = Lambda(central)
+    # Given the clock passed midnight (an event of a parent at 00:00:10 applied the reset)
+    assert run.deliver("2026-11-27T05:00:00Z", SEARCHES, "FAILED", "s-27") == []
+    assert run.deliver("2026-11-28T00:00:10Z", SEARCHES, "RUNNING", "s-28") == []
+    # When yesterday's listings success arrives late, then today's searches succeeds
+    assert run.deliver("2026-11-27T23:59:50Z", LISTINGS, "SUCCEEDED", "l-27") == []
+    assert run.deliver("2026-11-28T05:00:00Z", SEARCHES, "SUCCEEDED", "s-28") == []
+    # Then only today's listings starts pipeline-x, and `dpc why` says why l-27 did not count
+    today = run.deliver("2026-11-28T06:00:00Z", LISTINGS, "SUCCEEDED", "l-28")
+    assert [[c.execution for c in t.causes] for t in today] == [["l-28", "s-28"]]
+    records = central.dynamodb.query(
+        TableName=central.settings.trigger_state_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": why_partition(X)}},
+    )["Items"]
+    notes = [
+        json.loads(r["record"]["S"])["notes"] for r in records if r["result"]["S"] == "IGNORED"
+    ]
+    assert notes == [
+        [
+            "ignored: listings@111111111111 run at 2026-11-27 23:59 UTC (l-27) "
+            "is older than the reset at 2026-11-28 00:00 UTC"
+        ]
+    ]
+
+
 def test_trigger_events_reach_the_central_bus_in_the_contract_shape(central: LocalCentral) -> None:
     sqs = boto3.client("sqs")
     queue = sqs.create_queue(QueueName="triggers")["QueueUrl"]

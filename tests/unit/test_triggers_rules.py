@@ -224,6 +224,45 @@ def test_rule_8_the_clock_is_moved_by_any_event_not_only_the_childs_parents() ->
     assert run.fired == []
 
 
+def test_rule_8_a_late_success_from_before_the_reset_never_pairs_with_todays_runs() -> None:
+    # Given the clock passed midnight with an event of pipeline-x's parent (reset applied)
+    late_listings = ev("2026-11-27T23:59:50Z", LISTINGS, "SUCCEEDED", "l-27")
+    run = Run(
+        {X: both_succeed(reset_cron="0 0 * * ? *")},
+        [
+            ev("2026-11-27T05:00:00Z", SEARCHES, "FAILED", "s-27"),
+            ev("2026-11-28T00:00:10Z", SEARCHES, "RUNNING", "s-28"),
+            # When yesterday's listings success is delivered late (EventBridge retries 24h)
+            late_listings,
+            ev("2026-11-28T05:00:00Z", SEARCHES, "SUCCEEDED", "s-28"),
+            ev("2026-11-28T06:00:00Z", LISTINGS, "SUCCEEDED", "l-28"),
+        ],
+    )
+    # Then today's searches does not pair with it; today's listings does
+    assert run.event_numbers == [4]
+    assert [c.execution for c in run.fired[0][1].causes] == ["l-28", "s-28"]
+    late = run.evaluations_of(X)[2]
+    assert (late.event, late.result) == (late_listings, "IGNORED")
+    assert late.notes == (
+        "ignored: listings@111111111111 run at 2026-11-27 23:59 UTC (l-27) "
+        "is older than the reset at 2026-11-28 00:00 UTC",
+    )
+
+
+def test_rule_8_a_run_exactly_at_the_reset_tick_belongs_to_the_new_period() -> None:
+    run = Run(
+        {X: both_succeed(reset_cron="0 0 * * ? *")},
+        [
+            ev("2026-11-27T23:00:00Z", SEARCHES, "SUCCEEDED", "s-27"),
+            ev("2026-11-28T00:00:10Z", SEARCHES, "RUNNING", "s-28"),
+            ev("2026-11-28T00:00:00Z", LISTINGS, "SUCCEEDED", "l-28"),
+            ev("2026-11-28T05:00:00Z", SEARCHES, "SUCCEEDED", "s-28"),
+        ],
+    )
+    assert run.event_numbers == [3]
+    assert [c.execution for c in run.fired[0][1].causes] == ["l-28", "s-28"]
+
+
 def test_rule_8_without_a_tick_in_between_nothing_is_reset() -> None:
     run = Run(
         {X: both_succeed(reset_cron="0 0 * * ? *")},
