@@ -239,11 +239,21 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--keep", help="Keep the work folder (step logs, data) here."),
         ] = None,
+        org_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--org",
+                help="A copy of samples/case-study [default: the clone's, when dpc runs from "
+                "a clone of its repository].",
+            ),
+        ] = None,
     ) -> None:
         from dpc.sandbox.story import run_demo
 
+        if org_dir is not None and not org_dir.is_dir():
+            raise UsageError(f"--org {org_dir}: not a folder")
         with _progress() as progress:
-            result = run_demo(work_dir=keep, progress=progress)
+            result = run_demo(org_dir=org_dir, work_dir=keep, progress=progress)
         _show(result, as_json=as_json, timings=timings)
 
     @sandbox_app.command("run", help=RUN_HELP, epilog=RUN_EPILOG)

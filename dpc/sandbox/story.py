@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from dpc.errors import DpcError
 from dpc.sandbox.observed import Closing, WhySeen, read_runs, read_why
 from dpc.sandbox.org import DeployedOrg, Timings, deploy_org, load_projects
 from dpc.sandbox.sandbox import DEFAULT_START, Sandbox
@@ -48,8 +49,18 @@ class StoryResult:
     """`dpc runs` and `dpc why pipeline-x` as the demo read them (its human output ends so)."""
 
 
-def case_study_dir() -> Path:
-    return CASE_STUDY
+def case_study(org_dir: Path | None = None) -> Path:
+    """The org the demo tells: ``org_dir``, else the repository's samples/case-study. The
+    samples are not package data, so an installed dpc has none: say so, not a traceback."""
+    folder = org_dir or CASE_STUDY
+    if not folder.is_dir():
+        raise DpcError(
+            f"the case study is not at {folder}: `dpc demo` (and `dpc sandbox up` without "
+            "--org) runs from a clone of the dpc repository, whose samples/case-study is not "
+            "installed with the package. Run it from a clone, or pass --org DIR, a folder "
+            "shaped like samples/case-study (its projects and upstream/land.sh)."
+        )
+    return folder
 
 
 def run_demo(
@@ -61,7 +72,8 @@ def run_demo(
 ) -> StoryResult:
     """The case study over two days (issue 5's story)."""
     timings = Timings()
-    pipelines = load_projects(org_dir or CASE_STUDY)
+    folder = case_study(org_dir)
+    pipelines = load_projects(folder)
     with Sandbox(accounts=CASE_STUDY_ACCOUNTS, start=start, work_dir=work_dir) as sandbox:
         deploy_org(sandbox, pipelines, timings=timings, progress=progress)
         progress("running day 1 and day 2 on the virtual clock")
@@ -71,7 +83,7 @@ def run_demo(
         sandbox.clock.at(
             start + DAY + RERUN_AT, lambda: asked.append(read_why(sandbox, "pipeline-x", limit=3))
         )
-        _two_days(sandbox, start, (org_dir or CASE_STUDY) / UPSTREAM)
+        _two_days(sandbox, start, folder / UPSTREAM)
         timings.run = time.perf_counter() - began
         names = {account: name for name, account in CASE_STUDY_ACCOUNTS.items()}
         closing = Closing(read_runs(sandbox, since=start), asked[0])

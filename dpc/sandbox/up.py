@@ -21,7 +21,7 @@ from dpc.errors import DpcError, UsageError
 from dpc.sandbox.org import Timings, accounts_for, deploy_org, load_projects
 from dpc.sandbox.sandbox import DEFAULT_START, Sandbox
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, CENTRAL_ACCOUNT
-from dpc.sandbox.story import CASE_STUDY, DAY, UPSTREAM, Progress
+from dpc.sandbox.story import DAY, UPSTREAM, Progress, case_study
 from dpc.sandbox.timeline import Entry
 
 COMMANDS = (
@@ -128,7 +128,7 @@ def sandbox_up(
     progress: Progress = lambda _: None,
 ) -> Iterator[Controlled]:
     """Deploy ``org_dir`` (the case study by default) and hold the sandbox open."""
-    folder = org_dir or CASE_STUDY
+    folder = case_study(org_dir)
     pipelines = load_projects(folder)
     if org_dir is None:
         accounts, names = dict(CASE_STUDY_ACCOUNTS), {a: n for n, a in CASE_STUDY_ACCOUNTS.items()}
