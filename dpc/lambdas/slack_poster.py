@@ -6,6 +6,14 @@ the Slack-channels table, and post to each channel with ``chat.postMessage`` —
 message of an execution starts a thread whose ``ts`` is stored in the Slack-threads table,
 every later message of that execution replies in it.
 
+Two first messages of one run can arrive together (the tracker posts run and step events
+concurrently). The thread item is therefore claimed with a conditional put *before* the root
+is posted: the winner posts the root and stores its ``ts``; the other reads the item until the
+``ts`` appears (up to ``THREAD_WAIT_SECONDS``) and replies in the thread. If the root is still
+not posted by then (Slack rate-limiting the winner for long), the message is posted on its own
+rather than lost. A claim whose poster failed is released; one whose poster died is taken
+over after ``RESERVATION_LEASE_SECONDS``.
+
 Slack is called with plain HTTPS (urllib), not ``slack_sdk``: the poster uses one Web API
 method, the Lambda asset stays free of third-party packages (boto3 and Powertools come
 from the runtime and layer), and the two behaviours that matter here — waiting for
@@ -28,6 +36,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from functools import cache
 from typing import Any
 
@@ -42,6 +51,11 @@ logger = Logger(service="dpc-slack-poster")
 
 DEFAULT_SLACK_BASE_URL = "https://slack.com/api"
 THREAD_RETENTION = timedelta(days=90)
+THREAD_WAIT_SECONDS = 5.0
+THREAD_WAIT_POLLS = 20
+"""A message waiting for a concurrent first message's root reads the thread this often."""
+RESERVATION_LEASE_SECONDS = 60
+"""A root claim older than this belongs to a poster that died (the Lambda times out at 30 s)."""
 MAX_WAIT_SECONDS = 20.0
 """Total Retry-After waiting per message: the poster's Lambda times out after 30 seconds."""
 TOKEN_UNAVAILABLE = "token_unavailable"
@@ -66,6 +80,12 @@ class SlackError(Exception):
 class Posted:
     channel_id: str
     ts: str
+
+
+class _Claim(Enum):
+    RESERVED = "reserved"
+    """This message posts the run's root in the channel and stores its ts."""
+    UNTHREADED = "unthreaded"
 
 
 @dataclass
@@ -175,6 +195,7 @@ class SlackPoster:
     slack: SlackWebApi
     token: TokenCache
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    sleep: Callable[[float], None] = time.sleep
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
@@ -219,50 +240,96 @@ class SlackPoster:
         return posted, failed
 
     def _post_in_thread(self, execution: str, channel: str, text: str) -> None:
-        thread = self._thread(execution, channel)
+        thread = self._thread_or_reservation(execution, channel)
+        if isinstance(thread, Posted):
+            self._send(thread.channel_id, text, thread.ts)
+            return
         try:
-            posted = self._send(channel if thread is None else thread[0], text, thread)
+            posted = self._send(channel, text, None)
+        except SlackError:
+            if thread is _Claim.RESERVED:
+                self._release_thread(execution, channel)
+            raise
+        if thread is _Claim.RESERVED:
+            self._remember_thread(execution, channel, posted)
+
+    def _send(self, channel: str, text: str, thread_ts: str | None) -> Posted:
+        try:
+            return self.slack.post_message(channel, text, thread_ts)
         except SlackError as error:
             if not error.is_auth:
                 raise
             self.token.forget()  # the secret may have been replaced since it was cached
-            posted = self._send(channel if thread is None else thread[0], text, thread)
-        if thread is None:
-            self._remember_thread(execution, channel, posted)
+            return self.slack.post_message(channel, text, thread_ts)
 
-    def _send(self, channel: str, text: str, thread: tuple[str, str] | None) -> Posted:
-        return self.slack.post_message(channel, text, thread[1] if thread else None)
+    def _thread_or_reservation(self, execution: str, channel: str) -> Posted | _Claim:
+        """The execution's thread in ``channel`` (its root posted), or the right to post the
+        root (``RESERVED``), or ``UNTHREADED`` when another message's root is still being
+        posted after ``THREAD_WAIT_POLLS`` reads: post on its own rather than not at all."""
+        key = {"execution": {"S": execution}, "channel": {"S": channel}}
+        for _ in range(THREAD_WAIT_POLLS):
+            item = self.dynamodb.get_item(
+                TableName=self.settings.threads_table, Key=key, ConsistentRead=True
+            ).get("Item")
+            if item is not None and "ts" in item:
+                return Posted(channel_id=item["channel_id"]["S"], ts=item["ts"]["S"])
+            now = int(self.now().timestamp())
+            if item is None or int(item["reserved_at"]["N"]) < now - RESERVATION_LEASE_SECONDS:
+                if self._reserve_thread(key, item, now):
+                    return _Claim.RESERVED
+                continue  # another message reserved it first: read what it wrote
+            self.sleep(THREAD_WAIT_SECONDS / THREAD_WAIT_POLLS)
+        logger.warning(
+            "the first message of this run is still being posted: posting outside its thread",
+            extra={"execution": execution, "channel": channel},
+        )
+        return _Claim.UNTHREADED
 
-    def _thread(self, execution: str, channel: str) -> tuple[str, str] | None:
-        """(channel id, root ts) of the execution's thread in ``channel``, if it has one."""
-        item = self.dynamodb.get_item(
-            TableName=self.settings.threads_table,
-            Key={"execution": {"S": execution}, "channel": {"S": channel}},
-            ConsistentRead=True,
-        ).get("Item")
-        return (item["channel_id"]["S"], item["ts"]["S"]) if item else None
-
-    def _remember_thread(self, execution: str, channel: str, posted: Posted) -> None:
+    def _reserve_thread(self, key: dict[str, Any], seen: dict[str, Any] | None, now: int) -> bool:
+        """Claim the root before posting it, so two concurrent first messages never post two
+        roots. A claim whose poster died (older than the lease) may be taken over."""
+        condition = (
+            "attribute_not_exists(execution)"
+            if seen is None
+            else "reserved_at = :seen AND attribute_not_exists(ts)"
+        )
+        values = {} if seen is None else {":seen": seen["reserved_at"]}
         expires = int((self.now() + THREAD_RETENTION).timestamp())
         try:
             self.dynamodb.put_item(
                 TableName=self.settings.threads_table,
-                Item={
-                    "execution": {"S": execution},
-                    "channel": {"S": channel},
-                    "channel_id": {"S": posted.channel_id},
-                    "ts": {"S": posted.ts},
-                    "expires_at": {"N": str(expires)},
-                },
-                ConditionExpression="attribute_not_exists(execution)",
+                Item={**key, "reserved_at": {"N": str(now)}, "expires_at": {"N": str(expires)}},
+                ConditionExpression=condition,
+                **({"ExpressionAttributeValues": values} if values else {}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            logger.info(
-                "another message of this run started the thread first",
-                extra={"execution": execution, "channel": channel},
+            return False
+        return True
+
+    def _release_thread(self, execution: str, channel: str) -> None:
+        """The root could not be posted: let the run's next message start the thread."""
+        try:
+            self.dynamodb.delete_item(
+                TableName=self.settings.threads_table,
+                Key={"execution": {"S": execution}, "channel": {"S": channel}},
+                ConditionExpression="attribute_not_exists(ts)",
             )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def _remember_thread(self, execution: str, channel: str, posted: Posted) -> None:
+        self.dynamodb.update_item(
+            TableName=self.settings.threads_table,
+            Key={"execution": {"S": execution}, "channel": {"S": channel}},
+            UpdateExpression="SET channel_id = :channel_id, ts = :ts",
+            ExpressionAttributeValues={
+                ":channel_id": {"S": posted.channel_id},
+                ":ts": {"S": posted.ts},
+            },
+        )
 
 
 def _account_of(execution_arn: str) -> str | None:

@@ -59,9 +59,11 @@ SlackThreads (env ``DPC_SLACK_THREADS_TABLE``) — one Slack thread per executio
 
     execution S  partition key, the Step Functions execution ARN
     channel   S  sort key, the channel as pipeline.yaml names it
-    ts S (the root message's Slack timestamp), channel_id S, expires_at N (TTL, 90 days)
+    reserved_at N (epoch seconds the root was claimed), expires_at N (TTL, 90 days),
+    ts S (the root message's Slack timestamp) and channel_id S, once the root is posted
 
-  Written with a conditional put, so concurrent first messages of one run keep one root.
+  Claimed with a conditional put before the root is posted, so concurrent first messages of
+  one run post one root (dpc.lambdas.slack_poster).
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -149,3 +153,57 @@ def test_unreadable_token_secret_is_a_clear_error(
     }
     assert f"cannot read the Slack token from secret {slack_aws.secret_id}" in caplog.text
     assert fake_slack.requests == 0
+
+
+class BothLookUpTheThreadFirst:
+    """The DynamoDB client of two concurrent posters whose first thread look-ups both happen
+    before either has posted: the race of two first messages of one run, made certain."""
+
+    def __init__(self, client: Any, threads_table: str) -> None:
+        self.client, self.threads_table = client, threads_table
+        self.barrier = threading.Barrier(2, timeout=10)
+        self.first_lookups = 2
+        self.lock = threading.Lock()
+
+    def get_item(self, **request: Any) -> Any:
+        answer = self.client.get_item(**request)
+        if request["TableName"] == self.threads_table:
+            with self.lock:
+                first, self.first_lookups = self.first_lookups > 0, self.first_lookups - 1
+            if first:
+                self.barrier.wait()
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+def test_two_concurrent_first_messages_of_a_run_share_one_thread(
+    central: Any, slack_aws: Any, fake_slack: Any
+) -> None:
+    central.register(["data-pipeline-alerts"])
+    racing = BothLookUpTheThreadFirst(slack_aws.dynamodb, slack_aws.threads_table)
+    central.poster = replace(central.poster, dynamodb=racing, sleep=lambda _: time.sleep(0.05))
+    # When two first messages of one run are posted at the same moment
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        replies = list(pool.map(lambda text: central.post(RUN_1, text), ["a", "b"]))
+    # Then both are posted, one as the thread's root and the other as a reply in it
+    assert [r["status"] for r in replies] == [200, 200]
+    root, reply = fake_slack.in_channel("C0ALERTS")
+    assert root["thread_ts"] is None and reply["thread_ts"] == root["ts"]
+    # And the run's next message replies in that thread too
+    central.post(RUN_1, "c")
+    assert fake_slack.in_channel("C0ALERTS")[-1]["thread_ts"] == root["ts"]
+
+
+def test_a_root_that_could_not_be_posted_lets_the_next_message_start_the_thread(
+    central: Any, fake_slack: Any
+) -> None:
+    central.register(["data-pipeline-alerts"])
+    fake_slack.rate_limit_next = 100
+    assert central.post(RUN_1, "lost")["status"] == 502
+    fake_slack.rate_limit_next = 0
+    assert central.post(RUN_1, "first")["status"] == 200
+    assert central.post(RUN_1, "second")["status"] == 200
+    root, reply = fake_slack.in_channel("C0ALERTS")
+    assert root["thread_ts"] is None and reply["thread_ts"] == root["ts"]
