@@ -52,15 +52,24 @@ _YEAR = _Field("year", 1970, 2199)
 DayMatcher = Callable[[date], bool]
 
 
+def _number(text: str) -> int | None:
+    """The number ``text`` spells in ASCII digits, else None. ``str.isdigit`` alone also
+    accepts '²' (which int() refuses), and int() refuses more than 4300 digits: a run of
+    digits that long is only ever out of range, so it counts as a huge number."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 100 else 10**100
+
+
 def _value(token: str, field: _Field) -> int:
     upper = token.upper()
     if upper in field.names:
         return field.low + field.names.index(upper)
-    if not token.isdigit():
+    value = _number(token)
+    if value is None:
         raise CronError(f"{field.name} field: '{token}' is not a number (allowed {field.allowed})")
-    value = int(token)
     if not field.low <= value <= field.high:
-        raise CronError(f"{field.name} field: {value} is out of range (allowed {field.allowed})")
+        raise CronError(f"{field.name} field: {token} is out of range (allowed {field.allowed})")
     return value
 
 
@@ -73,11 +82,11 @@ def _values(text: str, field: _Field) -> frozenset[int]:
         base, _, step_text = part.partition("/")
         step = 1
         if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
+            step = _number(step_text) or 0
+            if step == 0:
                 raise CronError(
                     f"{field.name} field: step '/{step_text}' must be a positive number"
                 )
-            step = int(step_text)
         if base == "*":
             start, end = field.low, field.high
         elif "-" in base:
@@ -135,9 +144,9 @@ def _day_of_week_matcher(text: str) -> DayMatcher:
     if "#" in upper:
         weekday_text, _, nth_text = upper.partition("#")
         weekday = _value(weekday_text, _DAY_OF_WEEK)
-        if not nth_text.isdigit() or not 1 <= int(nth_text) <= 5:
+        nth = _number(nth_text) or 0
+        if not 1 <= nth <= 5:
             raise CronError(f"day-of-week field: '#{nth_text}' must be 1-5 (the n-th weekday)")
-        nth = int(nth_text)
         return lambda day: _weekday(day) == weekday and (day.day - 1) // 7 + 1 == nth
     weekdays = _values(text, _DAY_OF_WEEK)
     return lambda day: _weekday(day) in weekdays
@@ -252,12 +261,12 @@ def parse_cron(text: str) -> CronExpression:
 def parse_rate(text: str) -> RateExpression:
     """Parse ``1 hour`` or ``rate(5 minutes)``; EventBridge wants the singular unit for 1."""
     expression = _unwrap(text, "rate")
-    match = re.fullmatch(r"(\d+)\s+(minute|minutes|hour|hours|day|days)", expression)
+    match = re.fullmatch(r"([0-9]+)\s+(minute|minutes|hour|hours|day|days)", expression)
     if not match:
         raise CronError(
             f"rate: '{expression}' is not '<number> <unit>' (units: minute(s), hour(s), day(s))"
         )
-    value, unit = int(match.group(1)), match.group(2)
+    value, unit = _number(match.group(1)) or 0, match.group(2)
     if value == 0:
         raise CronError("rate: the value must be a positive number")
     if (value == 1) == unit.endswith("s"):

@@ -129,6 +129,35 @@ def test_huge_durations_never_crash(project: Path, data: st.DataObject) -> None:
     validate_text(project, yaml.safe_dump(document, width=10**9))
 
 
+SCHEDULE_SHAPES = (
+    {"hour": "{}"},
+    {"minute": "{}/{}"},
+    {"hour": "3", "minute": "{}-{}"},
+    {"weekDay": "{}#{}"},
+    {"day": "{}W"},
+    {"cron": "{} {} * * ? *"},
+    {"cron": "0/{} 3 ? * {}L *"},
+    {"rate": "{} days"},
+    {"rate": "{} minutes"},
+)
+
+
+@FUZZ
+@given(st.sampled_from(SCHEDULE_SHAPES), st.data())
+def test_huge_numbers_in_schedules_never_crash(
+    project: Path, shape: dict[str, str], data: st.DataObject
+) -> None:
+    import yaml
+
+    document = yaml.safe_load((SAMPLE / "pipeline.yaml").read_text())
+    document["trigger"]["schedule"] = {
+        key: text.format(*(data.draw(HUGE_NUMBERS) for _ in range(text.count("{}"))))
+        for key, text in shape.items()
+    }
+    document["trigger"]["executions"]["reset"]["cron"] = f"0 {data.draw(HUGE_NUMBERS)} * * ? *"
+    validate_text(project, yaml.safe_dump(document, width=10**9))
+
+
 SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
 JUNK = st.one_of(
     SCALARS,

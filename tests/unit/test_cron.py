@@ -83,6 +83,27 @@ def test_invalid_cron_names_the_field_and_what_is_allowed(expression: str, messa
         parse_cron(expression)
 
 
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0 \u00b2 * * ? *", "hour field: '\u00b2' is not a number"),
+        ("0 \u0663 * * ? *", "hour field: '\u0663' is not a number"),
+        ("0 " + "9" * 5000 + " * * ? *", "hour field: 99999"),
+        ("0/\u00b2 3 * * ? *", "minute field: step '/\u00b2' must be a positive number"),
+        ("0 3 ? * 2#\u00b2 *", "day-of-week field: '#\u00b2' must be 1-5"),
+    ],
+)
+def test_only_ascii_digits_of_any_length_are_numbers(expression: str, message: str) -> None:
+    # '²' passes str.isdigit() but not int(); 5000 digits pass [0-9]+ but not int()
+    with pytest.raises(CronError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_cron(expression)
+
+
+def test_rate_value_is_ascii_digits() -> None:
+    with pytest.raises(CronError, match="not '<number> <unit>'"):
+        parse_rate("\u0663 days")
+
+
 def test_rate_expressions() -> None:
     assert parse_rate("rate(1 hour)").interval.total_seconds() == 3600
     assert parse_rate("5 minutes").interval.total_seconds() == 300
