@@ -5,6 +5,16 @@ a child's edge lives in its *parent's* partition, next to the parent's registrat
 carries the child's condition — so the trigger manager reads "is this state machine a
 registered pipeline of this account, and which children with which conditions wait for it"
 with ONE Query, whatever the organization's size.
+
+Known limit — the cycle check is read-then-write, not atomic. ``register`` walks the graph
+(unconditional Queries) and then writes in a transaction that does not re-check what it read.
+Two registrations running at the same moment that each add one half of a cycle (A starts
+waiting for B while B starts waiting for A) both pass the check and both commit. Nothing here
+prevents that (two pipeline stacks deployed at once from different accounts can race). It
+is left because registrations only happen on deploys, and ``dpc validate`` on an
+organization directory rejects such a cycle before either is deployed. Closing it would
+need a version on every registration item the walk visits, checked in the transaction
+(ConditionCheck, 100 items at most), or a verify-and-roll-back after the write.
 """
 
 from __future__ import annotations
@@ -135,6 +145,8 @@ class DynamoDbRegistry:
         return None
 
     def register(self, registration: Registration) -> None:
+        """Refuses a registration that closes a cycle in the registry as it is read now (see
+        the module docstring for the concurrent case this does not cover)."""
         ref = registration.pipeline
         condition = registration.condition
         parents = condition.parents if condition is not None else ()
