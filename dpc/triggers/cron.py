@@ -35,6 +35,9 @@ class _Field:
     high: int
     names: tuple[str, ...] = ()
     """Names for low, low+1, … (months, weekdays)."""
+    max_step: int = 0
+    """The largest ``/step`` EventBridge's (Quartz) cron takes: 59 minutes, 23 hours, 31 days,
+    12 months, 7 weekdays; a larger one is refused at deploy."""
 
     @property
     def allowed(self) -> str:
@@ -42,12 +45,15 @@ class _Field:
         return f"{self.low}-{self.high}{extra}"
 
 
-_MINUTE = _Field("minute", 0, 59)
-_HOUR = _Field("hour", 0, 23)
-_DAY_OF_MONTH = _Field("day-of-month", 1, 31)
-_MONTH = _Field("month", 1, 12, MONTHS)
-_DAY_OF_WEEK = _Field("day-of-week", 1, 7, WEEKDAYS)
-_YEAR = _Field("year", 1970, 2199)
+_MINUTE = _Field("minute", 0, 59, max_step=59)
+_HOUR = _Field("hour", 0, 23, max_step=23)
+_DAY_OF_MONTH = _Field("day-of-month", 1, 31, max_step=31)
+_MONTH = _Field("month", 1, 12, MONTHS, max_step=12)
+_DAY_OF_WEEK = _Field("day-of-week", 1, 7, WEEKDAYS, max_step=7)
+_YEAR = _Field("year", 1970, 2199, max_step=2199 - 1970)
+RATE_LIMITS = {"minute": 525_600, "hour": 8_760, "day": 365}
+"""The largest rate value per unit: a year. EventBridge takes a positive integer; a longer
+rate never fires within any run the engine or the sandbox looks at, so it is a typo."""
 
 DayMatcher = Callable[[date], bool]
 
@@ -83,9 +89,10 @@ def _values(text: str, field: _Field) -> frozenset[int]:
         step = 1
         if step_text:
             step = _number(step_text) or 0
-            if step == 0:
+            if not 1 <= step <= field.max_step:
                 raise CronError(
-                    f"{field.name} field: step '/{step_text}' must be a positive number"
+                    f"{field.name} field: step '/{step_text}' must be a positive number, "
+                    f"at most {field.max_step}"
                 )
         if base == "*":
             start, end = field.low, field.high
@@ -267,8 +274,12 @@ def parse_rate(text: str) -> RateExpression:
             f"rate: '{expression}' is not '<number> <unit>' (units: minute(s), hour(s), day(s))"
         )
     value, unit = _number(match.group(1)) or 0, match.group(2)
-    if value == 0:
-        raise CronError("rate: the value must be a positive number")
+    longest = RATE_LIMITS[unit.rstrip("s")]
+    if not 1 <= value <= longest:
+        raise CronError(
+            f"rate: '{match.group(1)} {unit}' is out of range "
+            f"(allowed 1-{longest} {unit.rstrip('s')}s, at most a year)"
+        )
     if (value == 1) == unit.endswith("s"):
         wanted = unit.rstrip("s") if value == 1 else unit.rstrip("s") + "s"
         raise CronError(f"rate: write '{value} {wanted}' (EventBridge wants singular units for 1)")

@@ -99,6 +99,50 @@ def test_only_ascii_digits_of_any_length_are_numbers(expression: str, message: s
         parse_cron(expression)
 
 
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("0/60 3 * * ? *", "minute field: step '/60' must be a positive number, at most 59"),
+        ("0 1/24 * * ? *", "hour field: step '/24' must be a positive number, at most 23"),
+        ("0 3 1/32 * ? *", "day-of-month field: step '/32' must be a positive number, at most 31"),
+        ("0 3 1 */13 ? *", "month field: step '/13' must be a positive number, at most 12"),
+        ("0 3 ? * 1/8 *", "day-of-week field: step '/8' must be a positive number, at most 7"),
+        ("1/99999999999999999999 3 * * ? *", "minute field: step '/99999999999999999999'"),
+    ],
+)
+def test_steps_beyond_what_eventbridge_takes_are_refused(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_cron(expression)
+
+
+def test_the_largest_steps_eventbridge_takes_are_accepted() -> None:
+    widest = parse_cron("0/59 0/23 1/31 1/12 ? *")
+    assert (widest.minutes, widest.hours, sorted(widest.months)) == ((0, 59), (0, 23), [1])
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        (
+            "99999999999999999999999 days",
+            "'99999999999999999999999 days' is out of range (allowed 1-365 days, at most a year)",
+        ),
+        ("366 days", "(allowed 1-365 days, at most a year)"),
+        ("8761 hours", "(allowed 1-8760 hours, at most a year)"),
+        ("525601 minutes", "(allowed 1-525600 minutes, at most a year)"),
+        ("0 minutes", "'0 minutes' is out of range (allowed 1-525600 minutes"),
+    ],
+)
+def test_rates_longer_than_a_year_are_refused(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_rate(expression)
+
+
+def test_a_rate_of_a_year_is_accepted_and_has_an_interval() -> None:
+    assert parse_rate("365 days").interval.days == 365
+    assert parse_rate("rate(525600 minutes)").interval.days == 365
+
+
 def test_rate_value_is_ascii_digits() -> None:
     with pytest.raises(CronError, match="not '<number> <unit>'"):
         parse_rate("\u0663 days")

@@ -139,6 +139,24 @@ def test_rate_needs_eventbridge_units(tmp_path: Path) -> None:
     assert finding.message == "rate: write '1 hour' (EventBridge wants singular units for 1)"
 
 
+def test_rate_longer_than_a_year_is_refused_at_its_line(tmp_path: Path) -> None:
+    text = VALID.replace("hour: 3", "rate: 99999999999999999999999 days")
+    finding = only(findings_for(tmp_path, text))
+    assert (finding.line, finding.column, finding.field) == (5, 11, "trigger.schedule.rate")
+    assert finding.message == (
+        "rate: '99999999999999999999999 days' is out of range (allowed 1-365 days, at most a year)"
+    )
+
+
+def test_cron_step_beyond_eventbridge_is_refused_at_its_field(tmp_path: Path) -> None:
+    text = VALID.replace("hour: 3", "hour: 3\n    minute: 1/99999999999999999999")
+    finding = only(findings_for(tmp_path, text))
+    assert (finding.line, finding.column, finding.field) == (6, 13, "trigger.schedule.minute")
+    assert finding.message == (
+        "minute field: step '/99999999999999999999' must be a positive number, at most 59"
+    )
+
+
 def test_schedule_forms_exclude_each_other(tmp_path: Path) -> None:
     text = VALID.replace("hour: 3", 'hour: 3\n    cron: "0 3 * * ? *"')
     finding = only(findings_for(tmp_path, text))
