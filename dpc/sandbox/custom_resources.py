@@ -3,7 +3,8 @@
 After each deploy of a stack the sandbox compares the stack's custom resources (from the
 deployed template, properties resolved against the deployed stack) with those it saw
 before, and sends the handler named by each ``ServiceToken`` the CloudFormation request
-it would have got — Create, Update (with ``OldResourceProperties``) or Delete — then reads
+it would have got — Create, Update (with ``OldResourceProperties``) or Delete (also
+before a DeleteStack of the whole stack, see ``Sandbox``) — then reads
 the answer the handler PUTs to its ``ResponseURL``. A FAILED answer fails the deploy, as a
 rollback would on AWS.
 """
@@ -71,8 +72,10 @@ class CustomResources:
         """A stack is about to be deleted: its custom resources get their Delete."""
         stack = self._stack(account, stack_name)
         for key in [k for k in self._known if k[:2] == (account, stack.name)]:
-            known = self._known.pop(key)
+            known = self._known[key]
             self._request("Delete", stack, key[2], known.type, known.properties, known)
+            # Forgotten once deleted only: after a FAILED Delete, a retry sends it again.
+            del self._known[key]
 
     def _stack(self, account: str, stack_name: str) -> DeployedStack:
         cloudformation = self.runtime.server.client(account, "cloudformation")

@@ -1,5 +1,6 @@
 """A custom-resource handler for the sandbox tests: records each request, answers SUCCESS
-(or FAILED when the resource asks for it) to CloudFormation's ResponseURL."""
+(or FAILED when the resource asks for it: ``Fail: yes``, or ``FailOn: <RequestType>``) to
+CloudFormation's ResponseURL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from typing import Any
 def handler(event: dict[str, Any], context: Any) -> None:
     with open(os.environ["RECORD_FILE"], "a", encoding="utf-8") as out:
         out.write(json.dumps(event) + "\n")
-    fail = event["ResourceProperties"].get("Fail") == "yes"
+    properties = event["ResourceProperties"]
+    fail = properties.get("Fail") == "yes" or properties.get("FailOn") == event["RequestType"]
     body = json.dumps(
         {
             "Status": "FAILED" if fail else "SUCCESS",

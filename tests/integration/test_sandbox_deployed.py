@@ -127,6 +127,56 @@ def test_a_failed_custom_resource_fails_the_deploy_with_its_reason(sandbox, tmp_
         sandbox.custom_resources.after_deploy(A, "things")
 
 
+def test_deleting_a_stack_sends_its_custom_resources_their_delete(sandbox, tmp_path):
+    # Given a stack with a custom resource, created
+    records = tmp_path / "requests.jsonl"
+    resources = {**_function("sandbox_custom_resource.handler", records), "Thing": _thing("one")}
+    _deploy(sandbox, A, "things", resources)
+    sandbox.custom_resources.after_deploy(A, "things")
+
+    # When the stack is deleted (as `dpc destroy` does: DeleteStack, nothing else)
+    sandbox.client(A, "cloudformation").delete_stack(StackName="things")
+
+    # Then the handler got the Delete of what it created, and the stack is gone
+    create, delete = _records(records)
+    assert create["RequestType"] == "Create"
+    assert delete["RequestType"] == "Delete"
+    assert delete["PhysicalResourceId"] == f"thing-{A}-one"
+    assert not [
+        s
+        for s in sandbox.client(A, "cloudformation").list_stacks()["StackSummaries"]
+        if s["StackName"] == "things" and s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+
+
+def test_a_failed_delete_leaves_the_stack_delete_failed_with_its_reason(sandbox, tmp_path):
+    # Given a custom resource whose handler fails its Delete
+    records = tmp_path / "requests.jsonl"
+    thing = _thing("one")
+    thing["Properties"]["FailOn"] = "Delete"
+    _deploy(
+        sandbox,
+        A,
+        "things",
+        {**_function("sandbox_custom_resource.handler", records), "Thing": thing},
+    )
+    sandbox.custom_resources.after_deploy(A, "things")
+    cloudformation = sandbox.client(A, "cloudformation")
+
+    # When the stack is deleted
+    cloudformation.delete_stack(StackName="things")
+
+    # Then, as on AWS, the stack stays, DELETE_FAILED, the handler's reason in its events
+    (stack,) = cloudformation.describe_stacks(StackName="things")["Stacks"]
+    assert stack["StackStatus"] == "DELETE_FAILED"
+    reasons = [
+        e.get("ResourceStatusReason", "")
+        for e in cloudformation.describe_stack_events(StackName="things")["StackEvents"]
+        if e["ResourceStatus"] == "DELETE_FAILED"
+    ]
+    assert any("asked to fail" in reason for reason in reasons)
+
+
 def _api(record_file: Path) -> dict[str, Any]:
     invoke = "execute-api:/*/*/items/*"
     return {
