@@ -13,16 +13,16 @@ from typing import Any
 
 from dpc.spec.errors import Finding
 from dpc.spec.source import Document, JsonPath
-from dpc.triggers.cron import CronError, parse_cron, parse_rate
+from dpc.triggers.cron import CronError, check_field, parse_cron, parse_rate
 
 _DURATION = re.compile(r"(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 CRON_FIELDS = ("minute", "hour", "day", "month", "weekDay", "year")
-_CRON_ERROR_FIELDS = {
+_CRON_FIELD_NAMES = {
     "minute": "minute",
     "hour": "hour",
-    "day-of-month": "day",
+    "day": "day-of-month",
     "month": "month",
-    "day-of-week": "weekDay",
+    "weekDay": "day-of-week",
     "year": "year",
 }
 MAX_TIMEOUT = timedelta(days=365)
@@ -107,15 +107,19 @@ def _schedule_findings(document: Document, schedule: dict[str, Any]) -> Iterator
         )
     if spaced:
         return
+    bad_fields = False
+    for name in fields:
+        try:
+            check_field(_CRON_FIELD_NAMES[name], str(schedule[name]).strip())
+        except CronError as error:
+            bad_fields = True
+            yield document.finding((*path, name), str(error))
+    if bad_fields:
+        return
     try:
         schedule_expression(schedule)
-    except CronError as error:
-        message = str(error)
-        key = forms[0] if forms else _CRON_ERROR_FIELDS.get(message.split(" field:")[0])
-        if key is None or key not in schedule:
-            yield document.finding(path, message)
-        else:
-            yield document.finding((*path, key), message)
+    except CronError as error:  # a whole cron or rate, or how the fields combine
+        yield document.finding((*path, forms[0]) if forms else path, str(error))
 
 
 def _execution_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:

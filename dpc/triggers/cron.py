@@ -236,6 +236,25 @@ def _unwrap(text: str, keyword: str) -> str:
     return match.group(1).strip() if match else text
 
 
+_FIELDS = {field.name: field for field in (_MINUTE, _HOUR, _MONTH, _YEAR)}
+
+
+def check_field(name: str, text: str) -> None:
+    """Raise CronError when ``text`` is not valid in the named field (``minute``, ``hour``,
+    ``day-of-month``, ``month``, ``day-of-week`` or ``year``). A validator checks each field on
+    its own so that it reports every bad field of a schedule, not only the first."""
+    if name == "day-of-month":
+        if text != "?":
+            _day_of_month_matcher(text)
+    elif name == "day-of-week":
+        if text != "?":
+            _day_of_week_matcher(text)
+    elif text == "?":
+        raise CronError(f"{name} field: '?' is only allowed in day-of-month or day-of-week")
+    else:
+        _values(text, _FIELDS[name])
+
+
 def parse_cron(text: str) -> CronExpression:
     """Parse ``0 3 * * ? *`` or ``cron(0 3 * * ? *)``."""
     expression = _unwrap(text, "cron")

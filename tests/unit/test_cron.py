@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from dpc.triggers.cron import CronError, parse_cron, parse_rate, parse_schedule
+from dpc.triggers.cron import CronError, check_field, parse_cron, parse_rate, parse_schedule
 
 
 def at(text: str) -> datetime:
@@ -146,6 +146,42 @@ def test_a_rate_of_a_year_is_accepted_and_has_an_interval() -> None:
 def test_rate_value_is_ascii_digits() -> None:
     with pytest.raises(CronError, match="not '<number> <unit>'"):
         parse_rate("\u0663 days")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "message"),
+    [
+        ("minute", "61", "minute field: 61 is out of range (allowed 0-59)"),
+        ("hour", "?", "hour field: '?' is only allowed in day-of-month or day-of-week"),
+        ("day-of-month", "32W", "day-of-month field: 32 is out of range (allowed 1-31)"),
+        ("month", "FOO", "month field: 'FOO' is not a number (allowed 1-12 or JAN-DEC)"),
+        ("day-of-week", "2#6", "day-of-week field: '#6' must be 1-5 (the n-th weekday)"),
+        ("year", "1969", "year field: 1969 is out of range (allowed 1970-2199)"),
+    ],
+)
+def test_check_field_judges_one_field_as_parse_cron_does(
+    name: str, text: str, message: str
+) -> None:
+    with pytest.raises(CronError) as raised:
+        check_field(name, text)
+    assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("minute", "0/15"),
+        ("hour", "8-18"),
+        ("day-of-month", "LW"),
+        ("day-of-month", "?"),
+        ("month", "JAN-MAR"),
+        ("day-of-week", "MON-FRI"),
+        ("day-of-week", "6L"),
+        ("year", "*"),
+    ],
+)
+def test_check_field_accepts_what_parse_cron_accepts(name: str, text: str) -> None:
+    check_field(name, text)
 
 
 def test_rate_expressions() -> None:

@@ -121,6 +121,30 @@ def test_cron_field_form_reports_the_field_that_is_out_of_range(tmp_path: Path) 
     assert finding.message == "minute field: 60 is out of range (allowed 0-59)"
 
 
+def test_every_bad_cron_field_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    # Given a schedule with three wrong fields and one right one
+    text = VALID.replace("hour: 3", "hour: 25\n    minute: 61\n    month: 1\n    weekDay: 2#9")
+    # When it is validated
+    findings = findings_for(tmp_path, text)
+    # Then each wrong field is reported, at its own value, in line order
+    assert [(f.line, f.column, f.field, f.message) for f in findings] == [
+        (5, 11, "trigger.schedule.hour", "hour field: 25 is out of range (allowed 0-23)"),
+        (6, 13, "trigger.schedule.minute", "minute field: 61 is out of range (allowed 0-59)"),
+        (
+            8,
+            14,
+            "trigger.schedule.weekDay",
+            "day-of-week field: '#9' must be 1-5 (the n-th weekday)",
+        ),
+    ]
+
+
+def test_question_mark_in_a_field_that_cannot_take_it_is_reported_there(tmp_path: Path) -> None:
+    finding = only(findings_for(tmp_path, VALID.replace("hour: 3", "hour: 3\n    month: '?'")))
+    assert (finding.line, finding.field) == (6, "trigger.schedule.month")
+    assert finding.message == "month field: '?' is only allowed in day-of-month or day-of-week"
+
+
 def test_month_name_outside_the_calendar_is_refused(tmp_path: Path) -> None:
     finding = only(findings_for(tmp_path, VALID.replace("hour: 3", "hour: 3\n    month: FOO")))
     assert finding.field == "trigger.schedule.month"
