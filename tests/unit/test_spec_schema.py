@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 
 from dpc.spec.loader import load_pipeline
@@ -16,21 +17,49 @@ def test_schema_is_a_valid_draft_2020_12_schema() -> None:
     Draft202012Validator.check_schema(pipeline_schema())
 
 
-def test_every_field_has_a_description() -> None:
+def _resolved(schema: dict[str, Any], field: dict[str, Any]) -> dict[str, Any]:
+    """A field with what its ``$ref`` brings (the field's own keys win), as editors show it."""
+    if "$ref" not in field:
+        return field
+    target: Any = schema
+    for part in field["$ref"].removeprefix("#/").split("/"):
+        target = target[part]
+    return {**_resolved(schema, target), **field}
+
+
+def _fields(node: Any, path: str) -> list[tuple[str, dict[str, Any]]]:
+    """Every property and every map value schema, wherever it sits: under properties, items,
+    additionalProperties or $defs, at any depth."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for key, child in node.items():
+            if key == "properties" and isinstance(child, dict):
+                found += [(f"{path}properties.{name}", field) for name, field in child.items()]
+            if key == "additionalProperties" and isinstance(child, dict):
+                found.append((f"{path}additionalProperties", child))
+            found += _fields(child, f"{path}{key}.")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            found += _fields(child, f"{path}{index}.")
+    return found
+
+
+def test_the_field_walk_reaches_fields_inside_items_and_defs() -> None:
+    paths = [path for path, _ in _fields(pipeline_schema(), "")]
+    assert "properties.notifications.properties.targets" in paths
+    assert "$defs.notificationTarget.properties.channel" in paths
+    assert "properties.tags.additionalProperties" in paths
+    assert "$defs.executions.properties.operator" in paths
+
+
+@pytest.mark.parametrize("keyword", ["description", "examples"])
+def test_every_field_has_a_description_and_examples(keyword: str) -> None:
+    # Issue 2: editors show both on hover and completion, and docs/pipeline-yaml.md prints both
     schema = pipeline_schema()
-
-    def walk(node: dict[str, Any], path: str) -> list[str]:
-        missing = []
-        for name, field in node.get("properties", {}).items():
-            if "description" not in field and "$ref" not in field:
-                missing.append(f"{path}{name}")
-            missing += walk(field, f"{path}{name}.")
-        return missing
-
-    undocumented = walk(schema, "")
-    for name, definition in schema["$defs"].items():
-        undocumented += walk(definition, f"$defs.{name}.")
-    assert undocumented == []
+    lacking = [
+        path for path, field in _fields(schema, "") if not _resolved(schema, field).get(keyword)
+    ]
+    assert lacking == []
 
 
 def test_documented_defaults_are_applied(tmp_path: Path) -> None:
