@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from dpc.spec.checks import MAX_TIMEOUT, MAX_WITHIN
 from dpc.spec.loader import load_pipeline
 from dpc.spec.schema import pipeline_schema
+from dpc.triggers.cron import RATE_LIMITS
 
 
 def test_schema_is_a_valid_draft_2020_12_schema() -> None:
@@ -86,3 +88,13 @@ def test_documented_defaults_are_applied(tmp_path: Path) -> None:
     (item,) = pipeline.trigger.executions.all_of
     assert schema["$defs"]["parent"]["properties"]["status"]["default"] == ["SUCCESS"]
     assert item.statuses == {"SUCCEEDED"}
+
+
+def test_the_schema_states_the_bounds_the_validator_enforces() -> None:
+    schema = pipeline_schema()
+    timeout = schema["properties"]["timeout"]["description"]
+    within = schema["$defs"]["executions"]["properties"]["within"]["description"]
+    rate = schema["$defs"]["schedule"]["properties"]["rate"]["description"]
+    assert f"At most {MAX_TIMEOUT.days}d" in timeout
+    assert f"At most {MAX_WITHIN.days}d" in within
+    assert all(f"{limit} {unit}s" in rate for unit, limit in RATE_LIMITS.items())
