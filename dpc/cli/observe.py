@@ -169,7 +169,10 @@ def _instant(text: str, now: datetime, option: str) -> datetime:
 
     duration = parse_duration(text)
     if duration is not None:
-        return now - duration
+        try:
+            return now - duration
+        except OverflowError:
+            raise UsageError(f"{option} {text!r} reaches before year 1") from None
     try:
         return parse_time(text)
     except ValueError:

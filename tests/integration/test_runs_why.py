@@ -288,6 +288,8 @@ def test_runs_refuses_a_bad_since_or_status(central: Central) -> None:
     assert code == 2 and "--since 'yesterday'" in stderr
     code, _, stderr = cli("runs", "--status", "DONE")
     assert code == 2 and "--status 'DONE'" in stderr
+    code, _, stderr = cli("runs", "--since", "999999d")
+    assert code == 2 and "--since '999999d' reaches before year 1" in stderr
 
 
 def test_runs_finds_the_tables_through_the_central_stack(
