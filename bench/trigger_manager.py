@@ -1,5 +1,8 @@
 """Per-event cost of the trigger manager on moto DynamoDB, for organizations of 100 and
 10,000 pipelines across 1,000 accounts (fan-in up to 10 parents, fan-out up to 50 children).
+Every size is the smallest one (the template) tiled, and the event stream picks template
+pipelines in the same sequence for every size, so each size replays the same fan-out
+profile (children per event, fan-in) and the requests-per-event figures are comparable.
 
 Prints, per organization: DynamoDB requests per event (counted with botocore events),
 the fixed part of it (requests - 2 x children evaluated - triggers fired, target <= 3),
@@ -21,7 +24,7 @@ import statistics
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,7 +53,7 @@ START = datetime(2026, 11, 27, tzinfo=UTC)
 SUCCESS: frozenset[Status] = frozenset({"SUCCEEDED"})
 
 
-def organization(size: int, rng: random.Random) -> dict[ParentRef, Condition | None]:
+def template(size: int, rng: random.Random) -> dict[ParentRef, Condition | None]:
     """The first fifth are scheduled roots; every other pipeline waits for 1-10 earlier ones
     (allOf 70%, anyOf 30%), never more than 50 children per parent: a DAG by construction."""
     refs = [ParentRef(f"p{n}", rng.choice(ACCOUNTS)) for n in range(size)]
@@ -69,6 +72,41 @@ def organization(size: int, rng: random.Random) -> dict[ParentRef, Condition | N
     return org
 
 
+def tiled(base: dict[ParentRef, Condition | None], copy: int) -> dict[ParentRef, Condition | None]:
+    """Copy ``copy`` of the template, in other accounts: the same shape, its own pipelines."""
+
+    def moved(ref: ParentRef) -> ParentRef:
+        if copy == 0:
+            return ref
+        account = ACCOUNTS[(ACCOUNTS.index(ref.account) + copy) % len(ACCOUNTS)]
+        return ParentRef(f"{ref.name}-c{copy}", account)
+
+    def condition(original: Condition) -> Condition:
+        return replace(
+            original,
+            all_of=tuple(replace(i, parent=moved(i.parent)) for i in original.all_of),
+            any_of=tuple(replace(i, parent=moved(i.parent)) for i in original.any_of),
+        )
+
+    return {moved(r): None if c is None else condition(c) for r, c in base.items()}
+
+
+def organization(base: dict[ParentRef, Condition | None], size: int) -> list[list[ParentRef]]:
+    """``size // len(base)`` copies of the template, as [template index][copy] → pipeline.
+
+    Every organization size is made of the same template, so every pipeline has the same
+    children and fan-in in every size: the replayed fan-out profile is the same, and only the
+    registry's size differs between the figures."""
+    copies = [tiled(base, copy) for copy in range(size // len(base))]
+    return [list(column) for column in zip(*(list(c) for c in copies), strict=True)]
+
+
+def conditions(
+    base: dict[ParentRef, Condition | None], size: int
+) -> dict[ParentRef, Condition | None]:
+    return {r: c for copy in range(size // len(base)) for r, c in tiled(base, copy).items()}
+
+
 def load(central: LocalCentral, org: dict[ParentRef, Condition | None]) -> None:
     """Bulk-load the registry with the registry's own item shapes (BatchWriteItem)."""
     items = [
@@ -83,19 +121,21 @@ def load(central: LocalCentral, org: dict[ParentRef, Condition | None]) -> None:
         )
 
 
-def stream(
-    org: dict[ParentRef, Condition | None], count: int, rng: random.Random
-) -> Iterator[RunEvent]:
-    """Runs of random pipelines: RUNNING then SUCCEEDED (FAILED one time in ten), in time order."""
-    refs = list(org)
+def stream(pipelines: list[list[ParentRef]], count: int, seed: int) -> Iterator[RunEvent]:
+    """Runs of random pipelines: RUNNING then SUCCEEDED (FAILED one time in ten), in time order.
+
+    Which template pipeline runs, and how, comes from one generator whatever the size (the
+    same sequence for every organization); which copy of it runs comes from another."""
+    runs, copies = random.Random(seed), random.Random(seed + 1)
     moment = START
     run = 0
     while True:
-        ref = rng.choice(refs)
+        ref = runs.choice(pipelines)
         run += 1
-        for status in ("RUNNING", "FAILED" if rng.random() < 0.1 else "SUCCEEDED"):
+        instance = ref[copies.randrange(len(ref))]
+        for status in ("RUNNING", "FAILED" if runs.random() < 0.1 else "SUCCEEDED"):
             moment += timedelta(seconds=30)
-            yield RunEvent(moment, ref, status, f"run-{run}")  # type: ignore[arg-type]
+            yield RunEvent(moment, instance, status, f"run-{run}")  # type: ignore[arg-type]
             count -= 1
             if count == 0:
                 return
@@ -139,9 +179,8 @@ def skip_moto_table_snapshots() -> None:
     moto.dynamodb.models.copy = _NoTableSnapshots  # type: ignore[assignment]
 
 
-def measure(size: int, events: int, seed: int) -> Figures:
-    rng = random.Random(seed)
-    org = organization(size, rng)
+def measure(base: dict[ParentRef, Condition | None], size: int, events: int, seed: int) -> Figures:
+    org = conditions(base, size)
     with mock_aws():
         dynamodb, bus = boto3.client("dynamodb"), boto3.client("events")
         central = LocalCentral.create(dynamodb, bus)
@@ -178,7 +217,7 @@ def measure(size: int, events: int, seed: int) -> Figures:
             return outcome
 
         manager.store.commit = counted_commit  # type: ignore[method-assign]
-        for event in stream(org, events, rng):
+        for event in stream(organization(base, size), events, seed):
             before = dict(calls)
             aws_before = in_aws["total"]
             started = time.perf_counter()
@@ -251,9 +290,13 @@ def main() -> None:
         f"{'over budget':>11} {'max state B':>11} {'cancelled':>9}"
     )
     print(header)
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    if any(size % sizes[0] for size in sizes):
+        parser.error("--sizes: every size must be a multiple of the smallest (the template)")
+    base = template(sizes[0], random.Random(args.seed))
     results = {}
-    for size in (int(s) for s in args.sizes.split(",")):
-        f = measure(size, args.events, args.seed)
+    for size in sizes:
+        f = measure(base, size, args.events, args.seed)
         results[size] = f
         print(
             f"{size:>9} {statistics.mean(f.requests):>9.2f} {statistics.mean(f.fixed):>9.2f} "
@@ -264,8 +307,13 @@ def main() -> None:
             f"{f.over_budget:>11} {f.largest_state:>11} {f.cancelled:>9}"
         )
         sys.stdout.flush()
-    if len(results) == 2:
-        small, large = (results[s] for s in sorted(results))
+    print(
+        f"every size replays the same fan-out profile ({sizes[0]}-pipeline template tiled); "
+        "requests per event: "
+        + ", ".join(f"{size} → {statistics.mean(results[size].requests):.2f}" for size in sizes)
+    )
+    if len(results) >= 2:
+        small, large = results[sizes[0]], results[sizes[-1]]
         ratio = statistics.mean(large.fixed) / statistics.mean(small.fixed)
         print(f"fixed requests per event, largest / smallest organization: {ratio:.3f}")
     print(
@@ -273,8 +321,8 @@ def main() -> None:
         "  it grows with the registry there, not on DynamoDB); own: the handler without the\n"
         "  time inside AWS calls."
     )
-    sizes = state_growth(500)
-    after = ", ".join(f"{sizes[n - 1]} B after {n}" for n in (1, 5, 10, 50, 500))
+    growth = state_growth(500)
+    after = ", ".join(f"{growth[n - 1]} B after {n}" for n in (1, 5, 10, 50, 500))
     print(f"one child's state item, by number of parent runs: {after}")
 
 
