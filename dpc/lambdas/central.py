@@ -32,7 +32,7 @@ def state_machine_arn(ref: ParentRef, region: str = "eu-west-1") -> str:
     return f"arn:aws:states:{region}:{ref.account}:stateMachine:{STATE_MACHINE_PREFIX}{ref.name}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class LocalCentral:
     dynamodb: Any
     events: Any

@@ -22,7 +22,7 @@ class PublishError(RuntimeError):
     """Some triggers could not be published; they stay in the outbox for the next attempt."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class EventBridgePublisher:
     bus_name: str
     client: Any

@@ -52,7 +52,7 @@ def pipeline_partition(ref: ParentRef) -> str:
     return f"PIPELINE#{ref_key(ref)}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class DynamoDbRegistry:
     table: str
     client: Any

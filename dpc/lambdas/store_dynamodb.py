@@ -114,7 +114,7 @@ def _epoch(moment: datetime) -> dict[str, str]:
     return {"N": str(int(moment.timestamp()))}
 
 
-@dataclass
+@dataclass(frozen=True)
 class DynamoDbStore:
     run_log_table: str
     state_table: str
