@@ -202,6 +202,29 @@ class CronExpression:
             day += timedelta(days=1)
         return None
 
+    def latest_at_or_before(self, moment: datetime) -> datetime | None:
+        """The newest tick at or before ``moment`` (UTC), or None if there is none.
+
+        Walks back day by day, but a whole month or year the expression excludes in one step,
+        so a cron of one month of one year is found without visiting every day in between.
+        """
+        moment = _utc(moment)
+        day = moment.date()
+        while day.year >= _YEAR.low:
+            if day.year not in self.years:
+                day = date(day.year - 1, 12, 31)
+            elif day.month not in self.months:
+                day = day.replace(day=1) - timedelta(days=1)
+            else:
+                if self._day_matches(day):
+                    for hour in reversed(self.hours):
+                        for minute in reversed(self.minutes):
+                            tick = datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+                            if tick <= moment:
+                                return tick
+                day -= timedelta(days=1)
+        return None
+
     def ticks_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Every tick in the half-open interval (start, end]."""
         tick = self.next_after(start)

@@ -13,7 +13,9 @@ unpublished triggers.
 Rule 8, as read here: a reset closes a period. An event whose time is strictly before the
 newest reset tick applied to a child is ignored for that child (recorded, never ``last[r]``):
 a late delivery of yesterday's success must not pair with today's runs. An event exactly at
-the tick belongs to the new period.
+the tick belongs to the new period. A child that remembers no tick (no state yet: its first
+evaluation, or after a re-registration wiped it) is in the period that began at the newest
+tick at or before the clock, so the same applies to its very first event.
 
 How one event is processed (:meth:`TriggerEngine.process`):
 
@@ -297,8 +299,10 @@ def _verdict(
 
 
 def _latest_tick(cron: CronExpression, after: datetime, until: datetime) -> datetime | None:
-    """The newest tick in (after, until]: several may have passed since the child's last event."""
-    return max(cron.ticks_between(after, until), default=None)
+    """The newest tick in (after, until]: several may have passed since the child's last event,
+    and finding it must not cost one step per tick (a minutely cron over a long quiet spell)."""
+    tick = cron.latest_at_or_before(until)
+    return tick if tick is not None and tick > after else None
 
 
 def apply_event(
@@ -308,8 +312,9 @@ def apply_event(
     notes: list[str] = []
     last = dict(state.last)
     reset_at = state.reset_at
-    if condition.reset_cron is not None and state.clock is not None:
-        tick = _latest_tick(_cron(condition.reset_cron), state.clock, now)
+    if condition.reset_cron is not None:
+        cron = _cron(condition.reset_cron)
+        tick = None if state.clock is None else _latest_tick(cron, state.clock, now)
         if tick is not None:
             if last:
                 notes.append(
@@ -318,6 +323,10 @@ def apply_event(
                 )
             last = {}
             reset_at = tick
+        if reset_at is None:
+            # No state yet (first evaluation, or wiped by a re-registration): the child's
+            # period still began at the last tick the clock passed, not at its first event.
+            reset_at = cron.latest_at_or_before(now)
     clock = now if state.clock is None else max(state.clock, now)
 
     applied_keys = state.applied.get(event.pipeline, ())

@@ -57,11 +57,13 @@ def central(clients: tuple[Any, Any]) -> LocalCentral:
 class Lambda:
     """The handler's logic as deployed, publishing to the (moto) central bus."""
 
-    def __init__(self, central: LocalCentral) -> None:
+    def __init__(self, central: LocalCentral, wall_clock: str | None = None) -> None:
+        """``wall_clock``: the Lambda's clock (fixed); by default always behind the events."""
         bus = EventBridgePublisher(central.settings.event_bus_name, central.events)
         self.publisher = CollectingPublisher(bus)
+        clock = datetime.min.replace(tzinfo=UTC) if wall_clock is None else parse_time(wall_clock)
         self.manager: TriggerManager = central.manager(
-            publisher=self.publisher, clock=lambda: datetime.min.replace(tzinfo=UTC)
+            publisher=self.publisher, clock=lambda: clock
         )
 
     def deliver(
@@ -109,6 +111,33 @@ def test_a_late_success_from_before_the_midnight_reset_never_pairs_with_todays_r
     # Given the clock passed midnight (an event of a parent at 00:00:10 applied the reset)
     assert run.deliver("2026-11-27T05:00:00Z", SEARCHES, "FAILED", "s-27") == []
     assert run.deliver("2026-11-28T00:00:10Z", SEARCHES, "RUNNING", "s-28") == []
+    # When yesterday's listings success arrives late, then today's searches succeeds
+    assert run.deliver("2026-11-27T23:59:50Z", LISTINGS, "SUCCEEDED", "l-27") == []
+    assert run.deliver("2026-11-28T05:00:00Z", SEARCHES, "SUCCEEDED", "s-28") == []
+    # Then only today's listings starts pipeline-x, and `dpc why` says why l-27 did not count
+    today = run.deliver("2026-11-28T06:00:00Z", LISTINGS, "SUCCEEDED", "l-28")
+    assert [[c.execution for c in t.causes] for t in today] == [["l-28", "s-28"]]
+    records = central.dynamodb.query(
+        TableName=central.settings.trigger_state_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": why_partition(X)}},
+    )["Items"]
+    notes = [
+        json.loads(r["record"]["S"])["notes"] for r in records if r["result"]["S"] == "IGNORED"
+    ]
+    assert notes == [
+        [
+            "ignored: listings@111111111111 run at 2026-11-27 23:59 UTC (l-27) "
+            "is older than the reset at 2026-11-28 00:00 UTC"
+        ]
+    ]
+
+
+def test_a_late_success_from_before_midnight_is_ignored_by_a_child_without_state(
+    central: LocalCentral,
+) -> None:
+    # Given the Lambda's clock is past midnight and pipeline-x was never evaluated
+    run = Lambda(central, wall_clock="2026-11-28T00:05:00Z")
     # When yesterday's listings success arrives late, then today's searches succeeds
     assert run.deliver("2026-11-27T23:59:50Z", LISTINGS, "SUCCEEDED", "l-27") == []
     assert run.deliver("2026-11-28T05:00:00Z", SEARCHES, "SUCCEEDED", "s-28") == []

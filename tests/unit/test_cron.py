@@ -1,6 +1,7 @@
 """EventBridge schedule expressions: what fires when, and what a user is told when it is wrong."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -61,6 +62,35 @@ def test_nearest_weekday() -> None:
 
 def test_expression_that_never_fires_again_has_no_next_tick() -> None:
     assert parse_cron("0 0 1 1 ? 1999").next_after(at("2026-01-01T00:00")) is None
+
+
+def test_latest_at_or_before_includes_a_tick_exactly_at_the_moment() -> None:
+    midnight = parse_cron("0 0 * * ? *")
+    assert midnight.latest_at_or_before(at("2026-11-28T00:00")) == at("2026-11-28T00:00")
+    assert midnight.latest_at_or_before(at("2026-11-27T23:59:59")) == at("2026-11-27T00:00")
+    office = parse_cron("0/15 9-10 ? * MON-FRI *")
+    # Sunday 29 Nov 2026: the newest tick is Friday's last one
+    assert office.latest_at_or_before(at("2026-11-29T12:00")) == at("2026-11-27T10:45")
+
+
+def test_latest_at_or_before_agrees_with_ticks_between() -> None:
+    # Given expressions of every kind, over a span with many ticks of each
+    start, end = at("2025-12-01T00:00"), at("2026-03-01T00:00")
+    for text in ("0 0 L * ? *", "0 0 ? * 3#2 *", "0 0 15W * ? *", "30 5,17 ? * MON-FRI *"):
+        cron = parse_cron(text)
+        ticks = list(cron.ticks_between(start, end))
+        # Then just before and at each tick, the newest one is the one ticks_between lists
+        assert len(ticks) > 2, text
+        for previous, tick in pairwise(ticks):
+            assert cron.latest_at_or_before(tick) == tick, text
+            assert cron.latest_at_or_before(tick - timedelta(seconds=1)) == previous, text
+
+
+def test_latest_at_or_before_skips_excluded_years_and_knows_when_there_is_none() -> None:
+    assert parse_cron("0 0 1 1 ? 1999").latest_at_or_before(at("2026-01-01T00:00")) == at(
+        "1999-01-01T00:00"
+    )
+    assert parse_cron("0 0 1 1 ? 2030").latest_at_or_before(at("2026-01-01T00:00")) is None
 
 
 @pytest.mark.parametrize(

@@ -249,6 +249,32 @@ def test_rule_8_a_late_success_from_before_the_reset_never_pairs_with_todays_run
     )
 
 
+def test_rule_8_a_late_success_from_before_the_reset_is_ignored_even_as_a_first_evaluation() -> (
+    None
+):
+    # Given the clock passed midnight with an event of no parent of pipeline-x (no state yet)
+    late_listings = ev("2026-11-27T23:59:50Z", LISTINGS, "SUCCEEDED", "l-27")
+    run = Run(
+        {X: both_succeed(reset_cron="0 0 * * ? *")},
+        [
+            ev("2026-11-28T00:00:10Z", CLICKS, "SUCCEEDED", "c-28"),
+            # When yesterday's listings success, pipeline-x's first evaluation, arrives late
+            late_listings,
+            ev("2026-11-28T05:00:00Z", SEARCHES, "SUCCEEDED", "s-28"),
+            ev("2026-11-28T06:00:00Z", LISTINGS, "SUCCEEDED", "l-28"),
+        ],
+    )
+    # Then it belongs to the closed period: today's searches waits for today's listings
+    assert run.event_numbers == [3]
+    assert [c.execution for c in run.fired[0][1].causes] == ["l-28", "s-28"]
+    first = run.evaluations_of(X)[0]
+    assert (first.event, first.result) == (late_listings, "IGNORED")
+    assert first.notes == (
+        "ignored: listings@111111111111 run at 2026-11-27 23:59 UTC (l-27) "
+        "is older than the reset at 2026-11-28 00:00 UTC",
+    )
+
+
 def test_rule_8_a_run_exactly_at_the_reset_tick_belongs_to_the_new_period() -> None:
     run = Run(
         {X: both_succeed(reset_cron="0 0 * * ? *")},
