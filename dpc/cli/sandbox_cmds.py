@@ -214,6 +214,14 @@ def _show_closing(closing: object) -> None:
     _print_unsqueezed(why_report(why.explanation))
 
 
+KeepOption = Annotated[
+    Path | None, typer.Option("--keep", help="Keep the work folder (step logs, data) here.")
+]
+TimingsOption = Annotated[
+    bool, typer.Option("--timings", help="Print the synth / deploy / run wall times.")
+]
+
+
 def register(app: typer.Typer) -> None:
     sandbox_app = typer.Typer(
         name="sandbox",
@@ -232,13 +240,8 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="One JSON object a line: runs, triggers, alerts.")
         ] = False,
-        timings: Annotated[
-            bool, typer.Option("--timings", help="Print the synth / deploy / run wall times.")
-        ] = False,
-        keep: Annotated[
-            Path | None,
-            typer.Option("--keep", help="Keep the work folder (step logs, data) here."),
-        ] = None,
+        timings: TimingsOption = False,
+        keep: KeepOption = None,
         org_dir: Annotated[
             Path | None,
             typer.Option(
@@ -270,13 +273,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
-        timings: Annotated[
-            bool, typer.Option("--timings", help="Print the synth / deploy / run wall times.")
-        ] = False,
-        keep: Annotated[
-            Path | None,
-            typer.Option("--keep", help="Keep the work folder (step logs, data) here."),
-        ] = None,
+        timings: TimingsOption = False,
+        keep: KeepOption = None,
     ) -> None:
         from dpc.sandbox.story import run_days
 
@@ -309,10 +307,7 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="The environment and every answer as JSON lines.")
         ] = False,
-        keep: Annotated[
-            Path | None,
-            typer.Option("--keep", help="Keep the work folder (step logs, data) here."),
-        ] = None,
+        keep: KeepOption = None,
     ) -> None:
         from dpc.sandbox.up import sandbox_up
 
