@@ -200,14 +200,18 @@ class PipelineStateMachine(Construct):
             error="PipelineFailed",
             cause=f"A step of {name} failed; its EMR cluster was terminated",
         )
-        terminate_after_failure = tasks.EmrTerminateCluster(
-            self,
-            "TerminateAfterFailure",
-            state_name="TerminateAfterFailure",
-            cluster_id=cluster_id,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            result_path=sfn.JsonPath.DISCARD,
-        )
+
+        def terminate_cluster(state_name: str) -> tasks.EmrTerminateCluster:
+            return tasks.EmrTerminateCluster(
+                self,
+                state_name,
+                state_name=state_name,
+                cluster_id=cluster_id,
+                integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+                result_path=sfn.JsonPath.DISCARD,
+            )
+
+        terminate_after_failure = terminate_cluster("TerminateAfterFailure")
         terminate_after_failure.add_catch(failed, result_path="$.terminateError")
         terminate_after_failure.next(failed)
         create.add_catch(failed, result_path="$.error")
@@ -223,14 +227,7 @@ class PipelineStateMachine(Construct):
             task.add_catch(terminate_after_failure, result_path="$.error")
             tail.next(task)
             tail = task
-        terminate = tasks.EmrTerminateCluster(
-            self,
-            "TerminateCluster",
-            state_name="TerminateCluster",
-            cluster_id=cluster_id,
-            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-            result_path=sfn.JsonPath.DISCARD,
-        )
+        terminate = terminate_cluster("TerminateCluster")
         terminate.add_catch(failed, result_path="$.error")
         tail.next(terminate)
         terminate.next(sfn.Succeed(self, "Done", state_name="Done"))
