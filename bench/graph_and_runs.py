@@ -87,7 +87,7 @@ def bench_runs() -> None:
     from dpc.lambdas.store_dynamodb import DynamoDbStore, RunRecord
     from dpc.lambdas.tables import RUN_LOG, create_tables
     from dpc.observe.runlog import RunFilter, list_runs
-    from dpc.triggers.engine import RunEvent
+    from dpc.triggers.events import RunEvent
 
     for name, value in {
         "AWS_ACCESS_KEY_ID": "bench",

@@ -43,7 +43,7 @@ from moto import mock_aws
 from dpc.lambdas.central import LocalCentral, state_machine_arn
 from dpc.lambdas.registry import Registration
 from dpc.lambdas.trigger_manager import logger, status_change_event
-from dpc.triggers.engine import RunEvent
+from dpc.triggers.events import RunEvent
 from dpc.triggers.memory import CollectingPublisher
 from dpc.triggers.model import Condition, Item, ParentRef, Status
 

@@ -165,7 +165,7 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON o
 def _instant(text: str, now: datetime, option: str) -> datetime:
     """``2d`` / ``12h`` / ``90m`` before now, or an ISO date or time (UTC unless it says)."""
     from dpc.spec.checks import parse_duration
-    from dpc.triggers.engine import parse_time
+    from dpc.triggers.timefmt import parse_time
 
     duration = parse_duration(text)
     if duration is not None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -20,12 +21,17 @@ import typer
 from dpc.errors import DpcError
 
 SIMULATE_HELP = (
-    "What-if replay of the trigger rules (DESIGN §5): which pipelines would start, and when.\n\n"
+    "What-if replay of the trigger rules (DESIGN §5, §5b): which pipelines would start, "
+    "and when.\n\n"
     "EVENTS is a JSON Lines file, one status change a line in arrival order:\n\n"
     '{"time": "2026-11-27T03:10:00Z", "pipeline": "listings", "account": "111111111111", '
     '"status": "SUCCEEDED", "execution": "listings-2026-11-27"}\n\n'
+    'Optional on a line: "period" (the run\'s data interval in the parent\'s unit, e.g. '
+    '2026-11-26; default: the period containing its time) and "propagate": false (a run '
+    "started with --no-downstream).\n\n"
     "Each trigger is printed as one JSON line: the 0-based line number of the event that "
-    "fired it, the pipeline, its account, the trigger id and the causes. Events of pipelines "
+    "fired it, the pipeline, its account, the trigger id, the causes and, for a "
+    "pipeline with correlate: period, the period it runs for. Events of pipelines "
     "the org does not define are accepted and change nothing. No AWS account is needed."
 )
 
@@ -46,9 +52,14 @@ class Backend(StrEnum):
     dynamodb = "dynamodb"
 
 
-def read_events(path: Path) -> list[tuple[int, Any]]:
-    """(0-based line number, event) for every non-blank line; a bad line is a located error."""
-    from dpc.triggers.engine import RunEvent
+def read_events(path: Path, units: Mapping[Any, str] | None = None) -> list[tuple[int, Any]]:
+    """(0-based line number, event) for every non-blank line; a bad line is a located error.
+
+    Every event gets its period (§5b): the line's ``"period"``, which must be of the parent's
+    unit (``units``: the org's pipelines; any other parent counts as unit day), else the
+    parent's period containing the line's time."""
+    from dpc.triggers.events import RunEvent
+    from dpc.triggers.periods import PeriodError, parse_period, period_containing
 
     try:
         content = path.read_bytes()
@@ -88,9 +99,18 @@ def read_events(path: Path) -> list[tuple[int, Any]]:
                 f"{where}: account: expected a 12-digit string, got {json.dumps(data['account'])}"
             )
         try:
-            events.append((number, RunEvent.from_json(data)))
+            event = RunEvent.from_json({k: v for k, v in data.items() if k != "period"})
         except ValueError as error:
             raise DpcError(f"{where}: {error}") from None
+        unit = (units or {}).get(event.pipeline, "day")
+        if "period" in data:
+            try:
+                period = parse_period(str(data["period"]), unit)  # type: ignore[arg-type]
+            except PeriodError as error:
+                raise DpcError(f"{where}: period: {error} (the unit of {event.pipeline})") from None
+        else:
+            period = period_containing(unit, event.time)  # type: ignore[arg-type]
+        events.append((number, replace(event, period=period)))
     return events
 
 
@@ -125,14 +145,18 @@ def simulate(
         ref_of(p): p.trigger.executions for p in org.pipelines if p.trigger.executions is not None
     }
     refs = [ref_of(p) for p in org.pipelines]
-    replayed = read_events(events)
+    correlated = {ref for ref, condition in conditions.items() if condition.correlated}
+    replayed = read_events(events, {ref_of(p): p.period.unit for p in org.pipelines})
     run = _run_dynamodb if backend is Backend.dynamodb else _run_memory
     for number, outcome in run(refs, conditions, [event for _, event in replayed]):
         line = replayed[number][0]
         if explain:
             _explain(line, replayed[number][1], outcome, known=replayed[number][1].pipeline in refs)
         for trigger in outcome.published:
-            typer.echo(json.dumps({"event": line, **trigger.detail()}))
+            detail = trigger.detail()
+            if trigger.child not in correlated:
+                detail.pop("period", None)  # §5's line: a latest child's period is its own
+            typer.echo(json.dumps({"event": line, **detail}))
 
 
 Outcomes = Iterator[tuple[int, Any]]

@@ -22,7 +22,8 @@ from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry, Registration
 from dpc.lambdas.tables import create_tables
 from dpc.lambdas.trigger_manager import Settings, TriggerManager, status_change_event
-from dpc.triggers.engine import Acceptance, Outcome, RunEvent
+from dpc.triggers.engine import Acceptance, Outcome
+from dpc.triggers.events import RunEvent
 from dpc.triggers.memory import CollectingPublisher
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.replay import replay

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dpc.constants import TRIGGER_DETAIL_TYPE, TRIGGER_EVENT_SOURCE
-from dpc.triggers.engine import Trigger
+from dpc.triggers.events import Trigger
 
 BATCH_SIZE = 10
 

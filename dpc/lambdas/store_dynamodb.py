@@ -14,16 +14,23 @@ RunLog item (one per execution, key pipeline = "name@account", execution = name)
   on a failed condition DynamoDB returns the old item (ReturnValuesOnConditionCheckFailure),
   so telling a duplicate from a resume costs nothing more.
 
-TriggerState child state (pk "CHILD#name@account", sk "#STATE")::
+TriggerState child state (pk "CHILD#name@account", sk "#STATE" for a ``latest`` child,
+sk "PERIOD#<period>" for each open period of a correlated one, §5b)::
 
     version N   compare-and-set: every commit is conditional on the version it read
-    last    M   {"parent@account": {time, status, execution}} — §5 last[r], one per parent
+    last    M   {"parent@account": {time, status, execution, period}} — last[r] (or last[P][r])
+    every   M   {"parent@account": {"<parent period>": {time, status, execution, period}}}
+    fired   M   {"allOf[0]": [execution, ...]} — P5, which runs fulfilled the last firing
     applied M   {"parent@account": [last 8 "execution#status" keys]} — skip a resumed event
     clock   S   §5 rule 8 clock at the last evaluation
     reset_at S  §5 rule 8 newest reset tick applied: older runs are ignored for this child
     outbox  M   {trigger_id: {detail: JSON, recorded_at: ISO}} — recorded, not yet published
+    expires_at N  (period items) TTL: the period's end + keep (P6)
 
-  Bounded: it holds at most one event and eight keys per parent, whatever the number of runs.
+  Bounded: it holds at most one event and eight keys per parent (and, per period, one entry
+  per parent period of an ``every`` item), whatever the number of runs; a correlated child
+  has one item per open period, and DynamoDB's TTL removes closed ones (reads never need
+  them: the engine ignores a closed period before loading it).
   ``commit`` is ONE TransactWriteItems: the state (conditional on its version), the trigger
   record (pk "TRIGGER#id", conditional on not existing: exactly once) and the evaluation
   record (pk "WHY#child", sk "<evaluated_at>#<parent>#<execution>#<status>", TTL 30 days).
@@ -39,27 +46,22 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dpc.triggers.engine import (
-    Acceptance,
-    ChildState,
-    CommitOutcome,
-    PendingTrigger,
-    RunEvent,
-    Step,
-    Trigger,
-    format_time,
-    parse_time,
-)
+from dpc.triggers.engine import Acceptance, CommitOutcome
+from dpc.triggers.events import PendingTrigger, RunEvent, RunRecord, Trigger
 from dpc.triggers.model import TERMINAL_STATUSES, ParentRef
+from dpc.triggers.periods import Period, parse_period
+from dpc.triggers.rules import ChildState, Step
+from dpc.triggers.timefmt import format_time, parse_time
 
 EVALUATION_TTL = timedelta(days=30)
 TRIGGER_TTL = timedelta(days=400)
 STATE_SK = "#STATE"
+PERIOD_SK_PREFIX = "PERIOD#"
 TRIGGER_SK = "#TRIGGER"
 
 
@@ -72,8 +74,9 @@ def parse_ref(text: str) -> ParentRef:
     return ParentRef(name, account)
 
 
-def child_key(ref: ParentRef) -> dict[str, Any]:
-    return {"pk": {"S": f"CHILD#{ref_key(ref)}"}, "sk": {"S": STATE_SK}}
+def child_key(ref: ParentRef, period: Period | None = None) -> dict[str, Any]:
+    sort_key = STATE_SK if period is None else f"{PERIOD_SK_PREFIX}{period}"
+    return {"pk": {"S": f"CHILD#{ref_key(ref)}"}, "sk": {"S": sort_key}}
 
 
 def why_partition(ref: ParentRef) -> str:
@@ -81,24 +84,27 @@ def why_partition(ref: ParentRef) -> str:
     return f"WHY#{ref_key(ref)}"
 
 
-@dataclass(frozen=True)
-class RunRecord:
-    """What the run log keeps besides the §5 event (from the Step Functions event)."""
-
-    execution_arn: str = ""
-    started_at: datetime | None = None
-    stopped_at: datetime | None = None
-    input: str | None = None
-
-
 def _event_json(event: RunEvent) -> dict[str, Any]:
-    return {
-        "M": {
-            "time": {"S": format_time(event.time)},
-            "status": {"S": event.status},
-            "execution": {"S": event.execution},
-        }
+    item = {
+        "time": {"S": format_time(event.time)},
+        "status": {"S": event.status},
+        "execution": {"S": event.execution},
     }
+    if event.period is not None:
+        item["period"] = {"S": str(event.period)}
+    return {"M": item}
+
+
+def _event_from(parent: ParentRef, value: dict[str, Any]) -> RunEvent:
+    fields = value["M"]
+    period = fields.get("period", {}).get("S")
+    return RunEvent(
+        parse_time(fields["time"]["S"]),
+        parent,
+        fields["status"]["S"],
+        fields["execution"]["S"],
+        None if period is None else parse_period(period),
+    )
 
 
 def _outbox_entry(pending: PendingTrigger) -> dict[str, Any]:
@@ -114,6 +120,10 @@ def _epoch(moment: datetime) -> dict[str, str]:
     return {"N": str(int(moment.timestamp()))}
 
 
+def _from_epoch(value: dict[str, str]) -> datetime:
+    return datetime.fromtimestamp(int(value["N"]), UTC)
+
+
 @dataclass(frozen=True)
 class DynamoDbStore:
     run_log_table: str
@@ -121,9 +131,8 @@ class DynamoDbStore:
     client: Any
 
     # -- rules 1-2 and the run log -------------------------------------------------------
-    def accept(self, event: RunEvent, record: RunRecord | None = None) -> Acceptance:
+    def accept(self, event: RunEvent, record: RunRecord) -> Acceptance:
         """Log the run and decide rules 1-2; ``record`` adds what only the Lambda knows."""
-        record = record or RunRecord()
         started_at = record.started_at or event.time
         values: dict[str, Any] = {
             ":name": {"S": event.pipeline.name},
@@ -148,6 +157,12 @@ class DynamoDbStore:
             "updated_at = :updated",
             "#input = if_not_exists(#input, :input)",
         ]
+        if event.period is not None:
+            sets.append("#period = if_not_exists(#period, :period)")
+            values[":period"] = {"S": str(event.period)}
+        if not event.propagate:
+            sets.append("propagate = :false")
+            values[":false"] = {"BOOL": False}
         condition = "(attribute_not_exists(statuses) OR NOT contains(statuses, :status))"
         if event.status in TERMINAL_STATUSES:
             sets.append("ended = :true")
@@ -171,6 +186,7 @@ class DynamoDbStore:
                     "#status": "status",
                     "#day": "day",
                     "#input": "input",
+                    **({"#period": "period"} if event.period is not None else {}),
                 },
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -194,21 +210,27 @@ class DynamoDbStore:
         )
 
     # -- child state ------------------------------------------------------------------------
-    def load(self, child: ParentRef) -> ChildState:
+    def load(self, child: ParentRef, period: Period | None) -> ChildState:
         item = self.client.get_item(
-            TableName=self.state_table, Key=child_key(child), ConsistentRead=True
+            TableName=self.state_table, Key=child_key(child, period), ConsistentRead=True
         ).get("Item")
         if item is None:
             return ChildState()
         last = {
-            parse_ref(parent): RunEvent(
-                parse_time(value["M"]["time"]["S"]),
-                parse_ref(parent),
-                value["M"]["status"]["S"],
-                value["M"]["execution"]["S"],
-            )
+            parse_ref(parent): _event_from(parse_ref(parent), value)
             for parent, value in item.get("last", {"M": {}})["M"].items()
         }
+        every = {
+            parse_ref(parent): {
+                key: _event_from(parse_ref(parent), entry) for key, entry in value["M"].items()
+            }
+            for parent, value in item.get("every", {"M": {}})["M"].items()
+        }
+        fired = (
+            {key: tuple(e["S"] for e in value["L"]) for key, value in item["fired"]["M"].items()}
+            if "M" in item.get("fired", {})
+            else None
+        )
         applied = {
             parse_ref(parent): tuple(key["S"] for key in value["L"])
             for parent, value in item.get("applied", {"M": {}})["M"].items()
@@ -222,28 +244,60 @@ class DynamoDbStore:
         }
         clock = parse_time(item["clock"]["S"]) if "clock" in item else None
         reset_at = parse_time(item["reset_at"]["S"]) if "S" in item.get("reset_at", {}) else None
-        return ChildState(int(item["version"]["N"]), last, applied, clock, outbox, reset_at)
+        return ChildState(
+            int(item["version"]["N"]),
+            last,
+            applied,
+            clock,
+            outbox,
+            reset_at,
+            every,
+            fired,
+            None if "N" not in item.get("expires_at", {}) else _from_epoch(item["expires_at"]),
+        )
 
-    def commit(self, child: ParentRef, expected_version: int, step: Step) -> CommitOutcome:
+    def commit(
+        self, child: ParentRef, period: Period | None, expected_version: int, step: Step
+    ) -> CommitOutcome:
+        evaluation_write = self._evaluation_item(child, step)
         state = step.state
-        last = {"M": {ref_key(r): _event_json(e) for r, e in state.last.items()}}
-        applied = {
-            "M": {
-                ref_key(r): {"L": [{"S": key} for key in keys]} for r, keys in state.applied.items()
-            }
+        if state is None:
+            self.client.put_item(TableName=self.state_table, Item=evaluation_write)
+            return CommitOutcome.COMMITTED
+        values: dict[str, Any] = {
+            ":version": {"N": str(expected_version + 1)},
+            ":last": {"M": {ref_key(r): _event_json(e) for r, e in state.last.items()}},
+            ":applied": {
+                "M": {
+                    ref_key(r): {"L": [{"S": key} for key in keys]}
+                    for r, keys in state.applied.items()
+                }
+            },
+            ":clock": {"S": format_time(state.clock)} if state.clock else {"NULL": True},
+            ":reset_at": {"S": format_time(state.reset_at)} if state.reset_at else {"NULL": True},
+            ":every": {
+                "M": {
+                    ref_key(r): {"M": {key: _event_json(e) for key, e in entries.items()}}
+                    for r, entries in state.every.items()
+                }
+            },
+            ":fired": {"NULL": True}
+            if state.fired is None
+            else {
+                "M": {
+                    key: {"L": [{"S": execution} for execution in executions]}
+                    for key, executions in state.fired.items()
+                }
+            },
         }
-        clock = {"S": format_time(state.clock)} if state.clock else {"NULL": True}
-        reset_at = {"S": format_time(state.reset_at)} if state.reset_at else {"NULL": True}
-        version = {"N": str(expected_version + 1)}
+        if state.expires_at is not None:
+            values[":expires_at"] = _epoch(state.expires_at)
+        attributes = {name.removeprefix(":"): value for name, value in values.items()}
         state_write: dict[str, Any]
         if expected_version == 0:
             item = {
-                **child_key(child),
-                "version": version,
-                "last": last,
-                "applied": applied,
-                "clock": clock,
-                "reset_at": reset_at,
+                **child_key(child, period),
+                **attributes,
                 "outbox": {"M": {tid: _outbox_entry(p) for tid, p in state.outbox.items()}},
             }
             state_write = {
@@ -254,19 +308,9 @@ class DynamoDbStore:
                 }
             }
         else:
-            sets = (
-                "version = :version, #last = :last, applied = :applied, clock = :clock, "
-                "reset_at = :reset_at"
-            )
-            values: dict[str, Any] = {
-                ":version": version,
-                ":expected": {"N": str(expected_version)},
-                ":last": last,
-                ":applied": applied,
-                ":clock": clock,
-                ":reset_at": reset_at,
-            }
-            names = {"#last": "last"}
+            names = {f"#{name}": name for name in attributes}
+            sets = ", ".join(f"#{name} = :{name}" for name in attributes)
+            values[":expected"] = {"N": str(expected_version)}
             if step.trigger is not None:
                 sets += ", outbox.#trigger = :entry"
                 names["#trigger"] = step.trigger.trigger_id
@@ -274,15 +318,14 @@ class DynamoDbStore:
             state_write = {
                 "Update": {
                     "TableName": self.state_table,
-                    "Key": child_key(child),
+                    "Key": child_key(child, period),
                     "UpdateExpression": f"SET {sets}",
-                    "ConditionExpression": "version = :expected",
+                    "ConditionExpression": "#version = :expected",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": values,
                 }
             }
         evaluation = step.evaluation
-        event = evaluation.event
         writes: list[dict[str, Any]] = [state_write]
         if step.trigger is not None:
             writes.append(
@@ -294,7 +337,7 @@ class DynamoDbStore:
                             "sk": {"S": TRIGGER_SK},
                             "child": {"S": ref_key(child)},
                             "detail": {"S": json.dumps(step.trigger.detail())},
-                            "event": {"S": json.dumps(event.to_json())},
+                            "event": {"S": json.dumps(evaluation.event.to_json())},
                             "recorded_at": {"S": format_time(evaluation.evaluated_at)},
                             "expires_at": _epoch(evaluation.evaluated_at + TRIGGER_TTL),
                         },
@@ -302,28 +345,7 @@ class DynamoDbStore:
                     }
                 }
             )
-        writes.append(
-            {
-                "Put": {
-                    "TableName": self.state_table,
-                    "Item": {
-                        "pk": {"S": why_partition(child)},
-                        "sk": {
-                            "S": f"{format_time(evaluation.evaluated_at)}#"
-                            f"{ref_key(event.pipeline)}#{event.key}"
-                        },
-                        "record": {"S": json.dumps(evaluation.to_json())},
-                        "result": {"S": evaluation.result},
-                        **(
-                            {"trigger_id": {"S": evaluation.trigger_id}}
-                            if evaluation.trigger_id
-                            else {}
-                        ),
-                        "expires_at": _epoch(evaluation.evaluated_at + EVALUATION_TTL),
-                    },
-                }
-            }
-        )
+        writes.append({"Put": {"TableName": self.state_table, "Item": evaluation_write}})
         try:
             self.client.transact_write_items(TransactItems=writes)
         except ClientError as error:
@@ -339,12 +361,29 @@ class DynamoDbStore:
             return CommitOutcome.DUPLICATE_TRIGGER if trigger_taken else CommitOutcome.CONFLICT
         return CommitOutcome.COMMITTED
 
-    def mark_published(self, child: ParentRef, trigger_ids: Sequence[str]) -> None:
+    def _evaluation_item(self, child: ParentRef, step: Step) -> dict[str, Any]:
+        evaluation = step.evaluation
+        event = evaluation.event
+        return {
+            "pk": {"S": why_partition(child)},
+            "sk": {
+                "S": f"{format_time(evaluation.evaluated_at)}#{ref_key(event.pipeline)}#{event.key}"
+            },
+            "record": {"S": json.dumps(evaluation.to_json())},
+            "result": {"S": evaluation.result},
+            **({"trigger_id": {"S": evaluation.trigger_id}} if evaluation.trigger_id else {}),
+            **({"period": {"S": str(evaluation.period)}} if evaluation.period else {}),
+            "expires_at": _epoch(evaluation.evaluated_at + EVALUATION_TTL),
+        }
+
+    def mark_published(
+        self, child: ParentRef, period: Period | None, trigger_ids: Sequence[str]
+    ) -> None:
         names = {f"#t{i}": tid for i, tid in enumerate(trigger_ids)}
         try:
             self.client.update_item(
                 TableName=self.state_table,
-                Key=child_key(child),
+                Key=child_key(child, period),
                 UpdateExpression="REMOVE " + ", ".join(f"outbox.{name}" for name in names),
                 # A child deregistered meanwhile has no state left to clean (and must not get
                 # a key-only item back).

@@ -44,7 +44,7 @@ TriggerState (env ``DPC_TRIGGER_STATE_TABLE``) — §5 state, idempotency and ex
     trigger:      pk "TRIGGER#<trigger id>", sk "#TRIGGER" — conditional put (exactly once)
                   child, account, causes (JSON), event, recorded_at; TTL 400 days
     evaluation:   pk "WHY#<name>@<account>", sk "<evaluated_at ISO>#<event key>"
-                  record (JSON of dpc.triggers.engine.Evaluation), result, trigger_id; TTL 30 days
+                  record (JSON of dpc.triggers.events.Evaluation), result, trigger_id; TTL 30 days
 
   ``dpc why CHILD``: Query pk = "WHY#<child>", ScanIndexForward=False → newest first.
 

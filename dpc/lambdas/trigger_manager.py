@@ -36,9 +36,11 @@ from dpc.constants import (
 from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry
-from dpc.lambdas.store_dynamodb import DynamoDbStore, RunRecord
-from dpc.triggers.engine import Outcome, Publisher, RunEvent, TriggerEngine
+from dpc.lambdas.store_dynamodb import DynamoDbStore
+from dpc.triggers.engine import Outcome, Publisher, TriggerEngine
+from dpc.triggers.events import RunEvent, RunRecord
 from dpc.triggers.model import STATUSES, TERMINAL_STATUSES, ParentRef, Status
+from dpc.triggers.periods import Period, PeriodError, parse_period, period_containing
 
 logger = Logger(service="dpc-trigger-manager")
 
@@ -99,8 +101,11 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
         time = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
     pipeline = ParentRef(parts[6].removeprefix(STATE_MACHINE_PREFIX), parts[4])
     run_input = detail.get("input")
+    period, propagate = run_period(run_input, started or time)
     return StatusChange(
-        event=RunEvent(time, pipeline, cast(Status, status), str(detail.get("name", ""))),
+        event=RunEvent(
+            time, pipeline, cast(Status, status), str(detail.get("name", "")), period, propagate
+        ),
         state_machine_arn=arn,
         source_account=str(event.get("account", "")),
         record=RunRecord(
@@ -112,9 +117,30 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
     )
 
 
+def run_period(run_input: Any, started_at: datetime) -> tuple[Period, bool]:
+    """The period a run processes and whether its children may start on it, from the §6
+    input ``{"dpc": {"period": P, "propagate": bool, ...}}``. A run without it (started by
+    hand) processes the day containing its start (DESIGN §5b)."""
+    dpc_input: Any = None
+    try:
+        parsed = json.loads(run_input) if isinstance(run_input, str) else run_input
+        dpc_input = parsed.get("dpc") if isinstance(parsed, dict) else None
+    except ValueError:
+        dpc_input = None
+    if isinstance(dpc_input, dict):
+        propagate = dpc_input.get("propagate") is not False
+        try:
+            return parse_period(str(dpc_input.get("period"))), propagate
+        except PeriodError:
+            logger.warning("run input has no valid dpc.period", extra={"input": dpc_input})
+            return period_containing("day", started_at), propagate
+    return period_containing("day", started_at), True
+
+
 def status_change_event(
     run: RunEvent, started_at: datetime | None = None, region: str = "eu-west-1"
 ) -> dict[str, Any]:
+    """(The run's period and propagate flag travel in its input, as the starter writes it.)"""
     """The native event Step Functions would emit for ``run`` (simulate, tests, sandbox)."""
     account, name = run.pipeline.account, STATE_MACHINE_PREFIX + run.pipeline.name
     started_at = started_at or run.time
@@ -136,7 +162,14 @@ def status_change_event(
             "status": run.status,
             "startDate": int(started_at.timestamp() * 1000),
             "stopDate": int(run.time.timestamp() * 1000) if terminal else None,
-            "input": "{}",
+            "input": json.dumps(
+                {
+                    "dpc": {
+                        **({"period": str(run.period)} if run.period is not None else {}),
+                        "propagate": run.propagate,
+                    }
+                }
+            ),
             "output": None,
         },
     }
@@ -189,9 +222,8 @@ class TriggerManager:
                 },
             )
             return None
-        acceptance = self.store.accept(run, change.record)
         outcome = self.engine.process(
-            run, children, max(run.time, self.clock()), acceptance=acceptance
+            run, children, max(run.time, self.clock()), record=change.record
         )
         logger.info(
             "processed",
@@ -199,6 +231,7 @@ class TriggerManager:
                 "pipeline": str(run.pipeline),
                 "execution": run.execution,
                 "status": run.status,
+                "period": None if run.period is None else str(run.period),
                 "acceptance": outcome.acceptance.value,
                 "children": len(children),
                 "triggers": [t.trigger_id for t in outcome.published],

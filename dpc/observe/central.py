@@ -20,7 +20,7 @@ from dpc.observe.registry import pipeline_of, registrations
 from dpc.observe.runlog import Run, RunFilter, list_runs
 from dpc.observe.why import evaluations
 from dpc.spec.model import Pipeline
-from dpc.triggers.engine import Evaluation
+from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
 
 

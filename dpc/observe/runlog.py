@@ -19,8 +19,8 @@ from itertools import islice
 from typing import Any
 
 from dpc.lambdas.tables import RUN_LOG
-from dpc.triggers.engine import format_time, parse_time
 from dpc.triggers.model import ParentRef
+from dpc.triggers.timefmt import format_time, parse_time
 
 PAGE_SIZE = 100
 """Items per Query request: small enough to stop early, large enough to be few requests."""

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from dpc.observe.central import Explanation
 from dpc.observe.runlog import Run
-from dpc.triggers.engine import Evaluation, RunEvent
+from dpc.triggers.events import Evaluation, RunEvent
 from dpc.triggers.model import ParentRef
 
 STATUS_STYLES = {

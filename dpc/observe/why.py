@@ -2,7 +2,7 @@
 
 Records are written by the trigger manager (dpc.lambdas.store_dynamodb: partition
 ``WHY#name@account`` of the trigger-state table, sort key ``<evaluated_at>#…``, attribute
-``record`` = JSON of dpc.triggers.engine.Evaluation), so a Query with
+``record`` = JSON of dpc.triggers.events.Evaluation), so a Query with
 ``ScanIndexForward=False`` reads them newest first, and a limit stops it early.
 """
 
@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from dpc.lambdas.store_dynamodb import why_partition
-from dpc.triggers.engine import Evaluation
+from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
 
 

@@ -96,7 +96,7 @@ def _duration(text: str) -> timedelta:
 
 
 def _moment(text: str, now: datetime) -> datetime:
-    from dpc.triggers.engine import parse_time
+    from dpc.triggers.timefmt import parse_time
 
     try:
         moment = parse_time(text)

@@ -29,6 +29,8 @@ MAX_TIMEOUT = timedelta(days=365)
 """A Step Functions standard workflow runs at most a year, so a longer timeout cannot deploy."""
 MAX_WITHIN = timedelta(days=365)
 """Parent runs older than a year are history, not a trigger; a wider window is a typo."""
+MAX_PERIOD_SPAN = timedelta(days=366)
+"""The longest period offset and keep: a year and a day, past any sensible data interval."""
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SLACK_CHANNEL = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
@@ -44,6 +46,13 @@ def parse_duration(text: str) -> timedelta | None:
         return timedelta(days=days, hours=hours, minutes=minutes)
     except (OverflowError, ValueError):  # beyond timedelta, or more digits than int() reads
         return None
+
+
+def parse_signed_duration(text: str) -> timedelta | None:
+    """``-1d``, ``+2h``, ``0h``: a period offset; None when the text is not one."""
+    sign = -1 if text.startswith("-") else 1
+    duration = parse_duration(text.lstrip("+-")) if text[:1] in "+-" else parse_duration(text)
+    return None if duration is None else sign * duration
 
 
 def schedule_expression(schedule: dict[str, Any]) -> str:
@@ -73,6 +82,7 @@ def semantic_findings(document: Document, project_dir: Path) -> list[Finding]:
     return [
         *_schedule_findings(document, _dict(_dict(data.get("trigger")).get("schedule"))),
         *_execution_findings(document, data),
+        *_period_findings(document, data),
         *_duration_findings(document, data),
         *_step_findings(document, _list(data.get("steps")), project_dir),
         *_notification_findings(document, _dict(data.get("notifications"))),
@@ -155,6 +165,59 @@ def _execution_findings(document: Document, data: dict[str, Any]) -> Iterator[Fi
                     item_path, f"parent '{parent[0]}' is already listed at {block}[{seen[parent]}]"
                 )
             seen.setdefault(parent, index)
+
+
+def _period_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:
+    """§5b: which options go with which correlation, and the bounds of offset and keep."""
+    path: JsonPath = ("trigger", "executions")
+    executions = _dict(_dict(data.get("trigger")).get("executions"))
+    correlated = executions.get("correlate") == "period"
+    if correlated:
+        for option in ("within", "reset"):
+            if option in executions:
+                yield document.finding(
+                    (*path, option),
+                    f"{option} does not go with correlate: period (periods replace it: a "
+                    "child's period only pairs parent runs of that period)",
+                    at_key=True,
+                )
+    else:
+        for option in ("rerun", "keep"):
+            if option in executions:
+                yield document.finding(
+                    (*path, option), f"{option} needs correlate: period", at_key=True
+                )
+        for block in ("allOf", "anyOf"):
+            for index, item in enumerate(_list(executions.get(block))):
+                if "every" in _dict(item):
+                    yield document.finding(
+                        (*path, block, index, "every"),
+                        "every needs correlate: period (it counts the parent's periods "
+                        "inside this pipeline's period)",
+                        at_key=True,
+                    )
+    keep = executions.get("keep")
+    if isinstance(keep, str) and _DURATION.fullmatch(keep):
+        duration = parse_duration(keep)
+        if duration == timedelta(0):
+            yield document.finding((*path, "keep"), f"'{keep}' is zero; give e.g. 35d")
+        elif duration is None or duration > MAX_PERIOD_SPAN:
+            yield document.finding(
+                (*path, "keep"), f"'{keep}' is too long; keep allows 1m to {MAX_PERIOD_SPAN.days}d"
+            )
+    offset = _dict(data.get("period")).get("offset")
+    if isinstance(offset, str) and offset[:1] in "+-0123456789":
+        shift = parse_signed_duration(offset)
+        if shift is not None and abs(shift) > MAX_PERIOD_SPAN:
+            yield document.finding(
+                ("period", "offset"),
+                f"'{offset}' is too long; offset allows -{MAX_PERIOD_SPAN.days}d to "
+                f"+{MAX_PERIOD_SPAN.days}d",
+            )
+        elif shift is None:
+            yield document.finding(
+                ("period", "offset"), f"'{offset}' is too long; offset allows at most 366d"
+            )
 
 
 def _duration_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:

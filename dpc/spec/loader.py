@@ -14,7 +14,12 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, cast
 
-from dpc.spec.checks import parse_duration, schedule_expression, semantic_findings
+from dpc.spec.checks import (
+    parse_duration,
+    parse_signed_duration,
+    schedule_expression,
+    semantic_findings,
+)
 from dpc.spec.errors import Finding, SpecError
 from dpc.spec.model import (
     Channel,
@@ -33,7 +38,8 @@ from dpc.spec.org import Org, org_findings
 from dpc.spec.schema import schema_findings
 from dpc.spec.source import Document, read_document
 from dpc.triggers.cron import parse_cron
-from dpc.triggers.model import Condition, Item, Operator, ParentRef, Status
+from dpc.triggers.model import Condition, Correlate, Item, Operator, ParentRef, Rerun, Status
+from dpc.triggers.periods import DEFAULT_KEEP, PeriodSpec, Unit
 
 PIPELINE_FILE = "pipeline.yaml"
 _SKIPPED_FOLDERS = frozenset({"node_modules", "cdk.out", "__pycache__", "site-packages"})
@@ -149,6 +155,10 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
     account: str | None = data.get("account")
     trigger = data.get("trigger", {})
     cluster = data.get("cluster", {})
+    period = PeriodSpec(
+        unit=cast(Unit, data.get("period", {}).get("unit", "day")),
+        offset=parse_signed_duration(data.get("period", {}).get("offset", "0h")) or timedelta(0),
+    )
     notifications = data.get("notifications")
     default_cluster = Cluster()
     return Pipeline(
@@ -159,7 +169,7 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
             schedule=Schedule(schedule_expression(trigger["schedule"]))
             if "schedule" in trigger
             else None,
-            executions=_condition(trigger["executions"], account or "")
+            executions=_condition(trigger["executions"], account or "", period)
             if "executions" in trigger
             else None,
         ),
@@ -187,6 +197,7 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
         if notifications is not None
         else None,
         timeout=_duration(data.get("timeout")),
+        period=period,
         tags=MappingProxyType(dict(data.get("tags", {}))),
         project_dir=source.parent,
         source=source,
@@ -203,7 +214,7 @@ def _duration(text: str | None) -> timedelta | None:
     return None if text is None else parse_duration(text)
 
 
-def _condition(data: dict[str, Any], account: str) -> Condition:
+def _condition(data: dict[str, Any], account: str, period: PeriodSpec) -> Condition:
     """``account`` is the pipeline's ("" when it has none yet: Pipeline.with_account fills it)."""
     reset = data.get("reset")
     return Condition(
@@ -212,6 +223,10 @@ def _condition(data: dict[str, Any], account: str) -> Condition:
         operator=cast(Operator, data.get("operator", "AND")),
         within=_duration(data.get("within")),
         reset_cron=parse_cron(reset["cron"]).expression if reset else None,
+        correlate=cast(Correlate, data.get("correlate", "latest")),
+        rerun=cast(Rerun, data.get("rerun", "retrigger")),
+        keep=_duration(data.get("keep")) or DEFAULT_KEEP,
+        period=period,
     )
 
 
@@ -223,6 +238,7 @@ def _items(items: Iterable[dict[str, Any]], account: str) -> tuple[Item, ...]:
                 cast(Status, "SUCCEEDED" if status == "SUCCESS" else status)
                 for status in item.get("status", ["SUCCESS"])
             ),
+            every=bool(item.get("every", False)),
         )
         for item in items
     )

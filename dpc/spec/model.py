@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Literal
 
 from dpc.triggers.model import Condition, Item, ParentRef
+from dpc.triggers.periods import PeriodSpec
 
 StepType = Literal["spark", "shell"]
 Channel = Literal["SLACK", "EMAIL", "OPSGENIE", "WEBHOOK"]
@@ -78,6 +79,7 @@ class Pipeline:
     cluster: Cluster = Cluster()
     notifications: Notifications | None = None
     timeout: timedelta | None = None
+    period: PeriodSpec = field(default_factory=PeriodSpec)
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     project_dir: Path = Path(".")
     source: Path = Path("pipeline.yaml")

@@ -11,6 +11,7 @@ from dpc.spec.errors import Finding
 from dpc.spec.model import Pipeline
 from dpc.spec.source import Document
 from dpc.triggers.model import ParentRef
+from dpc.triggers.periods import coarser, nests
 
 
 def ref_of(pipeline: Pipeline) -> ParentRef:
@@ -72,6 +73,9 @@ def org_findings(located: Sequence[tuple[Pipeline, Document]]) -> list[Finding]:
         for path, parent in _items(pipeline):
             if parent in by_ref:
                 edges[ref].append(parent)
+                problem = _unit_problem(pipeline, by_ref[parent][0], path)
+                if problem is not None:
+                    findings.append(document.finding(path, problem))
                 continue
             elsewhere = [show(other) for other in names.get(parent.name, [])]
             hint = f"; defined as {', '.join(elsewhere)}" if elsewhere else ""
@@ -90,6 +94,35 @@ def org_findings(located: Sequence[tuple[Pipeline, Document]]) -> list[Finding]:
             path = next(path for path, parent in _items(pipeline) if parent == successor)
             findings.append(document.finding(path, f"dependency cycle: {text}"))
     return findings
+
+
+def _unit_problem(child: Pipeline, parent: Pipeline, path: tuple[str | int, ...]) -> str | None:
+    """§5b: a correlated child's parent has the child's unit or a finer one that nests in it,
+    and a finer one is counted period by period (``every: true``)."""
+    condition = child.trigger.executions
+    if condition is None or not condition.correlated:
+        return None
+    block, index = path[-2], path[-1]
+    items = condition.all_of if block == "allOf" else condition.any_of
+    item = items[int(index)]
+    mine, theirs = child.period.unit, parent.period.unit
+    name = show(ref_of(parent))
+    if coarser(theirs, mine):
+        return (
+            f"parent '{name}' runs per {theirs}, coarser than this pipeline's {mine}: "
+            f"with correlate: period a parent's unit must be {mine} or finer"
+        )
+    if not nests(theirs, mine):
+        return (
+            f"parent '{name}' runs per {theirs}, and weeks do not nest in months: "
+            "give this pipeline or the parent another unit"
+        )
+    if theirs != mine and not item.every:
+        return (
+            f"parent '{name}' runs per {theirs}, finer than this pipeline's {mine}: add "
+            f"every: true (all of its {theirs}s of a {mine} must meet the statuses)"
+        )
+    return None
 
 
 def _items(pipeline: Pipeline) -> Iterator[tuple[tuple[str | int, ...], ParentRef]]:

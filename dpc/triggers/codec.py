@@ -9,7 +9,13 @@ Shape (keys in camelCase, like pipeline.yaml)::
       "operator": "AND",
       "withinSeconds": 86400,          # optional
       "reset": {"cron": "0 0 * * ? *"} # optional
+      "correlate": "period",           # optional, default latest (§5b)
+      "rerun": "retrigger",            # optional, period only
+      "keepSeconds": 3024000,          # optional, period only (default 35 days)
+      "period": {"unit": "day", "offsetSeconds": 0}  # the child's own period (optional)
     }
+
+An item may carry ``"every": true`` (period only).
 
 Statuses are written in Step Functions spelling; ``SUCCESS`` is accepted on input.
 Every account is explicit (12 digits): defaults are resolved before a condition is sent.
@@ -23,6 +29,7 @@ from typing import Any, cast
 
 from dpc.triggers.cron import CronError, parse_cron
 from dpc.triggers.model import STATUSES, Condition, Item, ParentRef, Status
+from dpc.triggers.periods import DEFAULT_KEEP, PeriodError, PeriodSpec
 
 _ACCOUNT = re.compile(r"\d{12}")
 
@@ -38,6 +45,7 @@ def condition_to_json(condition: Condition) -> dict[str, Any]:
                 "name": i.parent.name,
                 "account": i.parent.account,
                 "status": sorted(i.statuses, key=STATUSES.index),
+                **({"every": True} if i.every else {}),
             }
             for i in block
         ]
@@ -51,6 +59,12 @@ def condition_to_json(condition: Condition) -> dict[str, Any]:
         data["withinSeconds"] = int(condition.within.total_seconds())
     if condition.reset_cron is not None:
         data["reset"] = {"cron": condition.reset_cron}
+    if condition.correlated:
+        data["correlate"] = condition.correlate
+        data["rerun"] = condition.rerun
+        data["keepSeconds"] = int(condition.keep.total_seconds())
+    if condition.period != PeriodSpec():
+        data["period"] = condition.period.to_json()
     return data
 
 
@@ -78,10 +92,14 @@ def _items(data: Any, where: str) -> tuple[Item, ...]:
             raise ConditionFormatError(f"{at}.account: expected a 12-digit account id")
         if not isinstance(statuses, list) or not statuses:
             raise ConditionFormatError(f"{at}.status: expected a non-empty list of statuses")
+        every = raw.get("every", False)
+        if not isinstance(every, bool):
+            raise ConditionFormatError(f"{at}.every: expected true or false")
         parsed.append(
             Item(
                 ParentRef(name, account),
                 frozenset(_status(s, f"{at}.status") for s in statuses),
+                every,
             )
         )
     return tuple(parsed)
@@ -90,7 +108,8 @@ def _items(data: Any, where: str) -> tuple[Item, ...]:
 def condition_from_json(data: Any) -> Condition:
     if not isinstance(data, dict):
         raise ConditionFormatError("condition: expected an object")
-    unknown = set(data) - {"allOf", "anyOf", "operator", "withinSeconds", "reset"}
+    known = {"allOf", "anyOf", "operator", "withinSeconds", "reset", "correlate", "rerun"}
+    unknown = set(data) - known - {"keepSeconds", "period"}
     if unknown:
         raise ConditionFormatError(f"condition: unknown field(s) {', '.join(sorted(unknown))}")
     operator = data.get("operator", "AND")
@@ -109,12 +128,29 @@ def condition_from_json(data: Any) -> Condition:
             parse_cron(reset_cron)
         except CronError as error:
             raise ConditionFormatError(f"condition.reset.cron: {error}") from None
+    correlate = data.get("correlate", "latest")
+    if correlate not in ("latest", "period"):
+        raise ConditionFormatError(f"condition.correlate: '{correlate}' is not latest or period")
+    rerun = data.get("rerun", "retrigger")
+    if rerun not in ("retrigger", "ignore"):
+        raise ConditionFormatError(f"condition.rerun: '{rerun}' is not retrigger or ignore")
+    keep = data.get("keepSeconds", int(DEFAULT_KEEP.total_seconds()))
+    if not isinstance(keep, int) or isinstance(keep, bool) or keep <= 0:
+        raise ConditionFormatError("condition.keepSeconds: expected a positive integer")
+    try:
+        period = PeriodSpec.from_json(data["period"]) if "period" in data else PeriodSpec()
+    except PeriodError as error:
+        raise ConditionFormatError(f"condition.{error}") from None
     condition = Condition(
         all_of=_items(data.get("allOf", []), "condition.allOf"),
         any_of=_items(data.get("anyOf", []), "condition.anyOf"),
         operator=operator,
         within=None if within is None else timedelta(seconds=within),
         reset_cron=reset_cron,
+        correlate=correlate,
+        rerun=rerun,
+        keep=timedelta(seconds=keep),
+        period=period,
     )
     if not condition.items:
         raise ConditionFormatError("condition: allOf and anyOf are both empty")

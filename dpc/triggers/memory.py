@@ -10,29 +10,25 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from dpc.triggers.engine import (
-    Acceptance,
-    ChildState,
-    CommitOutcome,
-    Evaluation,
-    Publisher,
-    RunEvent,
-    Step,
-    Trigger,
-)
+from dpc.triggers.engine import Acceptance, CommitOutcome, Publisher
+from dpc.triggers.events import Evaluation, RunEvent, RunRecord, Trigger
 from dpc.triggers.model import TERMINAL_STATUSES, ParentRef
+from dpc.triggers.periods import Period
+from dpc.triggers.rules import ChildState, Step
+
+StateKey = tuple[ParentRef, Period | None]
 
 
 @dataclass
 class MemoryStore:
-    states: dict[ParentRef, ChildState] = field(default_factory=dict)
+    states: dict[StateKey, ChildState] = field(default_factory=dict)
     triggers: dict[str, Trigger] = field(default_factory=dict)
     evaluations: list[Evaluation] = field(default_factory=list)
     _accepted: dict[tuple[ParentRef, str], set[str]] = field(default_factory=dict)
     _finished: set[tuple[ParentRef, str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def accept(self, event: RunEvent) -> Acceptance:
+    def accept(self, event: RunEvent, record: RunRecord) -> Acceptance:
         with self._lock:
             statuses = self._accepted.setdefault((event.pipeline, event.execution), set())
             if event.status in statuses:
@@ -43,28 +39,35 @@ class MemoryStore:
             statuses.add(event.status)
             return Acceptance.NEW
 
-    def load(self, child: ParentRef) -> ChildState:
+    def load(self, child: ParentRef, period: Period | None) -> ChildState:
         with self._lock:
-            return self.states.get(child, ChildState())
+            return self.states.get((child, period), ChildState())
 
-    def commit(self, child: ParentRef, expected_version: int, step: Step) -> CommitOutcome:
+    def commit(
+        self, child: ParentRef, period: Period | None, expected_version: int, step: Step
+    ) -> CommitOutcome:
         with self._lock:
-            if self.states.get(child, ChildState()).version != expected_version:
+            if step.state is None:
+                self.evaluations.append(step.evaluation)
+                return CommitOutcome.COMMITTED
+            if self.states.get((child, period), ChildState()).version != expected_version:
                 return CommitOutcome.CONFLICT
             if step.trigger is not None:
                 if step.trigger.trigger_id in self.triggers:
                     return CommitOutcome.DUPLICATE_TRIGGER
                 self.triggers[step.trigger.trigger_id] = step.trigger
-            self.states[child] = replace(step.state, version=expected_version + 1)
+            self.states[(child, period)] = replace(step.state, version=expected_version + 1)
             self.evaluations.append(step.evaluation)
             return CommitOutcome.COMMITTED
 
-    def mark_published(self, child: ParentRef, trigger_ids: Sequence[str]) -> None:
+    def mark_published(
+        self, child: ParentRef, period: Period | None, trigger_ids: Sequence[str]
+    ) -> None:
         with self._lock:
-            state = self.states[child]
+            state = self.states[(child, period)]
             outbox = {k: v for k, v in state.outbox.items() if k not in trigger_ids}
             # Like the DynamoDB store: the outbox is edited in place, the version is untouched.
-            self.states[child] = replace(state, outbox=outbox)
+            self.states[(child, period)] = replace(state, outbox=outbox)
 
     def finish(self, event: RunEvent) -> None:
         with self._lock:

@@ -6,15 +6,20 @@ Statuses are always Step Functions spellings here; the spec loader maps ``SUCCES
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Literal
+
+from dpc.triggers.periods import DEFAULT_KEEP, PeriodSpec
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"]
 STATUSES: tuple[Status, ...] = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 TERMINAL_STATUSES: frozenset[str] = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
 Operator = Literal["AND", "OR"]
+Correlate = Literal["latest", "period"]
+"""latest: §5, the newest run of each parent; period: §5b, the parents' runs of one period."""
+Rerun = Literal["retrigger", "ignore"]
 
 
 @dataclass(frozen=True, order=True)
@@ -34,6 +39,8 @@ class Item:
 
     parent: ParentRef
     statuses: frozenset[Status]
+    every: bool = False
+    """§5b P3: every period of the parent's (finer) unit inside the child's period."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,16 @@ class Condition:
     operator: Operator = "AND"
     within: timedelta | None = None
     reset_cron: str | None = None
+    correlate: Correlate = "latest"
+    rerun: Rerun = "retrigger"
+    keep: timedelta = DEFAULT_KEEP
+    period: PeriodSpec = field(default_factory=PeriodSpec)
+    """The child's own period: the unit its parents' periods map to (§5b P1), and, for a
+    ``latest`` child, the period of a triggered run (trigger time + offset)."""
+
+    @property
+    def correlated(self) -> bool:
+        return self.correlate == "period"
 
     @property
     def items(self) -> tuple[Item, ...]:

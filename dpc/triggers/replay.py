@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 
-from dpc.triggers.engine import Outcome, RunEvent, TriggerEngine
+from dpc.triggers.engine import Outcome, TriggerEngine
+from dpc.triggers.events import RunEvent
 from dpc.triggers.model import Condition, ParentRef
 
 Children = Mapping[ParentRef, Sequence[tuple[ParentRef, Condition]]]

@@ -21,7 +21,8 @@ from infra_helpers import (
 from dpc.constants import PIPELINE_BUS_NAME
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.sandbox.patterns import matches
-from dpc.triggers.engine import RunEvent, TriggerEngine
+from dpc.triggers.engine import TriggerEngine
+from dpc.triggers.events import RunEvent
 from dpc.triggers.memory import CollectingPublisher, MemoryStore
 
 pytestmark = pytest.mark.slow

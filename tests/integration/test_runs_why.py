@@ -26,8 +26,10 @@ from dpc.lambdas.trigger_manager import Settings, TriggerManager, status_change_
 from dpc.observe import runlog
 from dpc.observe.aws import table_name
 from dpc.spec.loader import load_org
-from dpc.triggers.engine import Outcome, RunEvent, Trigger, parse_time
+from dpc.triggers.engine import Outcome
+from dpc.triggers.events import RunEvent, Trigger
 from dpc.triggers.model import ParentRef
+from dpc.triggers.timefmt import parse_time
 
 SAMPLES = Path(__file__).parents[2] / "samples"
 REGION = "eu-west-1"

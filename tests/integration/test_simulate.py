@@ -40,6 +40,7 @@ def test_case_study_two_days_prints_exactly_the_two_triggers(backend: str) -> No
             "status": "SUCCEEDED",
             "execution": "listings-2026-11-28",
             "time": "2026-11-28T03:10:00Z",
+            "period": "2026-11-28",
         },
         {
             "pipeline": "searches",
@@ -47,6 +48,7 @@ def test_case_study_two_days_prints_exactly_the_two_triggers(backend: str) -> No
             "status": "SUCCEEDED",
             "execution": "searches-2026-11-28-rerun",
             "time": "2026-11-28T07:00:00Z",
+            "period": "2026-11-28",
         },
     ]
 

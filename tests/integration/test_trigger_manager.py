@@ -18,9 +18,10 @@ from dpc.lambdas.central import LocalCentral
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.store_dynamodb import why_partition
 from dpc.lambdas.trigger_manager import TriggerManager, handler, status_change_event
-from dpc.triggers.engine import RunEvent, Trigger, parse_time
+from dpc.triggers.events import RunEvent, Trigger
 from dpc.triggers.memory import CollectingPublisher
 from dpc.triggers.model import Condition, Item, ParentRef, Status
+from dpc.triggers.timefmt import parse_time
 
 EVENTS = Path(__file__).parent / "events"
 LISTINGS = ParentRef("listings", "111111111111")
@@ -196,6 +197,7 @@ def test_trigger_events_reach_the_central_bus_in_the_contract_shape(central: Loc
                 "status": "SUCCEEDED",
                 "execution": "l-27",
                 "time": "2026-11-27T03:10:00Z",
+                "period": "2026-11-27",
             },
             {
                 "pipeline": "searches",
@@ -203,8 +205,11 @@ def test_trigger_events_reach_the_central_bus_in_the_contract_shape(central: Loc
                 "status": "SUCCEEDED",
                 "execution": "s-27",
                 "time": "2026-11-27T05:10:00Z",
+                "period": "2026-11-27",
             },
         ],
+        # a latest child runs for the period containing the trigger time (its unit: day)
+        "period": "2026-11-27",
     }
 
 

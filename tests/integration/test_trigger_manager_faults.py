@@ -20,10 +20,12 @@ from moto.core.botocore_stubber import BotocoreStubber
 from dpc.lambdas.central import LocalCentral
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.trigger_manager import TriggerManager, status_change_event
-from dpc.triggers.engine import RunEvent, parse_time, trigger_id
+from dpc.triggers.events import RunEvent, trigger_id
 from dpc.triggers.memory import CollectingPublisher
 from dpc.triggers.model import Condition, Item, ParentRef, Status
+from dpc.triggers.periods import period_containing
 from dpc.triggers.replay import replay_in_memory
+from dpc.triggers.timefmt import parse_time
 
 SUCCESS = frozenset({"SUCCEEDED"})
 LISTINGS = ParentRef("listings", "111111111111")
@@ -55,7 +57,9 @@ def central(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalCentral]:
 
 
 def ev(time: str, parent: ParentRef, status: Status, execution: str) -> RunEvent:
-    return RunEvent(parse_time(time), parent, status, execution)
+    """A run of the day it happens in (the period a run without dpc input counts for)."""
+    moment = parse_time(time)
+    return RunEvent(moment, parent, status, execution, period_containing("day", moment))
 
 
 class Invocations:

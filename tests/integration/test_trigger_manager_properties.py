@@ -1,5 +1,7 @@
-"""Property: for random organizations and event streams (duplicates, reordering, reruns,
-unknown pipelines), the Lambda's DynamoDB store fires exactly what the in-memory engine fires."""
+"""Property: for random organizations mixing ``correlate: latest`` and ``correlate: period``
+children, and event streams (duplicates, reordering, reruns of earlier periods, runs started
+with --no-downstream, unknown pipelines), the Lambda's DynamoDB store fires exactly what the
+in-memory engine fires, periods included."""
 
 from __future__ import annotations
 
@@ -14,8 +16,9 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from dpc.lambdas.central import LocalCentral
-from dpc.triggers.engine import RunEvent
+from dpc.triggers.events import RunEvent
 from dpc.triggers.model import STATUSES, Condition, Item, ParentRef
+from dpc.triggers.periods import period_containing
 from dpc.triggers.replay import replay_in_memory
 
 ACCOUNTS = ("111111111111", "222222222222")
@@ -43,26 +46,44 @@ def organizations(draw: st.DrawFn) -> dict[ParentRef, Condition]:
         any_of = items(draw(st.lists(st.sampled_from(earlier), unique=True, max_size=2)))
         if not all_of and not any_of:
             all_of = items([earlier[0]])
+        operator = draw(st.sampled_from(["AND", "OR"]))
+        if draw(st.booleans()):
+            conditions[PIPELINES[index]] = Condition(
+                all_of=all_of,
+                any_of=any_of,
+                operator=operator,
+                correlate="period",
+                rerun=draw(st.sampled_from(["retrigger", "ignore"])),
+                keep=draw(st.sampled_from([timedelta(days=35), timedelta(hours=12)])),
+            )
+            continue
         conditions[PIPELINES[index]] = Condition(
             all_of=all_of,
             any_of=any_of,
-            operator=draw(st.sampled_from(["AND", "OR"])),
+            operator=operator,
             within=draw(st.sampled_from([None, timedelta(hours=6), timedelta(hours=30)])),
             reset_cron=draw(st.sampled_from([None, "0 0 * * ? *", "0 12 ? * MON-FRI *"])),
         )
     return conditions
 
 
+@st.composite
+def run_events(draw: st.DrawFn) -> RunEvent:
+    """A run of the day it happens in, or a rerun of an earlier day; rarely --no-downstream."""
+    time = START + timedelta(minutes=15 * draw(st.integers(0, 3 * 24 * 4)))
+    days_back = draw(st.sampled_from([0, 0, 0, 1, 2]))
+    return RunEvent(
+        time=time,
+        pipeline=draw(st.sampled_from((*PIPELINES, ParentRef("stranger", "999999999999")))),
+        status=draw(st.sampled_from(("SUCCEEDED", "SUCCEEDED", "SUCCEEDED", *STATUSES))),
+        execution=draw(st.sampled_from(["run-a", "run-b", "run-c"])),
+        period=period_containing("day", time - timedelta(days=days_back)),
+        propagate=draw(st.sampled_from([True, True, True, True, False])),
+    )
+
+
 events = st.lists(
-    st.builds(
-        RunEvent,
-        time=st.integers(0, 3 * 24 * 4).map(
-            lambda quarter: START + timedelta(minutes=15 * quarter)
-        ),
-        pipeline=st.sampled_from((*PIPELINES, ParentRef("stranger", "999999999999"))),
-        status=st.sampled_from(("SUCCEEDED", "SUCCEEDED", "SUCCEEDED", *STATUSES)),
-        execution=st.sampled_from(["run-a", "run-b", "run-c"]),
-    ),
+    run_events(),
     min_size=3,
     max_size=25,
 ).flatmap(
@@ -96,9 +117,13 @@ def test_dynamodb_backend_fires_exactly_what_the_memory_engine_fires() -> None:
             boto3.client("dynamodb"), boto3.client("events"), f"bus-{number}", f"t{number}-"
         )
         assert fired(central.replay(PIPELINES, conditions, stream)) == expected
-        triggers_seen.append(len(expected))
+        correlated = [
+            d for _, d in expected if conditions[ParentRef(d["pipeline"], d["account"])].correlated
+        ]  # type: ignore[arg-type]
+        triggers_seen.append((len(expected), len(correlated)))
 
     with mock.patch.dict(os.environ, credentials), mock_aws():
         same_triggers()
-    # The generated streams do exercise triggering, not just silence.
-    assert sum(triggers_seen) > 10
+    # The generated streams do exercise triggering, of both kinds, not just silence.
+    assert sum(n for n, _ in triggers_seen) > 10
+    assert sum(n for _, n in triggers_seen) > 5

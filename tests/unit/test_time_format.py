@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
-from dpc.triggers.engine import format_time, parse_time
+from dpc.triggers.timefmt import format_time, parse_time
 
 WHOLE_SECOND = datetime(2026, 11, 27, 5, 12, 0, tzinfo=UTC)
 

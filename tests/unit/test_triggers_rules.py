@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from dpc.triggers.engine import Evaluation, RunEvent, Trigger, TriggerEngine, parse_time, trigger_id
+from dpc.triggers.engine import TriggerEngine
+from dpc.triggers.events import Evaluation, RunEvent, Trigger, trigger_id
 from dpc.triggers.memory import CollectingPublisher, MemoryStore
 from dpc.triggers.model import Condition, Item, ParentRef, Status
 from dpc.triggers.replay import children_index, engine_process, replay
+from dpc.triggers.timefmt import parse_time
 
 LISTINGS = ParentRef("listings", "111111111111")
 SEARCHES = ParentRef("searches", "222222222222")

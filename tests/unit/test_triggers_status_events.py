@@ -11,8 +11,9 @@ import pytest
 
 from dpc.lambdas.trigger_manager import parse_status_change, status_change_event
 from dpc.triggers.codec import ConditionFormatError, condition_from_json
-from dpc.triggers.engine import RunEvent
+from dpc.triggers.events import RunEvent
 from dpc.triggers.model import ParentRef
+from dpc.triggers.periods import parse_period
 
 NATIVE = json.loads(
     (
@@ -29,9 +30,25 @@ def test_a_native_event_names_the_pipeline_by_its_state_machine_and_account() ->
         ParentRef("listings", "111111111111"),
         "SUCCEEDED",
         "listings-2026-11-27",
+        # started by hand, with no dpc input: the day containing its start (DESIGN §5b)
+        period=parse_period("2026-11-27"),
     )
     assert change.source_account == "111111111111"
     assert change.record.started_at == datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
+
+
+def test_the_period_and_propagate_flag_come_from_the_runs_dpc_input() -> None:
+    # Given a rerun of 26 November started with --no-downstream, finishing on the 27th
+    rerun = copy.deepcopy(NATIVE)
+    rerun["detail"]["input"] = json.dumps(
+        {"dpc": {"period": "2026-11-26", "rerun_of": "listings-2026-11-26", "propagate": False}}
+    )
+    # When the trigger manager reads it
+    change = parse_status_change(rerun)
+    # Then the run processed the 26th, and no child may start on it
+    assert change is not None
+    assert str(change.event.period) == "2026-11-26"
+    assert change.event.propagate is False
 
 
 def test_running_is_timed_by_its_start() -> None:
@@ -65,6 +82,8 @@ def test_the_event_built_for_simulate_reads_back_as_the_same_run() -> None:
         ParentRef("searches", "222222222222"),
         "FAILED",
         "s-27",
+        period=parse_period("2026-11-26"),
+        propagate=False,
     )
     change = parse_status_change(status_change_event(run))
     assert change is not None and change.event == run
