@@ -15,6 +15,9 @@ EXPORT_RULE_NAME = "export-events-to-central-bus"
 TRIGGER_MANAGER_RULE_NAME = "trigger-events-manager"
 STATE_MACHINE_PREFIX = "dpc-"
 """Every dpc state machine's name starts with this, so the export rule can match only them."""
+TAG_PERIOD_UNIT = "dpc:period-unit"
+TAG_PERIOD_OFFSET_SECONDS = "dpc:period-offset-seconds"
+"""Tags on a pipeline's state machine: `dpc run NAME` reads the period from them (§5b)."""
 
 # Environment variables through which the central Lambdas get their settings (dpc.lambdas.tables)
 ENV_RUN_LOG_TABLE = "DPC_RUN_LOG_TABLE"

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "infra_cmds",
     "observe",
     "simulate",
+    "run_cmds",
     "sandbox_cmds",
 )
 

@@ -140,6 +140,8 @@ RUNS_EPILOG = """Examples:
   dpc runs --status FAILED --since 2d             # what failed lately
 
   dpc runs --json | jq '.[0]'
+
+  dpc runs pipeline-x --period 2026-11-27       # every run for one data interval
 """
 
 WHY_HELP = (
@@ -154,12 +156,30 @@ WHY_EPILOG = """Examples:
   dpc why pipeline-x --account 333333333333 --limit 3
 
   dpc why pipeline-x --json
+
+  dpc why pipeline-x --period 2026-11-27        # which parent runs of that day are met
 """
 
 PIPE_WIDTH = 1000
 
 Account = Annotated[str | None, typer.Option("--account", help="Only this 12-digit AWS account.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+PeriodOption = Annotated[
+    str | None,
+    typer.Option("--period", help="Only this period (2026-11-27, 2026-11-27T05, 2026-W48, …)."),
+]
+
+
+def _period(text: str | None) -> str | None:
+    """A period as the run log writes it; a text that is no period is a usage error."""
+    if text is None:
+        return None
+    from dpc.triggers.periods import PeriodError, parse_period
+
+    try:
+        return str(parse_period(text))
+    except PeriodError as error:
+        raise UsageError(f"--period: {error}") from None
 
 
 def _instant(text: str, now: datetime, option: str) -> datetime:
@@ -231,6 +251,7 @@ def runs(
         typer.Option("--until", help="Reference time for --since and durations [default: now]."),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 50,
+    period: PeriodOption = None,
     as_json: AsJson = False,
     profile: Profile = None,
     region: Region = None,
@@ -246,7 +267,7 @@ def runs(
     wanted = _status_option(status)
     with err.status("Reading the run log…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
-        found = central.runs(now, start, name, account, wanted, limit)
+        found = central.runs(now, start, name, account, wanted, limit, _period(period))
     if as_json:
         out.print_json(json.dumps([run.to_json(now) for run in found]))
         return
@@ -264,6 +285,7 @@ def why(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="How many recent evaluations to show.")
     ] = 10,
+    period: PeriodOption = None,
     as_json: AsJson = False,
     profile: Profile = None,
     region: Region = None,
@@ -271,19 +293,26 @@ def why(
 ) -> None:
     from dpc.observe.aws import AwsOptions, aws_errors
     from dpc.observe.central import Central
-    from dpc.observe.views import deciding, headline, why_report
+    from dpc.observe.views import deciding, headline, period_headline, why_report
 
     name, account = _pipeline_argument(pipeline, account)
     assert name is not None
     with err.status("Reading the evaluation records…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
-        explanation = central.why(name, account, limit)
+        explanation = central.why(name, account, limit, _period(period))
     if as_json:
         found = explanation.evaluations
         data = {
             "pipeline": explanation.child.name,
             "account": explanation.child.account,
-            "summary": headline(explanation.child, deciding(found)) if found else None,
+            "period": explanation.period,
+            "summary": (
+                period_headline(explanation.child, explanation.period, found)
+                if found and explanation.period
+                else headline(explanation.child, deciding(found))
+                if found
+                else None
+            ),
             "evaluations": [e.to_json() for e in explanation.evaluations],
         }
         out.print_json(json.dumps(data))

@@ -26,7 +26,7 @@ SIMULATE_HELP = (
     "EVENTS is a JSON Lines file, one status change a line in arrival order:\n\n"
     '{"time": "2026-11-27T03:10:00Z", "pipeline": "listings", "account": "111111111111", '
     '"status": "SUCCEEDED", "execution": "listings-2026-11-27"}\n\n'
-    'Optional on a line: "period" (the run\'s data interval in the parent\'s unit, e.g. '
+    "Optional on a line: \"period\" (the run's data interval in the parent's unit, e.g. "
     '2026-11-26; default: the period containing its time) and "propagate": false (a run '
     "started with --no-downstream).\n\n"
     "Each trigger is printed as one JSON line: the 0-based line number of the event that "
@@ -239,6 +239,8 @@ def _explain(line: int, event: Any, outcome: Any, known: bool) -> None:
         }
         result = evaluation.result
         suffix = f" {evaluation.trigger_id}" if evaluation.trigger_id else ""
+        if evaluation.period is not None:
+            suffix += f" for {evaluation.period}"
         err.print(f"  → {escape(str(evaluation.child))}: " + styles[result](result + suffix))
         for note in evaluation.notes:
             err.print(f"      {escape(note)}")

@@ -29,6 +29,8 @@ class Explanation:
     child: ParentRef
     evaluations: tuple[Evaluation, ...]
     registration: Pipeline | None
+    period: str | None = None
+    """Set when only the evaluations of one period were asked for (``dpc why --period``)."""
 
 
 @dataclass(frozen=True)
@@ -69,10 +71,13 @@ class Central:
         account: str | None = None,
         status: str | None = None,
         limit: int = 50,
+        period: str | None = None,
     ) -> list[Run]:
         """Newest first. With a name and an account, that pipeline's own partition is read;
         otherwise the by-day index, filtered."""
-        run_filter = RunFilter(since=since, status=status, account=account, name=name)
+        run_filter = RunFilter(
+            since=since, status=status, account=account, name=name, period=period
+        )
         pipelines = [ParentRef(name, account)] if name and account else None
         return list_runs(self.dynamodb, self.run_log_table, run_filter, now, limit, pipelines)
 
@@ -83,9 +88,12 @@ class Central:
         ]
         return [p for p in found if account is None or p.account == account]
 
-    def why(self, name: str, account: str | None = None, limit: int = 10) -> Explanation:
-        """The newest ``limit`` evaluations of one pipeline; the account may be left out when
-        only one registered pipeline has this name."""
+    def why(
+        self, name: str, account: str | None = None, limit: int = 10, period: str | None = None
+    ) -> Explanation:
+        """The newest ``limit`` evaluations of one pipeline (with ``period``: those for that
+        period, §5b P9); the account may be left out when only one registered pipeline has
+        this name."""
         registered = self.registered(name, account)
         if account is None:
             if not registered:
@@ -100,7 +108,7 @@ class Central:
             account = registered[0].account
         assert account is not None
         child = ParentRef(name, account)
-        found = evaluations(self.dynamodb, self.trigger_state_table, child, limit)
+        found = evaluations(self.dynamodb, self.trigger_state_table, child, limit, period)
         if not found and not registered:
             raise DpcError(f"{child} is not registered and has no recorded evaluation")
-        return Explanation(child, tuple(found), registered[0] if registered else None)
+        return Explanation(child, tuple(found), registered[0] if registered else None, period)

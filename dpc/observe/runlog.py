@@ -22,6 +22,9 @@ from dpc.lambdas.tables import RUN_LOG
 from dpc.triggers.model import ParentRef
 from dpc.triggers.timefmt import format_time, parse_time
 
+SCHEDULED_PREFIX = "s-"
+"""How the starter names a scheduled run (dpc.lambdas.starter), the only thing that tells
+it from a manual start: both have neither trigger nor causes."""
 PAGE_SIZE = 100
 """Items per Query request: small enough to stop early, large enough to be few requests."""
 
@@ -37,6 +40,8 @@ class Run:
     causes: tuple[dict[str, str], ...]
     """The parent runs that triggered this one (empty for a schedule or a manual start)."""
     scheduled: bool
+    period: str | None = None
+    """The data interval the run processed (§5b), as logged by the trigger manager."""
     rerun_of: str | None = None
     """An older execution of the same pipeline started with the same input (same trigger id):
     someone restarted it by hand. Known only when both are among the runs read."""
@@ -66,6 +71,7 @@ class Run:
             "stopped_at": format_time(self.stopped_at) if self.stopped_at else None,
             "duration_seconds": int(self.duration(now).total_seconds()),
             "triggered_by": self.triggered_by,
+            "period": self.period,
             "trigger_id": self.trigger_id,
             "causes": list(self.causes),
             "rerun_of": self.rerun_of,
@@ -79,17 +85,25 @@ def run_of(item: dict[str, Any]) -> Run:
         started_input = {}
     if not isinstance(started_input, dict):
         started_input = {}
+    dpc_input = started_input.get("dpc")
+    execution = item["execution"]["S"]
+    scheduled = "scheduled_time" in started_input
+    if isinstance(dpc_input, dict):  # the §6 input of a run started by dpc
+        started_input = dpc_input
+        scheduled = execution.startswith(SCHEDULED_PREFIX)
     causes = started_input.get("causes") or []
     stopped = item.get("stopped_at", {}).get("S")
     return Run(
         pipeline=ParentRef(item["name"]["S"], item["account"]["S"]),
-        execution=item["execution"]["S"],
+        execution=execution,
         status=item["status"]["S"],
         started_at=parse_time(item["started_at"]["S"]),
         stopped_at=parse_time(stopped) if stopped else None,
         trigger_id=started_input.get("trigger_id"),
         causes=tuple(c for c in causes if isinstance(c, dict)),
-        scheduled="scheduled_time" in started_input,
+        scheduled=scheduled,
+        period=item.get("period", {}).get("S"),
+        rerun_of=started_input.get("rerun_of") or None,
     )
 
 
@@ -99,6 +113,7 @@ class RunFilter:
     status: str | None = None
     account: str | None = None
     name: str | None = None
+    period: str | None = None
 
 
 def _filter_expression(
@@ -106,7 +121,7 @@ def _filter_expression(
 ) -> tuple[str | None, dict[str, str], dict[str, Any]]:
     """Status (and, on the by-day index, account and name) as a FilterExpression."""
     clauses, names, values = [], {}, {}
-    wanted = [("status", run_filter.status)]
+    wanted = [("status", run_filter.status), ("period", run_filter.period)]
     if by_index:
         wanted += [("account", run_filter.account), ("name", run_filter.name)]
     for attribute, value in wanted:
@@ -208,7 +223,9 @@ def mark_reruns(newest_first: list[Run]) -> list[Run]:
             first.setdefault((run.pipeline, run.trigger_id), run.execution)
     return [
         replace(run, rerun_of=original)
-        if run.trigger_id and (original := first[(run.pipeline, run.trigger_id)]) != run.execution
+        if not run.rerun_of
+        and run.trigger_id
+        and (original := first[(run.pipeline, run.trigger_id)]) != run.execution
         else run
         for run in newest_first
     ]

@@ -45,7 +45,8 @@ def _status(status: str) -> Text:
 
 def runs_table(runs: Sequence[Run], now: datetime) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("PIPELINE", "ACCOUNT", "EXECUTION", "STATUS", "STARTED (UTC)", "DURATION"):
+    columns = ("PIPELINE", "ACCOUNT", "EXECUTION", "PERIOD", "STATUS", "STARTED (UTC)", "DURATION")
+    for column in columns:
         table.add_column(column, no_wrap=True)
     table.add_column("TRIGGERED BY")
     for run in runs:
@@ -54,6 +55,7 @@ def runs_table(runs: Sequence[Run], now: datetime) -> Table:
             run.pipeline.name,
             run.pipeline.account,
             run.execution,
+            run.period or "",
             _status(run.status),
             clock(run.started_at),
             duration + (" …" if run.stopped_at is None else ""),
@@ -82,6 +84,28 @@ def headline(child: ParentRef, latest: Evaluation) -> str:
     return f"{child} did not run after {_event(latest.event)}: " + "; ".join(unmet)
 
 
+def period_headline(child: ParentRef, period: str, evaluations: Sequence[Evaluation]) -> str:
+    """§5b P9: for one period, whether the child ran and which parent runs of that period are
+    met, unmet or missing (from the newest evaluation that decided something)."""
+    latest = deciding(evaluations)
+    fired = [e for e in evaluations if e.result == "TRIGGERED"]
+    ran = (
+        f"ran for {period} {len(fired)} time(s), last after {_event(fired[0].event)}"
+        if fired
+        else f"has not run for {period}"
+    )
+    met = [item.reason for item in latest.items if item.met]
+    missing = [item.reason for item in latest.items if not item.met and "no run" in item.reason]
+    unmet = [item.reason for item in latest.items if not item.met and "no run" not in item.reason]
+    parts = [f"{child} {ran}"]
+    for word, reasons in (("met", met), ("unmet", unmet), ("missing", missing)):
+        if reasons:
+            parts.append(f"{word}: {'; '.join(reasons)}")
+    if latest.result == "IGNORED":
+        parts.append("; ".join(latest.notes))
+    return " — ".join(parts)
+
+
 def why_report(explanation: Explanation) -> RenderableType:
     child, evaluations = explanation.child, explanation.evaluations
     registration = explanation.registration
@@ -95,12 +119,16 @@ def why_report(explanation: Explanation) -> RenderableType:
         parts.append(Text(f"{child} also runs on its schedule {schedule.expression}.", style="dim"))
     if not evaluations:
         parents = ", ".join(str(p) for p in condition.parents) if condition else ""
-        waiting = f": none of its parents ({parents}) reported a run" if parents else ""
+        scope = f" for {explanation.period}" if explanation.period else ""
+        waiting = f": none of its parents ({parents}) reported a run{scope}" if parents else ""
         parts.append(
-            Text(f"No evaluation of {child} recorded (records are kept 30 days){waiting}.")
+            Text(f"No evaluation of {child}{scope} recorded (records are kept 30 days){waiting}.")
         )
         return Group(*parts)
-    parts.append(Text(headline(child, deciding(evaluations)), style="bold"))
+    if explanation.period is not None:
+        parts.append(Text(period_headline(child, explanation.period, evaluations), style="bold"))
+    else:
+        parts.append(Text(headline(child, deciding(evaluations)), style="bold"))
     parts.append(Text(""))
     parts.append(Text(f"Recent evaluations, newest first ({len(evaluations)}):", style="dim"))
     for evaluation in evaluations:
@@ -121,6 +149,8 @@ def evaluation_text(evaluation: Evaluation) -> Text:
     text.append_text(_status(evaluation.event.status))
     text.append(f" at {clock(evaluation.event.time)} ({evaluation.event.execution})  → ")
     text.append(RESULT_WORDS[evaluation.result], style=RESULT_STYLES[evaluation.result])
+    if evaluation.period is not None:
+        text.append(f"  for {evaluation.period}")
     if evaluation.trigger_id:
         text.append(f"  trigger {evaluation.trigger_id}")
     for note in evaluation.notes:

@@ -16,7 +16,11 @@ from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
 
 
-def evaluations(dynamodb: Any, table: str, child: ParentRef, limit: int) -> list[Evaluation]:
+def evaluations(
+    dynamodb: Any, table: str, child: ParentRef, limit: int, period: str | None = None
+) -> list[Evaluation]:
+    """With ``period``: only evaluations for that period — a correlated child's period, or
+    for a ``latest`` child the period of the parent run evaluated."""
     found: list[Evaluation] = []
     request: dict[str, Any] = {
         "TableName": table,
@@ -29,8 +33,15 @@ def evaluations(dynamodb: Any, table: str, child: ParentRef, limit: int) -> list
     }
     while len(found) < limit:
         page = dynamodb.query(**request)
-        found += [Evaluation.from_json(json.loads(i["record"]["S"])) for i in page["Items"]]
+        records = [Evaluation.from_json(json.loads(i["record"]["S"])) for i in page["Items"]]
+        found += [e for e in records if period is None or _of_period(e, period)]
         if "LastEvaluatedKey" not in page:
             break
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
     return found[:limit]
+
+
+def _of_period(evaluation: Evaluation, period: str) -> bool:
+    if evaluation.period is not None:
+        return str(evaluation.period) == period
+    return evaluation.event.period is not None and str(evaluation.event.period) == period

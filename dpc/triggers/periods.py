@@ -104,6 +104,10 @@ def unit_of(text: str) -> Unit | None:
     return None
 
 
+def _an(unit: Unit) -> str:
+    return "an" if unit == "hour" else "a"
+
+
 def parse_period(text: str, unit: Unit | None = None) -> Period:
     """Read ``2026-11-27`` and friends; with ``unit``, the text must be of that unit."""
     found = unit_of(text)
@@ -112,7 +116,8 @@ def parse_period(text: str, unit: Unit | None = None) -> Period:
         raise PeriodError(f"'{text}' is not a period: expected {shapes}")
     if unit is not None and found != unit:
         raise PeriodError(
-            f"'{text}' is a {found}, expected a {unit} period ({_FORMATS[unit]}, "
+            f"'{text}' is {_an(found)} {found}, expected {_an(unit)} {unit} period "
+            f"({_FORMATS[unit]}, "
             f"e.g. {period_containing(unit, datetime(2026, 11, 27, 5, tzinfo=UTC))})"
         )
     match = _PATTERNS[found].fullmatch(text)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,7 +34,8 @@ def test_case_study_two_days_prints_exactly_the_two_triggers(backend: str) -> No
         (3, "pipeline-x", "333333333333"),
         (7, "pipeline-x", "333333333333"),
     ]
-    assert list(lines[0]) == ["event", "pipeline", "account", "trigger_id", "causes"]
+    assert list(lines[0]) == ["event", "pipeline", "account", "trigger_id", "causes", "period"]
+    assert [t["period"] for t in lines] == ["2026-11-27", "2026-11-28"]
     assert lines[1]["causes"] == [
         {
             "pipeline": "listings",
@@ -64,10 +67,60 @@ def test_explain_goes_to_stderr_and_leaves_stdout_unchanged() -> None:
     plain, explained = simulate(*args), simulate(*args, "--explain")
     assert explained[1] == plain[1]
     assert (
-        "waiting for searches@222222222222: last run FAILED at 2026-11-28 05:12 UTC"
+        "waiting for searches@222222222222: 2026-11-28 run FAILED at 2026-11-28 05:12 UTC"
         in (explained[2])
     )
     assert "not a pipeline of this org" in explained[2]
+
+
+def latest_case_study(tmp_path: Path) -> Path:
+    """The case study with pipeline-x on §5's correlate: latest and a midnight reset."""
+    org = tmp_path / "org"
+    shutil.copytree(CASE_STUDY, org)
+    spec = org / "pipeline-x" / "pipeline.yaml"
+    text = spec.read_text()
+    text = re.sub(r"    correlate: period\n    rerun: retrigger\n    keep: 35d\n", "", text)
+    spec.write_text(text.replace("    allOf:", '    reset: {cron: "0 0 * * ? *"}\n    allOf:'))
+    return org
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_rerun_of_yesterday_rebuilds_yesterday_and_never_pairs_with_today(
+    backend: str, tmp_path: Path
+) -> None:
+    # Given (the issue's case) the 28th: listings succeeds, searches fails; then the searches
+    # team reruns the 27th, which succeeds at 08:11; then a --no-downstream backfill of the 26th
+    events = str(EVENTS / "case_study_rerun_of_yesterday.jsonl")
+    # When it is replayed with pipeline-x on correlate: period
+    code, stdout, stderr = simulate(str(CASE_STUDY), "--events", events, "--backend", backend)
+    assert code == 0, stderr
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    # Then pipeline-x ran for the 27th, and again for the 27th only after the rerun
+    assert [(t["event"], t["period"]) for t in lines] == [(2, "2026-11-27"), (6, "2026-11-27")]
+    assert [c["execution"] for c in lines[1]["causes"]] == [
+        "listings-20261127",
+        "searches-rerun-of-20261127",
+    ]
+    # Under §5 (latest + reset) the same stream pairs the rerun with the 28th's listings:
+    # metric-x of the 28th from two different days, the case periods exist for.
+    latest = simulate(str(latest_case_study(tmp_path)), "--events", events, "--backend", backend)[1]
+    second = json.loads(latest.splitlines()[1])
+    assert "period" not in second
+    assert [c["execution"] for c in second["causes"]] == [
+        "listings-20261128",
+        "searches-rerun-of-20261127",
+    ]
+
+
+def test_an_event_period_must_be_of_the_parents_unit(tmp_path: Path) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"time": "2026-11-27T05:10:00Z", "pipeline": "searches", "account": "222222222222",'
+        ' "status": "SUCCEEDED", "execution": "s", "period": "2026-11-27T05"}\n'
+    )
+    code, stdout, stderr = simulate(str(CASE_STUDY), "--events", str(events))
+    assert (code, stdout) == (1, "")
+    assert f"{events}:1: period: '2026-11-27T05' is an hour, expected a day period" in stderr
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -1,0 +1,1 @@
+"""Operating deployed pipelines by hand: a run for a period, a rerun, a backfill (DESIGN §7)."""
