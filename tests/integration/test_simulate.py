@@ -207,3 +207,17 @@ def test_an_invalid_org_is_an_error(tmp_path: Path) -> None:
     assert code == 1
     assert stdout == ""
     assert "pipeline.yaml:1:" in stderr
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_hourly_parent_starts_its_daily_child_once_all_24_hours_succeeded(backend: str) -> None:
+    # Given the hourly → daily sample's day, whose 13:00 hour failed and was rerun next day
+    sample = CASE_STUDY.parent / "hourly-daily"
+    events = str(sample / "one-day.jsonl")
+    # When it is replayed
+    code, stdout, stderr = simulate(str(sample), "--events", events, "--backend", backend)
+    # Then the daily report runs once, for the 27th, on the rerun hour, with all 24 causes
+    assert code == 0, stderr
+    [line] = [json.loads(text) for text in stdout.splitlines()]
+    assert (line["event"], line["pipeline"], line["period"]) == (48, "clicks-daily", "2026-11-27")
+    assert sorted(c["period"] for c in line["causes"]) == [f"2026-11-27T{h:02d}" for h in range(24)]
