@@ -8,7 +8,10 @@ Prints, per organization: DynamoDB requests per event (counted with botocore eve
 the fixed part of it (requests - 2 x children evaluated - triggers fired, target <= 3),
 PutEvents calls per event, p50/p99 handler time (whole, and without the time spent inside
 AWS calls, which on moto is moto's), and the largest child state item.
-Then the state of one child after 1 and after 200 runs of its parent (bounded state).
+Then the state of one child after 1 and after 500 runs of its parent (bounded state), and
+the state of one ``correlate: period`` child over 500 days of daily runs of its two parents
+(§5b: one item per open period, TTL after keep; what DynamoDB holds is the live items).
+``--correlated F`` makes a fraction F of the children ``correlate: period`` (default 0.5).
 
 Usage: python bench/trigger_manager.py [--events N] [--sizes 100,10000]
 """
@@ -53,7 +56,9 @@ START = datetime(2026, 11, 27, tzinfo=UTC)
 SUCCESS: frozenset[Status] = frozenset({"SUCCEEDED"})
 
 
-def template(size: int, rng: random.Random) -> dict[ParentRef, Condition | None]:
+def template(
+    size: int, rng: random.Random, correlated: float = 0.0
+) -> dict[ParentRef, Condition | None]:
     """The first fifth are scheduled roots; every other pipeline waits for 1-10 earlier ones
     (allOf 70%, anyOf 30%), never more than 50 children per parent: a DAG by construction."""
     refs = [ParentRef(f"p{n}", rng.choice(ACCOUNTS)) for n in range(size)]
@@ -68,8 +73,14 @@ def template(size: int, rng: random.Random) -> dict[ParentRef, Condition | None]
         for parent in parents:
             children[parent] += 1
         items = tuple(Item(p, SUCCESS) for p in parents)
-        org[ref] = Condition(all_of=items) if rng.random() < 0.7 else Condition(any_of=items)
-    return org
+        condition = Condition(all_of=items) if rng.random() < 0.7 else Condition(any_of=items)
+        org[ref] = condition
+    # Drawn after the shape, so the fan-out profile is the same whatever the fraction.
+    mode = random.Random(rng.random())
+    return {
+        ref: replace(c, correlate="period") if c and mode.random() < correlated else c
+        for ref, c in org.items()
+    }
 
 
 def tiled(base: dict[ParentRef, Condition | None], copy: int) -> dict[ParentRef, Condition | None]:
@@ -263,11 +274,48 @@ def state_growth(runs: int) -> list[int]:
     return sizes
 
 
+def period_state_growth(days: int, keep_days: int = 35) -> list[tuple[int, int, int]]:
+    """(day, live items, live bytes) of one correlated child's state over ``days`` days of
+    daily runs of both parents. Live: not past its TTL (moto runs no TTL sweep; DynamoDB
+    deletes expired items, and the engine never reads a closed period)."""
+    parent, other, child = (ParentRef(n, ACCOUNTS[i]) for i, n in enumerate(("a", "b", "c")))
+    condition = Condition(
+        all_of=(Item(parent, SUCCESS), Item(other, SUCCESS)),
+        correlate="period",
+        keep=timedelta(days=keep_days),
+    )
+    with mock_aws():
+        central = LocalCentral.create(boto3.client("dynamodb"), boto3.client("events"))
+        central.register(parent)
+        central.register(other)
+        central.register(child, condition)
+        clock: list[datetime] = [START]
+        manager = central.manager(clock=lambda: clock[-1])
+        figures = []
+        for day in range(days):
+            for hour, ref in ((3, parent), (5, other)):
+                moment = START + timedelta(days=day, hours=hour)
+                clock.append(moment)
+                run = RunEvent(moment, ref, "SUCCEEDED", f"{ref.name}-{day:04d}")
+                manager.handle(status_change_event(run))
+            if day + 1 in (1, 10, 50, 100, 500) or day + 1 == days:
+                items = central.dynamodb.query(
+                    TableName=central.settings.trigger_state_table,
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": "CHILD#c@" + ACCOUNTS[2]}},
+                )["Items"]
+                now = clock[-1].timestamp()
+                live = [i for i in items if int(i.get("expires_at", {}).get("N", "0")) > now]
+                figures.append((day + 1, len(live), sum(len(json.dumps(i)) for i in live)))
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=400)
     parser.add_argument("--sizes", default="100,10000")
     parser.add_argument("--seed", type=int, default=27)
+    parser.add_argument("--correlated", type=float, default=0.5)
     parser.add_argument(
         "--moto-snapshots",
         action="store_true",
@@ -286,11 +334,15 @@ def main() -> None:
         f"{'own p50':>7} {'own p99':>7} "
         f"{'over budget':>11} {'max state B':>11} {'cancelled':>9}"
     )
-    print(header)
     sizes = sorted(int(s) for s in args.sizes.split(","))
     if any(size % sizes[0] for size in sizes):
         parser.error("--sizes: every size must be a multiple of the smallest (the template)")
-    base = template(sizes[0], random.Random(args.seed))
+    base = template(sizes[0], random.Random(args.seed), args.correlated)
+    share = sum(1 for c in base.values() if c and c.correlated) / max(
+        1, sum(1 for c in base.values() if c)
+    )
+    print(f"children with correlate: period: {share:.0%}")
+    print(header)
     results = {}
     for size in sizes:
         f = measure(base, size, args.events, args.seed)
@@ -321,6 +373,9 @@ def main() -> None:
     growth = state_growth(500)
     after = ", ".join(f"{growth[n - 1]} B after {n}" for n in (1, 5, 10, 50, 500))
     print(f"one child's state item, by number of parent runs: {after}")
+    periods = period_state_growth(500)
+    shown = ", ".join(f"day {d}: {n} items {b} B" for d, n, b in periods)
+    print(f"one correlate: period child (keep 35d), live state after daily runs: {shown}")
 
 
 if __name__ == "__main__":
