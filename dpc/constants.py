@@ -19,6 +19,11 @@ TAG_PERIOD_UNIT = "dpc:period-unit"
 TAG_PERIOD_OFFSET_SECONDS = "dpc:period-offset-seconds"
 """Tags on a pipeline's state machine: `dpc run NAME` reads the period from them (§5b)."""
 
+# The starter Lambda's settings (dpc.lambdas.starter)
+ENV_STATE_MACHINE_ARN = "DPC_STATE_MACHINE_ARN"
+ENV_PERIOD_UNIT = "DPC_PERIOD_UNIT"
+ENV_PERIOD_OFFSET_SECONDS = "DPC_PERIOD_OFFSET_SECONDS"
+
 # Environment variables through which the central Lambdas get their settings (dpc.lambdas.tables)
 ENV_RUN_LOG_TABLE = "DPC_RUN_LOG_TABLE"
 ENV_DEPENDENCIES_TABLE = "DPC_DEPENDENCIES_TABLE"

@@ -3,18 +3,23 @@
 The state machine is self-describing, because the sandbox interprets the DEPLOYED ASL.
 Its shape, for steps s1..sn::
 
+    HasPeriod             Choice: $.dpc.period present → PrepareSteps, else WithoutPeriod
+    WithoutPeriod         Pass: $.dpc = {"period": ""} (an execution started by hand)
+    PrepareSteps          Pass: $.dpcStepArgs.<step> = States.Array(... $.dpc.period ...),
+                          each built-in step's EMR arguments with the run's period
     CreateCluster         Task arn:aws:states:::elasticmapreduce:createCluster.sync
                           ResultPath $.cluster   (so $.cluster.ClusterId reaches the steps)
                           Catch States.ALL → PipelineFailed (no cluster to terminate)
     Step <s1.name>        Task arn:aws:states:::elasticmapreduce:addStep.sync
       ...                 Parameters.ClusterId.$ = $.cluster.ClusterId
-    Step <sn.name>        Parameters.Step.HadoopJarStep:
-                            spark: Jar "command-runner.jar",
-                                   Args ["spark-submit", "--deploy-mode", "cluster",
-                                         "s3://<assets bucket>/<key>", *args]
-                            shell: Jar "s3://<region>.elasticmapreduce/libs/script-runner/
-                                        script-runner.jar",
-                                   Args ["s3://<assets bucket>/<key>", *args]
+    Step <sn.name>        Parameters.Step.HadoopJarStep: Jar "command-runner.jar",
+                            Args.$ "$.dpcStepArgs.<step>", i.e.
+                            spark: ["spark-submit", "--deploy-mode", "cluster",
+                                    "--conf", "spark.yarn.appMasterEnv.DPC_PERIOD=<P>",
+                                    "--conf", "spark.executorEnv.DPC_PERIOD=<P>",
+                                    "s3://<assets bucket>/<key>", *args]
+                            shell: ["bash", "-c", <fetch the script, run it with
+                                    DPC_PERIOD=$0>, <P>, "s3://<assets bucket>/<key>", *args]
                           ActionOnFailure CONTINUE (the state machine decides), ResultPath null
                           Catch States.ALL → ResultPath $.error → TerminateAfterFailure
     TerminateCluster      Task arn:aws:states:::elasticmapreduce:terminateCluster.sync → Done
@@ -22,9 +27,9 @@ Its shape, for steps s1..sn::
     TerminateAfterFailure Task terminateCluster.sync; Catch States.ALL → PipelineFailed
     PipelineFailed        Fail
 
-The execution input is the trigger: for a ``Pipeline Trigger`` event its ``detail``
-(``{pipeline, account, trigger_id, causes}``), for the schedule
-``{pipeline, account, trigger_id: <event id>, causes: [], scheduled_time}``. The state
+Both rules (schedule, trigger) go through the pipeline's starter Lambda, which starts the
+state machine with the §6 input ``{"dpc": {period, trigger_id, causes, rerun_of,
+propagate}}`` under a deterministic name (dpc.lambdas.starter). The state
 machine's ``TimeoutSeconds`` is the pipeline's ``timeout`` (status TIMED_OUT, which children
 may depend on); a timed-out run cannot reach a Catch, so the cluster also carries an idle
 auto-termination policy and ends itself once its running step is over.
@@ -41,11 +46,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as logs_destinations
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -75,10 +82,6 @@ def step_state_name(step: Step) -> str:
     return f"Step {step.name}"
 
 
-def script_runner_jar() -> str:
-    return f"s3://{Aws.REGION}.elasticmapreduce/libs/script-runner/script-runner.jar"
-
-
 class StepScripts(Construct):
     """Each distinct step script as a file asset in the dpc assets bucket."""
 
@@ -96,14 +99,48 @@ StepTask = Callable[[Construct, Step, str, str], sfn.TaskStateBase]
 The state machine adds the Catch (terminate, then fail) and the ordering itself."""
 
 
+PERIOD = sfn.JsonPath.string_at("$.dpc.period")
+"""The run's period (§6 input), which every step gets as DPC_PERIOD."""
+STEP_ARGS = "$.dpcStepArgs"
+"""Where the ``PrepareSteps`` state puts each step's EMR arguments, period included: an EMR
+task's Args cannot mix literals and JSONPath, a States.Array built before can."""
+SHELL_WITH_PERIOD = (
+    'set -e; script="$1"; shift; '
+    'case "$script" in s3://*) aws s3 cp --quiet "$script" ./dpc-step.sh;; '
+    '*) cp "$script" ./dpc-step.sh;; esac; '
+    'DPC_PERIOD="$0" exec bash ./dpc-step.sh "$@"'
+)
+"""A shell step through command-runner.jar: fetch the script, run it with DPC_PERIOD set
+(``bash -c SNIPPET <period> <script> <args…>``; script-runner.jar can set no environment)."""
+
+
+def step_args_key(step: Step) -> str:
+    return f"s{_pascal(step.name)}"
+
+
+def period_args(step: Step, script_url: str) -> list[str]:
+    """The EMR arguments of a built-in step type, with the run's period (a JSONPath)."""
+    if step.type == "spark":
+        return [
+            *SPARK_SUBMIT,
+            "--conf",
+            sfn.JsonPath.format("spark.yarn.appMasterEnv.DPC_PERIOD={}", PERIOD),
+            "--conf",
+            sfn.JsonPath.format("spark.executorEnv.DPC_PERIOD={}", PERIOD),
+            script_url,
+            *step.args,
+        ]
+    return ["bash", "-c", SHELL_WITH_PERIOD, PERIOD, script_url, *step.args]
+
+
 def spark_step(scope: Construct, step: Step, cluster_id: str, script_url: str) -> sfn.TaskStateBase:
-    return emr_step(
-        scope, step, cluster_id, "command-runner.jar", [*SPARK_SUBMIT, script_url, *step.args]
-    )
+    args = sfn.JsonPath.list_at(f"{STEP_ARGS}.{step_args_key(step)}")
+    return emr_step(scope, step, cluster_id, "command-runner.jar", args)
 
 
 def shell_step(scope: Construct, step: Step, cluster_id: str, script_url: str) -> sfn.TaskStateBase:
-    return emr_step(scope, step, cluster_id, script_runner_jar(), [script_url, *step.args])
+    args = sfn.JsonPath.list_at(f"{STEP_ARGS}.{step_args_key(step)}")
+    return emr_step(scope, step, cluster_id, "command-runner.jar", args)
 
 
 def emr_step(
@@ -118,7 +155,7 @@ def emr_step(
         cluster_id=cluster_id,
         name=step.name,
         jar=jar,
-        args=list(args),
+        args=args if isinstance(args, list) else list(args),
         action_on_failure=tasks.ActionOnFailure.CONTINUE,
         integration_pattern=sfn.IntegrationPattern.RUN_JOB,
         result_path=sfn.JsonPath.DISCARD,
@@ -216,7 +253,34 @@ class PipelineStateMachine(Construct):
         terminate_after_failure.next(failed)
         create.add_catch(failed, result_path="$.error")
 
-        chain: sfn.IChainable = create
+        prepare = sfn.Pass(
+            self,
+            "PrepareSteps",
+            state_name="PrepareSteps",
+            parameters={
+                step_args_key(step): sfn.JsonPath.array(
+                    *period_args(step, scripts.urls[step.script])
+                )
+                for step in pipeline.steps
+                if step.type in ("spark", "shell")
+            },
+            result_path=STEP_ARGS,
+        )
+        without_period = sfn.Pass(
+            self,
+            "WithoutPeriod",
+            state_name="WithoutPeriod",
+            comment="Started by hand without the dpc input: steps get an empty DPC_PERIOD.",
+            result=sfn.Result.from_object({"period": ""}),
+            result_path="$.dpc",
+        )
+        without_period.next(prepare)
+        chain: sfn.IChainable = (
+            sfn.Choice(self, "HasPeriod", state_name="HasPeriod")
+            .when(sfn.Condition.is_present("$.dpc.period"), prepare)
+            .otherwise(without_period)
+        )
+        prepare.next(create)
         tail: sfn.INextable = create
         self.step_state_names: list[str] = []
         for step in pipeline.steps:
@@ -366,8 +430,11 @@ def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
 
 
-class PipelineTriggers(Construct):
-    """The schedule rule (default bus) and/or the trigger rule (pipeline bus, by name)."""
+class PipelineStarter(Construct):
+    """The starter Lambda (dpc.lambdas.starter) between the pipeline's rules and its state
+    machine: the §6 input with the run's period, and a deterministic execution name so a
+    repeated delivery starts nothing. Its failures, after two retries, go to a retained,
+    encrypted queue; so do the rules' undeliverable events."""
 
     def __init__(
         self,
@@ -376,6 +443,63 @@ class PipelineTriggers(Construct):
         *,
         pipeline: Pipeline,
         state_machine: sfn.IStateMachine,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            queue_name=f"dpc-{pipeline.name}-starts-dlq",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        suppress(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the pipeline's rules and starter.",
+        )
+        self.function = dpc_function(
+            self,
+            "Function",
+            handler="dpc.lambdas.starter.handler",
+            description=f"dpc: starts pipeline {pipeline.name} (idempotent, with its period)",
+            environment={
+                constants.ENV_STATE_MACHINE_ARN: state_machine.state_machine_arn,
+                constants.ENV_PERIOD_UNIT: pipeline.period.unit,
+                constants.ENV_PERIOD_OFFSET_SECONDS: str(
+                    int(pipeline.period.offset.total_seconds())
+                ),
+            },
+        )
+        self.function.configure_async_invoke(
+            retry_attempts=2,
+            on_failure=lambda_destinations.SqsDestination(self.dead_letter_queue),
+        )
+        state_machine.grant_start_execution(self.function)
+        suppress_lambda_defaults(self.function)
+
+    def target(self, payload: Mapping[str, object]) -> targets.LambdaFunction:
+        return targets.LambdaFunction(
+            self.function,
+            event=events.RuleTargetInput.from_object(payload),
+            dead_letter_queue=self.dead_letter_queue,
+            retry_attempts=185,
+            max_event_age=Duration.hours(24),
+        )
+
+
+class PipelineTriggers(Construct):
+    """The schedule rule (default bus) and/or the trigger rule (pipeline bus, by name), both
+    through the pipeline's starter."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pipeline: Pipeline,
+        starter: PipelineStarter,
     ) -> None:
         super().__init__(scope, construct_id)
         account = pipeline.ref.account
@@ -389,21 +513,7 @@ class PipelineTriggers(Construct):
                 rule_name=f"dpc-{pipeline.name}-schedule",
                 description=f"Starts dpc pipeline {pipeline.name} on its schedule",
                 schedule=events.Schedule.expression(schedule.expression),
-                targets=[
-                    targets.SfnStateMachine(
-                        state_machine,
-                        input=events.RuleTargetInput.from_object(
-                            {
-                                "pipeline": pipeline.name,
-                                "account": account,
-                                "trigger_id": events.EventField.event_id,
-                                "causes": [],
-                                "scheduled_time": events.EventField.time,
-                            }
-                        ),
-                        retry_attempts=3,
-                    )
-                ],
+                targets=[starter.target({"kind": "schedule", "time": events.EventField.time})],
             )
         if pipeline.trigger.executions is not None:
             self.trigger_rule = events.Rule(
@@ -416,10 +526,8 @@ class PipelineTriggers(Construct):
                 ),
                 event_pattern=trigger_event_pattern(pipeline.name, account),
                 targets=[
-                    targets.SfnStateMachine(
-                        state_machine,
-                        input=events.RuleTargetInput.from_event_path("$.detail"),
-                        retry_attempts=3,
+                    starter.target(
+                        {"kind": "trigger", "detail": events.EventField.from_path("$.detail")}
                     )
                 ],
             )
@@ -599,8 +707,13 @@ class PipelineStack(Stack):
             step_tasks=step_tasks,
         )
         machine = self.state_machine.state_machine
+        Tags.of(machine).add(constants.TAG_PERIOD_UNIT, pipeline.period.unit)
+        Tags.of(machine).add(
+            constants.TAG_PERIOD_OFFSET_SECONDS, str(int(pipeline.period.offset.total_seconds()))
+        )
+        self.starter = PipelineStarter(self, ids.STARTER, pipeline=pipeline, state_machine=machine)
         self.triggers = PipelineTriggers(
-            self, ids.TRIGGERS, pipeline=pipeline, state_machine=machine
+            self, ids.TRIGGERS, pipeline=pipeline, starter=self.starter
         )
         self.registration = DependencyRegistration(
             self, ids.DEPENDENCY_REGISTRATION, pipeline=pipeline, state_machine=machine

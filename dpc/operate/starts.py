@@ -1,8 +1,9 @@
 """Manual starts through a pipeline's own state machine, with the §6 execution input.
 
-Every start here names its execution deterministically where a repeat must not start a
-second run, and lets Step Functions refuse the repeat (a name is unique per state machine
-for 90 days):
+The input and the start itself are the starter Lambda's (dpc.lambdas.starter), so a run
+started by hand looks exactly like one started by a rule. Every start here names its
+execution deterministically where a repeat must not start a second run, and lets Step
+Functions refuse the repeat (a name is unique per state machine for 90 days):
 
 - ``dpc run``: ``m-<period>-<random>`` — a manual run is always a new run;
 - ``dpc rerun``: ``r-<period>-<random>`` — likewise, its input names the original;
@@ -18,13 +19,14 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from dpc.constants import STATE_MACHINE_PREFIX
 from dpc.errors import DpcError, UsageError
+from dpc.lambdas.starter import execution_input, start_run
 from dpc.triggers.periods import (
     Period,
     PeriodError,
@@ -64,26 +66,6 @@ class Target:
             raise UsageError(f"{self.name}: {error}") from None
 
 
-def execution_input(
-    period: Period,
-    *,
-    trigger_id: str | None = None,
-    causes: Sequence[dict[str, Any]] = (),
-    rerun_of: str | None = None,
-    propagate: bool = True,
-) -> dict[str, Any]:
-    """The §6 input of every dpc run."""
-    return {
-        "dpc": {
-            "period": str(period),
-            "trigger_id": trigger_id,
-            "causes": list(causes),
-            "rerun_of": rerun_of,
-            "propagate": propagate,
-        }
-    }
-
-
 @dataclass(frozen=True)
 class Started:
     period: Period
@@ -104,17 +86,12 @@ def start(sfn: Any, target: Target, name: str, dpc_input: dict[str, Any]) -> boo
     except sfn.exceptions.ExecutionDoesNotExist:
         pass
     try:
-        sfn.start_execution(
-            stateMachineArn=target.state_machine_arn, name=name, input=json.dumps(dpc_input)
-        )
-    except sfn.exceptions.ExecutionAlreadyExists:
-        return False
+        return start_run(sfn, target.state_machine_arn, name, dpc_input)
     except sfn.exceptions.StateMachineDoesNotExist:
         raise DpcError(
             f"{target.name} is not deployed in account {target.account} "
             f"({target.state_machine_arn}): run `dpc deploy` first"
         ) from None
-    return True
 
 
 def run_now(sfn: Any, target: Target, period: Period | None, now: datetime) -> Started:

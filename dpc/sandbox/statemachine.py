@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dpc import constants
+from dpc.sandbox.intrinsics import IntrinsicError, evaluate, is_intrinsic
 from dpc.sandbox.timeline import iso
 
 if TYPE_CHECKING:
@@ -309,8 +310,11 @@ class ExecutionRun:
 
         if path.startswith("$$."):
             return json_path(self._context(), path[1:])
-        if path.startswith("States.JsonToString("):
-            return json.dumps(self._path_value(path[len("States.JsonToString(") : -1], document))
+        if is_intrinsic(path):
+            try:
+                return evaluate(path, lambda inner: self._path_value(inner, document))
+            except IntrinsicError as error:
+                raise TaskFailed("States.Runtime", str(error)) from error
         return json_path(document, path)
 
     def _context(self) -> dict[str, Any]:

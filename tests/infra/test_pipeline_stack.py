@@ -37,12 +37,24 @@ def test_state_machine_runs_cluster_then_steps_in_order_then_terminates(
     definition = state_machine_definition(pipeline_templates["pipeline-x"])
     states = definition["States"]
 
-    # Then the happy path is create → metric-x → publish → terminate → Done
+    # Then the happy path (a run with its period) is prepare → create → metric-x → publish
+    # → terminate → Done
     path, name = [], definition["StartAt"]
     while name in states and states[name]["Type"] != "Succeed":
         path.append(name)
-        name = states[name]["Next"]
-    assert path == ["CreateCluster", "Step metric-x", "Step publish", "TerminateCluster"]
+        state = states[name]
+        name = state["Choices"][0]["Next"] if state["Type"] == "Choice" else state["Next"]
+    assert path == [
+        "HasPeriod",
+        "PrepareSteps",
+        "CreateCluster",
+        "Step metric-x",
+        "Step publish",
+        "TerminateCluster",
+    ]
+    # and a run started by hand without the dpc input still runs, with an empty period
+    assert states["HasPeriod"]["Choices"][0]["Variable"] == "$.dpc.period"
+    assert states[states["HasPeriod"]["Default"]]["Next"] == "PrepareSteps"
     assert states["CreateCluster"]["Resource"].endswith("elasticmapreduce:createCluster.sync")
     assert states["TerminateCluster"]["Resource"].endswith(f"{TERMINATE}.sync")
 
@@ -64,15 +76,24 @@ def test_every_step_failure_terminates_the_cluster_then_fails(
         assert states[cleanup["Catch"][0]["Next"]]["Type"] == "Fail"
 
 
-def test_shell_steps_run_their_script_from_the_assets_bucket(
+def step_args(states: dict[str, Any], step: str) -> str:
+    """The States.Array that PrepareSteps builds for a step's EMR arguments."""
+    jar_step = states[f"Step {step}"]["Parameters"]["Step"]["HadoopJarStep"]
+    assert jar_step["Jar"] == "command-runner.jar"
+    key = jar_step["Args.$"].removeprefix("$.dpcStepArgs.")
+    return str(states["PrepareSteps"]["Parameters"][f"{key}.$"])
+
+
+def test_shell_steps_run_their_script_from_the_assets_bucket_with_the_period(
     pipeline_templates: dict[str, Any],
 ) -> None:
     states = state_machine_definition(pipeline_templates["pipeline-x"])["States"]
-    jar_step = states["Step metric-x"]["Parameters"]["Step"]["HadoopJarStep"]
-    assert jar_step["Jar"] == "s3://eu-west-1.elasticmapreduce/libs/script-runner/script-runner.jar"
-    (script,) = jar_step["Args"]
-    assert script.startswith(f"s3://dpc-assets-{ACCOUNT}-eu-west-1/assets/")
-    assert script.endswith(".sh")
+    args = step_args(states, "metric-x")
+    # bash -c <fetch and run with DPC_PERIOD=$0> <period> <script>
+    assert args.startswith("States.Array('bash', '-c', 'set -e; script=")
+    assert 'DPC_PERIOD="$0" exec bash ./dpc-step.sh' in args
+    assert f", $.dpc.period, 's3://dpc-assets-{ACCOUNT}-eu-west-1/assets/" in args
+    assert args.endswith(".sh')")
 
 
 def test_timeout_and_name_of_the_state_machine(pipeline_templates: dict[str, Any]) -> None:
@@ -102,23 +123,46 @@ def test_spark_steps_go_through_spark_submit(tmp_path: Any) -> None:
     synthesis = synth_pipelines([pipeline], tmp_path / "out")
     template = json.loads(synthesis.stacks[0].template_file.read_text())
     # Then the step runs spark-submit on the script with the arguments, in order
-    step = state_machine_definition(template)["States"]["Step aggregate"]
-    jar_step = step["Parameters"]["Step"]["HadoopJarStep"]
-    assert jar_step["Jar"] == "command-runner.jar"
-    args = jar_step["Args"]
-    assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
-    assert args[3].endswith(".py") and args[3].startswith("s3://dpc-assets-")
-    assert args[4:] == ["--day", "yesterday"]
+    args = step_args(state_machine_definition(template)["States"], "aggregate")
+    assert args.startswith("States.Array('spark-submit', '--deploy-mode', 'cluster', ")
+    # the driver and the executors see the run's period as DPC_PERIOD
+    assert (
+        "'--conf', States.Format('spark.yarn.appMasterEnv.DPC_PERIOD={}', $.dpc.period), "
+        "'--conf', States.Format('spark.executorEnv.DPC_PERIOD={}', $.dpc.period), "
+        "'s3://dpc-assets-"
+    ) in args
+    assert args.endswith(".py', '--day', 'yesterday')")
 
 
-def test_schedule_rule_fires_at_three_with_the_schedule_input(
+def starter_of(template: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return next(
+        (logical_id, f["Properties"])
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == "dpc.lambdas.starter.handler"
+    )
+
+
+def test_schedule_rule_fires_at_three_through_the_starter_with_the_tick_time(
     pipeline_templates: dict[str, Any],
 ) -> None:
-    rule = rule_named(pipeline_templates["listings"], "dpc-listings-schedule")
+    template = pipeline_templates["listings"]
+    rule = rule_named(template, "dpc-listings-schedule")
     assert rule["ScheduleExpression"] == "cron(0 3 * * ? *)"
     assert "EventBusName" not in rule  # the default bus
     (target,) = rule["Targets"]
-    assert '"causes":[]' in render(target["InputTransformer"]["InputTemplate"])
+    starter_id, starter = starter_of(template)
+    assert target["Arn"] == {"Fn::GetAtt": [starter_id, "Arn"]}
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"time": "$.time"}
+    assert json.loads(render(transformer["InputTemplate"]).replace("<time>", '"T"')) == {
+        "kind": "schedule",
+        "time": "T",
+    }
+    # retried for a day, then kept in the pipeline's dead-letter queue
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    assert "DeadLetterConfig" in target
+    env = starter["Environment"]["Variables"]
+    assert (env["DPC_PERIOD_UNIT"], env["DPC_PERIOD_OFFSET_SECONDS"]) == ("day", "0")
     # listings has no execution trigger: no rule on the pipeline bus
     names = [
         r["Properties"]["Name"]
@@ -168,7 +212,10 @@ def test_trigger_rule_matches_the_event_the_trigger_manager_publishes(
     assert rule["EventBusName"] == PIPELINE_BUS_NAME
     assert matches(pattern, event)
     (target,) = rule["Targets"]
-    assert target["InputPath"] == "$.detail"
+    transformer = target["InputTransformer"]
+    assert transformer["InputPathsMap"] == {"detail": "$.detail"}
+    assert render(transformer["InputTemplate"]) == '{"kind":"trigger","detail":<detail>}'
+    assert target["Arn"] == {"Fn::GetAtt": [starter_of(pipeline_templates["pipeline-x"])[0], "Arn"]}
     # and the same event for another pipeline or another account does not match
     other = {**event, "detail": {**event["detail"], "pipeline": "listings"}}
     assert not matches(pattern, other)
@@ -189,7 +236,7 @@ def test_registration_carries_condition_and_state_machine(
         ("listings", "111111111111", ["SUCCEEDED"]),
         ("searches", "222222222222", ["SUCCEEDED"]),
     ]
-    assert condition["reset"] == {"cron": "0 0 * * ? *"}
+    assert (condition["correlate"], condition["rerun"]) == ("period", "retrigger")
 
 
 def test_notifications_reach_email_and_slack_through_the_tracker(
@@ -244,3 +291,25 @@ def test_no_wildcard_action_and_star_resources_only_where_aws_allows_nothing_els
         assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
         if "*" in as_list(statement.get("Resource", [])):
             assert set(actions) <= WILDCARD_ONLY_ACTIONS, (logical_id, actions)
+
+
+def test_the_starter_may_start_its_own_state_machine_only_and_never_drops_a_failure(
+    pipeline_templates: dict[str, Any],
+) -> None:
+    template = pipeline_templates["listings"]
+    statements = [
+        statement
+        for logical_id, statement in policy_statements(template)
+        if "states:StartExecution" in as_list(statement["Action"])
+    ]
+    machine_id = next(iter(resources(template, "AWS::StepFunctions::StateMachine")))
+    assert [s["Resource"] for s in statements] == [{"Ref": machine_id}]
+    invoke_config = only(template, "AWS::Lambda::EventInvokeConfig")["Properties"]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    queue_id = next(iter(resources(template, "AWS::SQS::Queue")))
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    queue = template["Resources"][queue_id]
+    assert queue["DeletionPolicy"] == "Retain"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
