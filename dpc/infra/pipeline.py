@@ -543,8 +543,9 @@ def trigger_event_pattern(pipeline_name: str, account: str) -> events.EventPatte
 
 
 class DependencyRegistration(Construct):
-    """Registers the pipeline (state machine, condition, schedule) with the central registry
-    on create/update and removes it on delete, through the account's registration provider."""
+    """Registers the pipeline (state machine, condition, schedule, period) with the central
+    registry on create/update and removes it on delete, through the account's registration
+    provider."""
 
     def __init__(
         self,
@@ -568,6 +569,7 @@ class DependencyRegistration(Construct):
                 "StateMachineArn": state_machine.state_machine_arn,
                 "Condition": json.dumps(condition_to_json(condition)) if condition else "",
                 "Schedule": schedule.expression if schedule else "",
+                "Period": json.dumps(pipeline.period.to_json()),
             },
         )
 

@@ -3,7 +3,8 @@
 Routes::
 
     PUT    /pipelines/{account}/{name}   body {"stateMachineArn": ..., "condition": <JSON form,
-                                               see dpc.triggers.codec> | null, "schedule": ...}
+                                               see dpc.triggers.codec> | null, "schedule": ...,
+                                               "period": {"unit", "offsetSeconds"} | null}
     DELETE /pipelines/{account}/{name}
 
 The caller's account is the one IAM authenticated (``requestContext.identity.accountId``):
@@ -27,6 +28,7 @@ from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.registry import CycleError, DynamoDbRegistry, Registration
 from dpc.triggers.codec import ConditionFormatError, condition_from_json, condition_to_json
 from dpc.triggers.model import ParentRef
+from dpc.triggers.periods import PeriodError, PeriodSpec
 
 logger = Logger(service="dpc-dependencies-publisher")
 
@@ -97,8 +99,14 @@ class DependenciesPublisher:
         schedule = body.get("schedule")
         if schedule is not None and not isinstance(schedule, str):
             return _response(400, {"message": "schedule must be a string"})
+        period = None
+        if body.get("period") is not None:
+            try:
+                period = PeriodSpec.from_json(body["period"])
+            except PeriodError as error:
+                return _response(400, {"message": str(error)})
         try:
-            self.registry.register(Registration(ref, arn, condition, schedule))
+            self.registry.register(Registration(ref, arn, condition, schedule, period))
         except CycleError as error:
             return _response(409, {"message": str(error)})
         logger.info(
@@ -115,6 +123,7 @@ class DependenciesPublisher:
                 "account": ref.account,
                 "registered": True,
                 "condition": None if condition is None else condition_to_json(condition),
+                "period": None if period is None else period.to_json(),
             },
         )
 

@@ -29,6 +29,7 @@ from dpc.errors import DpcError
 from dpc.lambdas.store_dynamodb import child_key, parse_ref, ref_key
 from dpc.triggers.codec import condition_from_json, condition_to_json
 from dpc.triggers.model import Condition, ParentRef
+from dpc.triggers.periods import PeriodSpec
 
 REGISTRATION_SK = "#REGISTRATION"
 CHILD_PREFIX = "CHILD#"
@@ -46,6 +47,9 @@ class Registration:
     state_machine_arn: str
     condition: Condition | None = None
     schedule: str | None = None
+    period: PeriodSpec | None = None
+    """The pipeline's ``period: {unit, offset}`` (§5b); None for a registration made before
+    periods were registered (its item has no ``period``)."""
 
 
 def pipeline_partition(ref: ParentRef) -> str:
@@ -98,11 +102,13 @@ class DynamoDbRegistry:
     @staticmethod
     def _registration(item: dict[str, Any]) -> Registration:
         condition = item.get("condition", {}).get("S")
+        period = item.get("period", {}).get("S")
         return Registration(
             pipeline=ParentRef(item["name"]["S"], item["account"]["S"]),
             state_machine_arn=item["state_machine_arn"]["S"],
             condition=None if condition is None else condition_from_json(json.loads(condition)),
             schedule=item.get("schedule", {}).get("S"),
+            period=None if period is None else PeriodSpec.from_json(json.loads(period)),
         )
 
     def children_of(self, ref: ParentRef) -> list[ParentRef]:
@@ -191,6 +197,8 @@ class DynamoDbRegistry:
             item["condition"] = {"S": condition_json}
         if registration.schedule is not None:
             item["schedule"] = {"S": registration.schedule}
+        if registration.period is not None:
+            item["period"] = {"S": json.dumps(registration.period.to_json())}
         return [item, *(self._edge(parent, ref, condition_json) for parent in parents)]
 
     def deregister(self, ref: ParentRef) -> bool:

@@ -26,7 +26,9 @@ Dependencies (env ``DPC_DEPENDENCIES_TABLE``) — the registry, single-table::
     pk S, sk S
     registration: pk "PIPELINE#<name>@<account>", sk "#REGISTRATION"
                   name, account, state_machine_arn, condition (JSON, see
-                  dpc.triggers.codec), schedule, parents (L of "name@account"), kind, updated_at
+                  dpc.triggers.codec), schedule, period (JSON {unit, offsetSeconds},
+                  PeriodSpec.to_json; absent on registrations older than periods),
+                  parents (L of "name@account"), kind, updated_at
     child edge:   pk "PIPELINE#<parent name>@<parent account>",
                   sk "CHILD#<child name>@<child account>"
                   child_name, child_account, condition (the child's condition, copied here)

@@ -14,6 +14,7 @@ from dpc.observe.aws import AwsOptions, table_name
 from dpc.spec.model import Pipeline, Schedule, Trigger
 from dpc.triggers.codec import condition_from_json
 from dpc.triggers.model import ParentRef
+from dpc.triggers.periods import PeriodSpec
 
 PARALLEL_QUERIES = 8
 
@@ -38,9 +39,11 @@ def registrations(dynamodb: Any, table: str, name: str | None = None) -> Iterato
 
 
 def pipeline_of(item: dict[str, Any]) -> Pipeline:
-    """Only what the graph needs: identity, schedule and condition (no steps are registered)."""
+    """Only what the graph needs: identity, schedule, condition and period (no steps are
+    registered; a registration older than periods has the default period)."""
     condition = item.get("condition", {}).get("S")
     schedule = item.get("schedule", {}).get("S")
+    period = item.get("period", {}).get("S")
     return Pipeline(
         name=item["name"]["S"],
         account=item["account"]["S"],
@@ -49,6 +52,7 @@ def pipeline_of(item: dict[str, Any]) -> Pipeline:
             schedule=Schedule(schedule) if schedule else None,
             executions=condition_from_json(json.loads(condition)) if condition else None,
         ),
+        period=PeriodSpec.from_json(json.loads(period)) if period else PeriodSpec(),
     )
 
 

@@ -237,6 +237,8 @@ def test_registration_carries_condition_and_state_machine(
         ("searches", "222222222222", ["SUCCEEDED"]),
     ]
     assert (condition["correlate"], condition["rerun"]) == ("period", "retrigger")
+    # and the pipeline's period spec, which the central registry keeps (§5b)
+    assert json.loads(registration["Period"]) == {"unit": "day", "offsetSeconds": 0}
 
 
 def test_notifications_reach_email_and_slack_through_the_tracker(

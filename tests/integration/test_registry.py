@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from dpc.lambdas.central import LocalCentral, state_machine_arn
 from dpc.lambdas.dependencies_publisher import DependenciesPublisher
 from dpc.triggers.codec import condition_from_json, condition_to_json
 from dpc.triggers.model import Condition, Item, ParentRef
+from dpc.triggers.periods import PeriodSpec
 
 EVENTS = Path(__file__).parent / "events"
 LISTINGS = ParentRef("listings", "111111111111")
@@ -147,3 +149,38 @@ def test_condition_json_round_trips_and_accepts_success_spelling() -> None:
     condition = condition_from_json(data)
     assert condition.all_of[0].statuses == {"SUCCEEDED"}
     assert condition_from_json(condition_to_json(condition)) == condition
+
+
+def test_the_period_spec_is_registered_and_read_back(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    # Given pipeline-x registered with its period (the 03:00 run processes yesterday)
+    period = PeriodSpec("day", timedelta(days=-1))
+    response = api.handle(request("PUT", X, X.account, period=period.to_json()))
+    # Then the API answers with it and the registry reads it back
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["period"] == {"unit": "day", "offsetSeconds": -86400}
+    registration = central.registry.get(X)
+    assert registration is not None and registration.period == period
+
+
+def test_a_registration_from_before_periods_reads_back_without_one(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    # Given a stack synthesized before periods (its body has no period)
+    assert api.handle(request("PUT", X, X.account))["statusCode"] == 200
+    item = central.dynamodb.get_item(
+        TableName=central.registry.table,
+        Key={"pk": {"S": "PIPELINE#pipeline-x@333333333333"}, "sk": {"S": "#REGISTRATION"}},
+    )["Item"]
+    # Then its item has no period, and reading it gives None rather than an error
+    assert "period" not in item
+    registration = central.registry.get(X)
+    assert registration is not None and registration.period is None
+
+
+def test_a_malformed_period_is_a_400(api: DependenciesPublisher, central: LocalCentral) -> None:
+    response = api.handle(request("PUT", X, X.account, period={"unit": "fortnight"}))
+    assert response["statusCode"] == 400
+    assert "period" in json.loads(response["body"])["message"]
+    assert central.registry.get(X) is None

@@ -64,7 +64,32 @@ def test_create_registers_condition_schedule_and_state_machine() -> None:
         "stateMachineArn": "arn:aws:states:eu-west-1:333333333333:stateMachine:dpc-pipeline-x",
         "condition": CONDITION,
         "schedule": None,
+        "period": None,
     }
+
+
+def test_the_period_spec_goes_with_the_registration() -> None:
+    # Given the registration a pipeline stack synthesizes for `period: {unit: day, offset: -1d}`
+    call = Recorder()
+    provider.handle(
+        request(
+            "Update",
+            provider.PIPELINE_REGISTRATION,
+            StateMachineArn="arn:aws:states:eu-west-1:333333333333:stateMachine:dpc-pipeline-x",
+            Condition="",
+            Schedule="cron(0 3 * * ? *)",
+            Period=json.dumps({"unit": "day", "offsetSeconds": -86400}),
+        ),
+        call=call,
+        environ=ENV,
+    )
+    # Then the central API receives it as JSON, next to the schedule
+    ((_, _, body),) = call.calls
+    assert body is not None
+    assert (body["schedule"], body["period"]) == (
+        "cron(0 3 * * ? *)",
+        {"unit": "day", "offsetSeconds": -86400},
+    )
 
 
 def test_slack_channels_go_to_the_slack_api() -> None:
