@@ -154,6 +154,7 @@ def rerun(
 ) -> None:
     from dpc.observe.aws import AwsOptions, aws_errors
     from dpc.operate.starts import rerun as start_rerun
+    from dpc.operate.starts import utc_now
 
     aws = AwsOptions(profile, region, endpoint_url)
     name = execution.rsplit(":", 1)[-1]
@@ -161,7 +162,7 @@ def rerun(
         if pipeline is None:
             pipeline = _pipeline_of_execution(execution, aws)
         sfn, target = _target(pipeline, aws)
-        started = start_rerun(sfn, target, name, not no_downstream)
+        started = start_rerun(sfn, target, name, not no_downstream, utc_now())
     _report([started], target, as_json, rerun_of=name)
 
 

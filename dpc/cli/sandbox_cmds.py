@@ -19,12 +19,15 @@ import typer
 from dpc.errors import UsageError
 
 DEMO_HELP = (
-    "The case study end to end on the embedded AWS: two days of listings (account A), "
-    "searches (B) and pipeline-x (C), triggered through the central account.\n\n"
+    "The case study end to end on the embedded AWS: three days of listings (account A), "
+    "searches (B) and pipeline-x (C, correlate: period), triggered through the central "
+    "account.\n\n"
     "Day 1: listings (03:00) and searches (05:00) succeed, so pipeline-x starts once. "
     "Day 2: searches fails, pipeline-x does not start and the failure alert reaches the "
     "outbox; the searches team reruns it, it succeeds, and pipeline-x starts once, with no "
-    "manual restart. Every step comes from the deployed rules, handlers and state machines."
+    "manual restart. Day 3: the searches team reruns day 1 with corrected logs, and "
+    "pipeline-x reruns for day 1 only. Every step comes from the deployed rules, handlers "
+    "and state machines."
 )
 DEMO_EPILOG = """Examples:
 
@@ -205,7 +208,7 @@ def _show_closing(closing: object) -> None:
 
     assert isinstance(closing, Closing)
     runs, why = closing.runs, closing.why
-    out.print(f"\n[bold]── {clock(runs.now)}: dpc runs --since 2d ──[/]")
+    out.print(f"\n[bold]── {clock(runs.now)}: dpc runs --since 3d ──[/]")
     _print_unsqueezed(runs_table(runs.runs, runs.now))
     out.print(
         f"\n[bold]── {clock(why.now)}, before searches was rerun: "

@@ -5,8 +5,10 @@ started by hand looks exactly like one started by a rule. Every start here names
 execution deterministically where a repeat must not start a second run, and lets Step
 Functions refuse the repeat (a name is unique per state machine for 90 days):
 
-- ``dpc run``: ``m-<period>-<random>`` — a manual run is always a new run;
-- ``dpc rerun``: ``r-<period>-<random>`` — likewise, its input names the original;
+- ``dpc run``: ``m-<period>-<hash of the start minute>`` — a new run each time (a second
+  start within the same minute is taken for an accidental repeat);
+- ``dpc rerun``: ``r-<period>-<hash of (original, start minute)>`` — likewise; its input
+  names the original;
 - ``dpc backfill``: ``b-<period>-<hash of (pipeline, first, last, propagate)>`` — running
   the same backfill again starts nothing for a period it already started.
 
@@ -18,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -74,8 +75,9 @@ class Started:
     """False when this name had been started before (a repeated backfill): nothing started."""
 
 
-def _short_id() -> str:
-    return uuid.uuid4().hex[:8]
+def _short_id(*parts: object) -> str:
+    """8 hex digits of the parts: names that repeat only when the same start is repeated."""
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8]
 
 
 def start(sfn: Any, target: Target, name: str, dpc_input: dict[str, Any]) -> bool:
@@ -97,12 +99,12 @@ def start(sfn: Any, target: Target, name: str, dpc_input: dict[str, Any]) -> boo
 def run_now(sfn: Any, target: Target, period: Period | None, now: datetime) -> Started:
     """``dpc run``: one manual run, for ``period`` or the period containing now + offset."""
     period = period or target.period.at(now)
-    name = f"m-{period}-{_short_id()}"
+    name = f"m-{period}-{_short_id(target.name, period, f'{now:%Y%m%dT%H%M}')}"
     start(sfn, target, name, execution_input(period))
     return Started(period, name, True)
 
 
-def rerun(sfn: Any, target: Target, execution: str, propagate: bool) -> Started:
+def rerun(sfn: Any, target: Target, execution: str, propagate: bool, now: datetime) -> Started:
     """``dpc rerun``: the original's period (and causes), ``rerun_of`` naming it."""
     try:
         original = sfn.describe_execution(executionArn=target.execution_arn(execution))
@@ -119,7 +121,7 @@ def rerun(sfn: Any, target: Target, execution: str, propagate: bool) -> Started:
         period = None
     if period is None:  # started by hand without dpc input: the period of its start
         period = period_containing(target.period.unit, original["startDate"])
-    name = f"r-{period}-{_short_id()}"
+    name = f"r-{period}-{_short_id(execution, f'{now:%Y%m%dT%H%M}')}"
     causes = dpc_input.get("causes") if isinstance(dpc_input, dict) else None
     start(
         sfn,

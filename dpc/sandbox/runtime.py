@@ -140,7 +140,10 @@ class Runtime:
 
         def start_execution(backend: Any, state_machine_arn: str, name: str, execution_input: str):  # type: ignore[no-untyped-def]
             execution = original_start(backend, state_machine_arn, name, execution_input)
-            runtime._queue_run(execution)
+            if getattr(execution, "sandbox_run", None) is None:
+                # moto, like Step Functions, answers a repeated start of a running execution
+                # (same name and input) with that execution: it must not run twice
+                runtime._queue_run(execution)
             return execution
 
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -275,6 +278,7 @@ class Runtime:
                     detail.get("account", ""),
                     detail.get("trigger_id", ""),
                     tuple(detail.get("causes", [])),
+                    detail.get("period"),
                 )
             )
 

@@ -89,14 +89,15 @@ class Sandbox:
         DPC_LANDING_DIR; on AWS, a landing bucket)."""
         return self.work_dir / "landing"
 
-    def land(self, script: Path, *sources: str) -> None:
+    def land(self, script: Path, *sources: str, day: datetime | None = None) -> None:
         """Run an org's upstream script now: it drops the input of the clock's day (or of
-        ``sources`` only) in the landing area, as the exporters before the pipelines would."""
+        ``day``: a corrected delivery; or of ``sources`` only) in the landing area, as the
+        exporters before the pipelines would."""
         environment = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
             "DPC_LANDING_DIR": str(self.landing_dir),
-            "DPC_RUN_TIME": iso(self.clock.now),
+            "DPC_RUN_TIME": iso(day or self.clock.now),
         }
         landed = subprocess.run(
             ["bash", str(script), *sources],

@@ -7,8 +7,10 @@ central bus, the trigger manager and the route rules decide who starts. The stor
 does only what people and the systems upstream of the pipelines do: at each midnight the
 exporters drop the day's raw input in the landing area (the org's ``upstream/land.sh``);
 on day 2 the search logs are late, so searches' step, finding no input at 05:00, really
-fails; they arrive at 09:00 and the searches team reruns the failed run (StartExecution in
-account B, with the failed run's input).
+fails; they arrive at 09:00 and the searches team reruns the failed run (``dpc rerun``'s
+own code, in account B); on day 3 the searches team finds 27 November's logs were wrong,
+lands corrected ones and reruns 27 November (``dpc rerun`` again) — pipeline-x, with
+``correlate: period``, reruns for 27 November only (DESIGN §5b).
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ LATE_INPUT = "search-logs"
 """Day 2's late delivery: searches' input, which its step then finds missing at 05:00."""
 RERUN_AT = timedelta(hours=9)
 """Day 2, 09:00 UTC: the search logs arrive and the searches team reruns the failed run."""
+CORRECTION_AT = timedelta(hours=10)
+"""Day 3, 10:00 UTC: corrected search logs of day 1 arrive; the searches team reruns day 1."""
+DAYS = 3
 
 Progress = Callable[[str], None]
 
@@ -70,28 +75,27 @@ def run_demo(
     work_dir: Path | None = None,
     progress: Progress = lambda _: None,
 ) -> StoryResult:
-    """The case study over two days (issue 5's story)."""
+    """The case study over three days (issue 5's story, and a rerun of day 1 on day 3)."""
     timings = Timings()
     folder = case_study(org_dir)
     pipelines = load_projects(folder)
     with Sandbox(accounts=CASE_STUDY_ACCOUNTS, start=start, work_dir=work_dir) as sandbox:
         deploy_org(sandbox, pipelines, timings=timings, progress=progress)
-        progress("running day 1 and day 2 on the virtual clock")
+        progress("running days 1 to 3 on the virtual clock")
         began = time.perf_counter()
         # Asked on day 2 just before the rerun, `dpc why` answers "searches FAILED".
         asked: list[WhySeen] = []
         sandbox.clock.at(
             start + DAY + RERUN_AT, lambda: asked.append(read_why(sandbox, "pipeline-x", limit=3))
         )
-        _two_days(sandbox, start, folder / UPSTREAM)
+        _three_days(sandbox, start, folder / UPSTREAM)
         timings.run = time.perf_counter() - began
         names = {account: name for name, account in CASE_STUDY_ACCOUNTS.items()}
         closing = Closing(read_runs(sandbox, since=start), asked[0])
         return StoryResult(sandbox.timeline, timings, names, closing)
 
 
-def _two_days(sandbox: Sandbox, start: datetime, upstream: Path) -> None:
-    searches_account = CASE_STUDY_ACCOUNTS["B"]
+def _three_days(sandbox: Sandbox, start: datetime, upstream: Path) -> None:
     # Day 1: both inputs land, the schedules fire, both parents succeed, pipeline-x follows.
     sandbox.land(upstream)
     sandbox.runtime.note(f"the listings export and the search logs of {start:%Y-%m-%d} arrived")
@@ -105,20 +109,45 @@ def _two_days(sandbox: Sandbox, start: datetime, upstream: Path) -> None:
     sandbox.run_until(start + DAY + RERUN_AT)
     sandbox.land(upstream, LATE_INPUT)
     sandbox.runtime.note(f"the search logs of {sandbox.now:%Y-%m-%d} arrived")
-    # The searches team reruns the failed run, as on AWS.
     failed = _last_run(sandbox.timeline, "searches", "FAILED")
-    states = sandbox.client(searches_account, "stepfunctions")
-    machine = _state_machine_arn(sandbox, searches_account, "searches")
-    described = states.describe_execution(
-        executionArn=machine.replace(":stateMachine:", ":execution:") + f":{failed.execution}"
-    )
-    sandbox.runtime.note("the searches team reruns the failed run of searches")
-    states.start_execution(
-        stateMachineArn=machine,
-        name=f"searches-rerun-{sandbox.now:%Y%m%dT%H%M}",
-        input=described["input"],
-    )
+    sandbox.runtime.note("the searches team reruns the failed run of searches (dpc rerun)")
+    _rerun(sandbox, "searches", failed.execution)
+    # Day 3: an ordinary day; then the corrected search logs of day 1 arrive and the searches
+    # team reruns day 1: pipeline-x reruns for day 1 only, days 2 and 3 stand.
     sandbox.run_until(start + 2 * DAY)
+    sandbox.land(upstream)
+    sandbox.runtime.note(
+        f"the listings export and the search logs of {sandbox.now:%Y-%m-%d} arrived"
+    )
+    sandbox.run_until(start + 2 * DAY + CORRECTION_AT)
+    sandbox.land(upstream, LATE_INPUT, day=start)
+    first = _first_run(sandbox.timeline, "searches", "SUCCEEDED")
+    sandbox.runtime.note(
+        f"corrected search logs of {start:%Y-%m-%d} arrived: the searches team reruns "
+        f"{start:%Y-%m-%d} (dpc rerun {first.execution}); pipeline-x will rebuild "
+        f"{start:%Y-%m-%d} only"
+    )
+    _rerun(sandbox, "searches", first.execution)
+    sandbox.run_until(start + DAYS * DAY)
+
+
+def _rerun(sandbox: Sandbox, pipeline: str, execution: str) -> None:
+    """What `dpc rerun EXECUTION` does, with the team's own credentials."""
+    from dpc.operate.starts import Target
+    from dpc.operate.starts import rerun as start_rerun
+    from dpc.triggers.periods import PeriodSpec
+
+    account = CASE_STUDY_ACCOUNTS["A" if pipeline == "listings" else "B"]
+    states = sandbox.client(account, "stepfunctions")
+    target = Target(pipeline, account, states.meta.region_name, PeriodSpec())
+    start_rerun(states, target, execution, propagate=True, now=sandbox.now)
+
+
+def _first_run(timeline: Timeline, pipeline: str, status: str) -> StatusChange:
+    runs = [s for s in timeline.of(StatusChange) if s.pipeline == pipeline and s.status == status]
+    if not runs:
+        raise DpcError(f"the story expected a {status} run of {pipeline}, and there was none")
+    return runs[0]
 
 
 def _last_run(timeline: Timeline, pipeline: str, status: str) -> StatusChange:
@@ -128,19 +157,6 @@ def _last_run(timeline: Timeline, pipeline: str, status: str) -> StatusChange:
 
         raise DpcError(f"the story expected a {status} run of {pipeline}, and there was none")
     return runs[-1]
-
-
-def _state_machine_arn(sandbox: Sandbox, account: str, pipeline: str) -> str:
-    from dpc import constants
-
-    states = sandbox.client(account, "stepfunctions")
-    wanted = f"{constants.STATE_MACHINE_PREFIX}{pipeline}"
-    for machine in states.list_state_machines()["stateMachines"]:
-        if machine["name"] == wanted:
-            return str(machine["stateMachineArn"])
-    from dpc.errors import DpcError
-
-    raise DpcError(f"no state machine {wanted} in account {account}")
 
 
 def run_days(

@@ -48,6 +48,7 @@ class TriggerPublished:
     account: str
     trigger_id: str
     causes: tuple[dict[str, Any], ...]
+    period: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class TriggerPublished:
                 "account": self.account,
                 "trigger_id": self.trigger_id,
                 "causes": list(self.causes),
+                "period": self.period,
             },
         }
 
@@ -167,8 +169,9 @@ def _describe(entry: Entry, names: dict[str, str]) -> str:
         causes = ", ".join(
             f"{c.get('pipeline')} {c.get('status')} ({c.get('execution')})" for c in entry.causes
         )
+        period = f" for {entry.period}" if entry.period else ""
         return (
-            f"[magenta]trigger[/] → [bold]{escape(entry.pipeline)}[/] "
+            f"[magenta]trigger[/] → [bold]{escape(entry.pipeline)}[/]{escape(period)} "
             f"[dim]({_label(entry.account, names)})[/] because {escape(causes)}"
         )
     if isinstance(entry, Alert):

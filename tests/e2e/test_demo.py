@@ -1,4 +1,8 @@
-"""`dpc demo --json`: the case study's two days, told by the deployed system itself.
+"""`dpc demo --json`: the case study's three days, told by the deployed system itself.
+
+Day 1 both parents succeed; day 2 searches fails on late logs and is rerun; day 3 is an
+ordinary day, then the searches team reruns day 1 with corrected logs and pipeline-x,
+``correlate: period``, reruns for day 1 only.
 
 The story is run once for the module (deploying four accounts takes a few seconds) and
 every test reads its JSON lines, as a user piping the demo into jq would.
@@ -54,7 +58,13 @@ def test_every_line_is_one_of_the_three_documented_shapes(story):
     for entry in story:
         if "trigger" in entry:
             assert set(entry) == {"time", "trigger"}
-            assert set(entry["trigger"]) == {"pipeline", "account", "trigger_id", "causes"}
+            assert set(entry["trigger"]) == {
+                "pipeline",
+                "account",
+                "trigger_id",
+                "causes",
+                "period",
+            }
         elif "alert" in entry:
             assert set(entry) == {"time", "alert"}
             assert set(entry["alert"]) == {"channel", "to", "text", "thread"}
@@ -71,17 +81,20 @@ def test_parents_run_on_their_schedules_each_day_and_searches_fails_once(story):
         ("2026-11-27T03:11:00Z", "SUCCEEDED"),
         ("2026-11-28T03:00:00Z", "RUNNING"),
         ("2026-11-28T03:11:00Z", "SUCCEEDED"),
+        ("2026-11-29T03:00:00Z", "RUNNING"),
+        ("2026-11-29T03:11:00Z", "SUCCEEDED"),
     ]
     searches = [r["status"] for r in _runs(story, "searches")]
-    assert searches == ["RUNNING", "SUCCEEDED", "RUNNING", "FAILED", "RUNNING", "SUCCEEDED"]
+    # day 1; day 2 fails, its rerun succeeds; day 3; the rerun of day 1 on day 3
+    assert searches == ["RUNNING", "SUCCEEDED", "RUNNING", "FAILED"] + ["RUNNING", "SUCCEEDED"] * 3
     assert {r["account"] for r in _runs(story, "searches")} == {B}
 
 
 def test_pipeline_x_starts_once_a_day_only_after_both_parents_succeeded(story):
     runs = _runs(story, "pipeline-x")
     executions = list(dict.fromkeys(r["execution"] for r in runs))
-    assert len(executions) == 2
-    assert [r["status"] for r in runs] == ["RUNNING", "SUCCEEDED", "RUNNING", "SUCCEEDED"]
+    assert len(executions) == 4  # days 1, 2, 3, and day 1 again after its rerun
+    assert [r["status"] for r in runs] == ["RUNNING", "SUCCEEDED"] * 4
     assert {r["account"] for r in runs} == {C}
 
     searches = _runs(story, "searches")
@@ -95,9 +108,28 @@ def test_pipeline_x_starts_once_a_day_only_after_both_parents_succeeded(story):
     assert story[second_start]["time"] == day2_rerun_success["time"]
 
 
+def test_the_rerun_of_day_one_rebuilds_day_one_only(story):
+    # Then pipeline-x ran for each day once, and for day 1 a second time, last
+    assert [t["trigger"]["period"] for t in _triggers(story)] == [
+        "2026-11-27",
+        "2026-11-28",
+        "2026-11-29",
+        "2026-11-27",
+    ]
+    # with day 1's listings and the rerun of day 1's searches, never with day 3's listings
+    rebuilt = _triggers(story)[-1]["trigger"]
+    listings_runs = list(dict.fromkeys(r["execution"] for r in _runs(story, "listings")))
+    searches_runs = list(dict.fromkeys(r["execution"] for r in _runs(story, "searches")))
+    assert {(c["pipeline"], c["execution"], c["period"]) for c in rebuilt["causes"]} == {
+        ("listings", listings_runs[0], "2026-11-27"),
+        ("searches", searches_runs[-1], "2026-11-27"),
+    }
+    assert searches_runs[-1].startswith("r-2026-11-27-")
+
+
 def test_each_trigger_carries_the_two_successes_that_caused_it(story):
-    triggers = _triggers(story)
-    assert len(triggers) == 2
+    triggers = _triggers(story)[:2]
+    assert len(_triggers(story)) == 4
     assert len({t["trigger"]["trigger_id"] for t in triggers}) == 2
     successes = {
         (r["pipeline"], r["execution"])
@@ -150,7 +182,9 @@ def test_day_two_failure_is_the_real_step_meeting_missing_search_logs(story, wor
     assert missing in log.read_text()
     # ... and the logs did land later: the rerun aggregated them
     assert (work / "landing" / "search-logs" / "2026-11-28.jsonl").stat().st_size > 0
-    aggregate = json.loads((work / "data" / "searches" / "aggregate.json").read_text())
+    aggregate = json.loads(
+        (work / "data" / "searches" / "2026-11-28" / "aggregate.json").read_text()
+    )
     assert aggregate["day"] == "2026-11-28"
 
 
@@ -162,10 +196,15 @@ def test_the_steps_really_ran_and_pipeline_x_read_what_its_parents_wrote(story, 
         for e in story
         if e.get("status") == "SUCCEEDED"
     }
-    assert len(succeeded) == 6  # listings x2, searches (day 1, rerun), pipeline-x x2
+    # listings x3, searches x4 (days 1 and 3, both reruns), pipeline-x x4
+    assert len(succeeded) == 11
     for run in succeeded:
         assert list((work / "runs" / run[0] / run[1] / run[2]).glob("*.log")), run
-    report = (work / "data" / "pipeline-x" / "report.csv").read_text().splitlines()
+    # each day's report from that day's aggregates (DPC_PERIOD picked the partition)
+    for day in ("2026-11-27", "2026-11-28", "2026-11-29"):
+        metric = json.loads((work / "data" / "pipeline-x" / day / "metric_x.json").read_text())
+        assert metric["day"] == day
+    report = (work / "data" / "pipeline-x" / "2026-11-27" / "report.csv").read_text().splitlines()
     assert report[0] == "day,city,searches_per_listing"
     assert {line.split(",")[1] for line in report[1:]} == {"berlin", "cologne", "hamburg", "munich"}
 
@@ -175,6 +214,9 @@ def test_human_timeline_names_accounts_and_days():
     assert result.exit_code == 0, result.output
     assert "── 2026-11-27 ──" in result.stdout
     assert "── 2026-11-28 ──" in result.stdout
+    assert "── 2026-11-29 ──" in result.stdout
+    assert "pipeline-x will rebuild 2026-11-27 only" in result.stdout
+    assert "trigger → pipeline-x for 2026-11-27" in result.stdout
     assert "pipeline-x (C 333333333333)" in result.stdout
     assert "the search logs of 2026-11-28 arrived" in result.stdout
     assert "fault injected" not in result.stdout

@@ -56,7 +56,7 @@ def test_why_pipeline_x_did_not_run_on_day_two(
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]
     assert first.startswith(f"pipeline-x@{C} did not run after searches@{B} FAILED at 2026-11-28")
-    assert f"waiting for searches@{B}: last run FAILED at 2026-11-28 05:" in first
+    assert f"waiting for searches@{B}: 2026-11-28 run FAILED at 2026-11-28 05:" in first
 
 
 def test_runs_lists_both_days_newest_first(

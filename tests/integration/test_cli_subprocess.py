@@ -85,8 +85,9 @@ def test_shell_steps_of_the_case_study_really_run(tmp_path: Path) -> None:
     ):
         subprocess.run(["bash", str(case_study / script)], env=env, check=True)
     # Then pipeline-x's report has one row per city of the listings aggregate, for the run's day
-    report = (tmp_path / "data" / "pipeline-x" / "report.csv").read_text().splitlines()
-    cities = json.loads((tmp_path / "data" / "listings" / "aggregate.json").read_text())["cities"]
+    data = tmp_path / "data"
+    report = (data / "pipeline-x" / "2026-11-28" / "report.csv").read_text().splitlines()
+    cities = json.loads((data / "listings" / "2026-11-28" / "aggregate.json").read_text())["cities"]
     assert report[0] == "day,city,searches_per_listing"
     assert sorted(row.split(",")[1] for row in report[1:]) == sorted(cities)
     assert {row.split(",")[0] for row in report[1:]} == {"2026-11-28"}
@@ -118,7 +119,30 @@ def test_searches_fails_on_its_own_when_the_days_search_logs_have_not_landed(
     # Then it fails, saying which input is missing, and writes no aggregate
     assert result.returncode == 1
     assert "the search logs of 2026-11-28 have not arrived" in result.stderr
-    assert not (tmp_path / "data" / "searches" / "aggregate.json").exists()
+    assert not (tmp_path / "data" / "searches" / "2026-11-28" / "aggregate.json").exists()
+
+
+def test_the_steps_process_the_period_dpc_gives_them_not_the_day_they_run(tmp_path: Path) -> None:
+    # Given the input of 27 November landed; the steps run on the 29th for DPC_PERIOD 27 Nov
+    case_study = ROOT / "samples" / "case-study"
+    env = {
+        **os.environ,
+        "DPC_WORK_DIR": str(tmp_path / "data"),
+        "DPC_LANDING_DIR": str(tmp_path / "landing"),
+        "DPC_RUN_TIME": "2026-11-27T00:00:00Z",
+    }
+    subprocess.run(["bash", str(case_study / "upstream" / "land.sh")], env=env, check=True)
+    rerun = {**env, "DPC_RUN_TIME": "2026-11-29T10:00:00Z", "DPC_PERIOD": "2026-11-27"}
+    for script in ("listings/scripts/aggregate.sh", "searches/scripts/aggregate.sh"):
+        subprocess.run(["bash", str(case_study / script)], env=rerun, check=True)
+    subprocess.run(
+        ["bash", str(case_study / "pipeline-x/scripts/metric_x.sh")], env=rerun, check=True
+    )
+    # Then metric X of the 27th is built from the 27th's aggregates
+    metric = json.loads(
+        (tmp_path / "data" / "pipeline-x" / "2026-11-27" / "metric_x.json").read_text()
+    )
+    assert metric["day"] == "2026-11-27"
 
 
 def test_metric_x_fails_loudly_without_its_inputs(tmp_path: Path) -> None:

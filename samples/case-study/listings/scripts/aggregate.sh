@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Count the day's listings per city and their average price, from the listings export the
-# listings service lands; write the aggregate where pipeline-x reads it.
-#   DPC_RUN_TIME     the run's time (set by the sandbox; ISO 8601): its UTC day picks the
-#                    input. Unset (a run by hand): today, UTC.
+# listings service lands; write the day's aggregate where pipeline-x reads it.
+#   DPC_PERIOD       the day this run processes (set by dpc for every run, e.g. 2026-11-27):
+#                    it picks the input. Unset or empty (a run by hand): the day of
+#                    DPC_RUN_TIME (the run's time, ISO 8601), else today, UTC.
 #   DPC_LANDING_DIR  where upstream systems drop raw input; this step reads
 #                    listings-export/<YYYY-MM-DD>.csv there. On AWS it is the landing bucket
 #                    and this read is an S3 GetObject. Unset: ${TMPDIR:-/tmp}/dpc-landing.
@@ -20,7 +21,7 @@ from pathlib import Path
 landing, out = Path(sys.argv[1]), Path(sys.argv[2])
 run_time = os.environ.get("DPC_RUN_TIME")
 moment = datetime.fromisoformat(run_time.replace("Z", "+00:00")) if run_time else None
-day = (moment or datetime.now(timezone.utc)).date().isoformat()
+day = os.environ.get("DPC_PERIOD") or (moment or datetime.now(timezone.utc)).date().isoformat()
 
 export = Path("listings-export") / f"{day}.csv"
 try:
@@ -38,7 +39,8 @@ aggregate = {
     for city, t in sorted(totals.items())
 }
 out.mkdir(parents=True, exist_ok=True)
-path = out / "aggregate.json"
+path = out / day / "aggregate.json"
+path.parent.mkdir(parents=True, exist_ok=True)
 path.write_text(json.dumps({"day": day, "cities": aggregate}, indent=2))
 print(f"listings: {len(listings)} listings of {day} in {len(aggregate)} cities -> {path}")
 PY
