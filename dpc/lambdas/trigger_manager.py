@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -101,7 +101,7 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
         time = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
     pipeline = ParentRef(parts[6].removeprefix(STATE_MACHINE_PREFIX), parts[4])
     run_input = detail.get("input")
-    period, propagate = run_period(run_input, started or time)
+    period, propagate = run_period(run_input)
     return StatusChange(
         event=RunEvent(
             time, pipeline, cast(Status, status), str(detail.get("name", "")), period, propagate
@@ -117,24 +117,27 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
     )
 
 
-def run_period(run_input: Any, started_at: datetime) -> tuple[Period, bool]:
+def run_period(run_input: Any) -> tuple[Period | None, bool]:
     """The period a run processes and whether its children may start on it, from the §6
-    input ``{"dpc": {"period": P, "propagate": bool, ...}}``. A run without it (started by
-    hand) processes the day containing its start (DESIGN §5b)."""
-    dpc_input: Any = None
+    input ``{"dpc": {"period": P, "propagate": bool, ...}}``. None for a run without a
+    period (started by hand): the manager then takes the period of the pipeline's unit
+    containing its start (DESIGN §5b), which only the registration knows."""
     try:
         parsed = json.loads(run_input) if isinstance(run_input, str) else run_input
-        dpc_input = parsed.get("dpc") if isinstance(parsed, dict) else None
     except ValueError:
-        dpc_input = None
-    if isinstance(dpc_input, dict):
-        propagate = dpc_input.get("propagate") is not False
-        try:
-            return parse_period(str(dpc_input.get("period"))), propagate
-        except PeriodError:
-            logger.warning("run input has no valid dpc.period", extra={"input": dpc_input})
-            return period_containing("day", started_at), propagate
-    return period_containing("day", started_at), True
+        parsed = None
+    dpc_input = parsed.get("dpc") if isinstance(parsed, dict) else None
+    if not isinstance(dpc_input, dict):
+        return None, True
+    propagate = dpc_input.get("propagate") is not False
+    text = dpc_input.get("period")
+    if not text:
+        return None, propagate
+    try:
+        return parse_period(str(text)), propagate
+    except PeriodError:
+        logger.warning("run input has no valid dpc.period", extra={"input": dpc_input})
+        return None, propagate
 
 
 def status_change_event(
@@ -222,6 +225,10 @@ class TriggerManager:
                 },
             )
             return None
+        if run.period is None:
+            unit = registration.period.unit if registration.period is not None else "day"
+            started = change.record.started_at or run.time
+            run = replace(run, period=period_containing(unit, started))
         outcome = self.engine.process(
             run, children, max(run.time, self.clock()), record=change.record
         )

@@ -14,13 +14,15 @@ import pytest
 from moto import mock_aws
 
 from dpc.constants import TRIGGER_DETAIL_TYPE, TRIGGER_EVENT_SOURCE
-from dpc.lambdas.central import LocalCentral
+from dpc.lambdas.central import LocalCentral, state_machine_arn
 from dpc.lambdas.publisher import EventBridgePublisher
+from dpc.lambdas.registry import Registration
 from dpc.lambdas.store_dynamodb import why_partition
 from dpc.lambdas.trigger_manager import TriggerManager, handler, status_change_event
 from dpc.triggers.events import RunEvent, Trigger
 from dpc.triggers.memory import CollectingPublisher
 from dpc.triggers.model import Condition, Item, ParentRef, Status
+from dpc.triggers.periods import PeriodSpec
 from dpc.triggers.timefmt import parse_time
 
 EVENTS = Path(__file__).parent / "events"
@@ -343,3 +345,21 @@ def test_the_module_handler_reads_its_settings_from_the_environment(
     native = json.loads((EVENTS / "sfn_listings_succeeded.json").read_text())
     assert handler(native, None) == {"accepted": "new", "triggers": []}
     assert handler(native, None) == {"accepted": "duplicate", "triggers": []}
+
+
+def test_a_run_started_by_hand_counts_for_the_period_of_its_pipelines_unit(
+    central: LocalCentral,
+) -> None:
+    # Given an hourly pipeline registered with its period, and a run of it started by hand
+    # (no dpc input) at 03:20
+    hourly = ParentRef("clicks-hourly", "111111111111")
+    central.registry.register(
+        Registration(hourly, state_machine_arn(hourly), period=PeriodSpec("hour"))
+    )
+    Lambda(central).deliver("2026-11-27T03:20:00Z", hourly, "RUNNING", "by-hand")
+    # Then the run log logs it for the hour containing its start
+    item = central.dynamodb.get_item(
+        TableName=central.settings.run_log_table,
+        Key={"pipeline": {"S": str(hourly)}, "execution": {"S": "by-hand"}},
+    )["Item"]
+    assert item["period"] == {"S": "2026-11-27T03"}

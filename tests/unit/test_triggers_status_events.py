@@ -30,8 +30,8 @@ def test_a_native_event_names_the_pipeline_by_its_state_machine_and_account() ->
         ParentRef("listings", "111111111111"),
         "SUCCEEDED",
         "listings-2026-11-27",
-        # started by hand, with no dpc input: the day containing its start (DESIGN §5b)
-        period=parse_period("2026-11-27"),
+        # started by hand, with no dpc input: no period yet (the trigger manager takes the
+        # period of the pipeline's registered unit containing its start, DESIGN §5b)
     )
     assert change.source_account == "111111111111"
     assert change.record.started_at == datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
