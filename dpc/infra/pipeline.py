@@ -477,7 +477,26 @@ class PipelineStarter(Construct):
             on_failure=lambda_destinations.SqsDestination(self.dead_letter_queue),
         )
         state_machine.grant_start_execution(self.function)
+        # start_run looks the name up first: Step Functions answers a repeated start of a
+        # running execution with success, so only the lookup tells a repeat (see starter).
+        executions = (
+            f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:"
+            f"{state_machine_name(pipeline.name)}:*"
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
         suppress_lambda_defaults(self.function)
+        suppress(
+            self.function,
+            "AwsSolutions-IAM5",
+            "Execution names are made per run: the starter may describe this pipeline's "
+            "executions only, to tell a repeated start from a new one.",
+            findings=[
+                "Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:"
+                f"execution:{state_machine_name(pipeline.name)}:*"
+            ],
+        )
 
     def target(self, payload: Mapping[str, object]) -> targets.LambdaFunction:
         return targets.LambdaFunction(

@@ -84,9 +84,25 @@ def execution_input(
     }
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN Step Functions gives the execution ``name`` of that state machine."""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
 def start_run(sfn: Any, state_machine_arn: str, name: str, dpc_input: Mapping[str, Any]) -> bool:
-    """Start ``name``; False when an execution of that name exists already (a repeat:
-    nothing is started). Any other error raises, so the caller's retries apply."""
+    """Start ``name`` once; False when an execution of that name exists already (a repeat:
+    nothing is started). Any other error raises, so the caller's retries apply.
+
+    Step Functions refuses a second start of a name with ExecutionAlreadyExists once the
+    first has finished (or with another input), but answers a repeat of a *running*
+    execution with the same input as a success, starting nothing. So the name is looked up
+    first, and both answers count as a repeat. Two deliveries racing between the lookup
+    and the start still start one execution; both may then report True."""
+    try:
+        sfn.describe_execution(executionArn=execution_arn(state_machine_arn, name))
+        return False
+    except sfn.exceptions.ExecutionDoesNotExist:
+        pass
     try:
         sfn.start_execution(
             stateMachineArn=state_machine_arn, name=name, input=json.dumps(dpc_input)

@@ -306,6 +306,30 @@ def test_the_starter_may_start_its_own_state_machine_only_and_never_drops_a_fail
     ]
     machine_id = next(iter(resources(template, "AWS::StepFunctions::StateMachine")))
     assert [s["Resource"] for s in statements] == [{"Ref": machine_id}]
+    # and the starter's role may do nothing else with Step Functions than start that
+    # machine and describe its executions (to tell a repeated start from a new one)
+    _, starter = starter_of(template)
+    role_id = starter["Role"]["Fn::GetAtt"][0]
+    starter_policies = {
+        logical_id
+        for logical_id, policy in resources(template, "AWS::IAM::Policy").items()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    }
+    states_grants = sorted(
+        (action, resource)
+        for logical_id, statement in policy_statements(template)
+        if logical_id in starter_policies
+        for action in as_list(statement["Action"])
+        if action.startswith("states:")
+        for resource in as_list(render(statement["Resource"]))
+    )
+    assert states_grants == [
+        (
+            "states:DescribeExecution",
+            f"arn:aws:states:eu-west-1:{ACCOUNT}:execution:dpc-listings:*",
+        ),
+        ("states:StartExecution", f"<{machine_id}>"),
+    ]
     invoke_config = only(template, "AWS::Lambda::EventInvokeConfig")["Properties"]
     assert invoke_config["MaximumRetryAttempts"] == 2
     queue_id = next(iter(resources(template, "AWS::SQS::Queue")))
