@@ -16,8 +16,12 @@ to its Catch), and TimeoutSeconds is not enforced. Task integrations:
   DPC_WORK_DIR (``<work>/data``, shared by every pipeline: the "bucket" where a parent
   leaves what its children read), DPC_LANDING_DIR (``<work>/landing``: where the systems
   upstream of the pipelines drop their raw input), DPC_RUN_TIME (virtual time),
-  DPC_TRIGGER_ID, DPC_TRIGGER_CAUSES (JSON) and DPC_EXECUTION_INPUT (JSON), plus the
-  account's sandbox credentials and endpoint so a script can call "AWS";
+  DPC_TRIGGER_ID, DPC_TRIGGER_CAUSES (JSON, both from the §6 input's ``dpc``) and
+  DPC_EXECUTION_INPUT (JSON), plus the account's sandbox credentials and endpoint so a
+  script can call "AWS". DPC_PERIOD is not set here: it comes from the deployed step
+  arguments, as on EMR (a shell step's ``bash -c`` sets it; a Spark step's
+  ``--conf spark.yarn.appMasterEnv.DPC_PERIOD=…`` goes into the local driver's environment,
+  which YARN does for the driver in cluster mode);
 - ``elasticmapreduce:terminateCluster`` — nothing to do;
 - ``sns:publish``, ``events:putEvents``, ``lambda:invoke`` (and a bare Lambda ARN) — through
   the sandbox (outbox, bus delivery, in-process handler).
@@ -36,6 +40,7 @@ import subprocess
 import uuid
 from collections.abc import Generator
 from datetime import timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -394,6 +399,7 @@ class ExecutionRun:
             return _step_failure(name, f"injected fault: {fault}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        driver_environment: dict[str, str] = {}
         if "script-runner" in jar:
             script = self._download(args[0])
             command = ["bash", str(script), *args[1:]]
@@ -408,6 +414,7 @@ class ExecutionRun:
                 )
             if command[0] == "spark-submit":
                 command = _local_spark(command)
+                driver_environment = _driver_environment(command)
         else:
             return _step_failure(
                 name, f"the sandbox runs only script-runner.jar and command-runner.jar, not {jar}"
@@ -417,7 +424,7 @@ class ExecutionRun:
             completed = subprocess.run(
                 command,
                 cwd=self.run_dir,
-                env=self._step_environment(name),
+                env={**self._step_environment(name), **driver_environment},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 check=False,
@@ -435,7 +442,8 @@ class ExecutionRun:
         return target
 
     def _step_environment(self, step: str) -> dict[str, str]:
-        trigger = self.input if isinstance(self.input, dict) else {}
+        dpc_input = self.input.get("dpc") if isinstance(self.input, dict) else None
+        trigger = dpc_input if isinstance(dpc_input, dict) else {}
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(self.run_dir)),
@@ -450,8 +458,8 @@ class ExecutionRun:
             "DPC_RUN_DIR": str(self.run_dir),
             "DPC_LANDING_DIR": str(self.runtime.work_dir / "landing"),
             "DPC_RUN_TIME": iso(self.runtime.clock.now),
-            "DPC_TRIGGER_ID": str(trigger.get("trigger_id", "")),
-            "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes", [])),
+            "DPC_TRIGGER_ID": str(trigger.get("trigger_id") or ""),
+            "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes") or []),
             "DPC_EXECUTION_INPUT": json.dumps(self.input),
         }
 
@@ -492,6 +500,18 @@ def _local_spark(command: list[str]) -> list[str]:
             continue
         result.append(part)
     return [result[0], "--master", "local[*]", *result[1:]]
+
+
+def _driver_environment(command: list[str]) -> dict[str, str]:
+    """What YARN puts in the driver's environment in cluster mode: each
+    ``--conf spark.yarn.appMasterEnv.NAME=VALUE`` (a local driver gets none of them)."""
+    prefix = "spark.yarn.appMasterEnv."
+    found = {}
+    for flag, value in pairwise(command):
+        if flag == "--conf" and value.startswith(prefix) and "=" in value:
+            name, _, setting = value.removeprefix(prefix).partition("=")
+            found[name] = setting
+    return found
 
 
 def _step_failure(name: str, reason: str) -> TaskFailed:

@@ -228,7 +228,15 @@ def test_a_scheduled_run_reaches_the_central_lambda_with_its_own_account(sandbox
 def test_the_step_really_runs_with_the_run_context(sandbox):
     machine = _pipeline(sandbox, A, "listings", "ok.sh")
     states = sandbox.client(A, "stepfunctions")
-    trigger = {"pipeline": "listings", "trigger_id": "t-1", "causes": [{"pipeline": "p"}]}
+    trigger = {
+        "dpc": {
+            "period": "2026-11-26",
+            "trigger_id": "t-1",
+            "causes": [{"pipeline": "p"}],
+            "rerun_of": None,
+            "propagate": True,
+        }
+    }
     execution = states.start_execution(
         stateMachineArn=machine, name="run-1", input=json.dumps(trigger)
     )
@@ -245,6 +253,22 @@ def test_the_step_really_runs_with_the_run_context(sandbox):
     assert 'DPC_TRIGGER_CAUSES=[{"pipeline": "p"}]' in context
     assert "args: --day 2026-11-27" in context
     assert f"DPC_WORK_DIR={sandbox.work_dir / 'data'}" in context
+
+
+def test_a_repeated_start_of_a_running_execution_runs_it_once(sandbox):
+    # Given a start, repeated with the same name and input while the run is going (Step
+    # Functions then answers with the running execution and starts nothing)
+    machine = _pipeline(sandbox, A, "listings", "ok.sh")
+    states = sandbox.client(A, "stepfunctions")
+    first = states.start_execution(stateMachineArn=machine, name="run-1", input="{}")
+    again = states.start_execution(stateMachineArn=machine, name="run-1", input="{}")
+
+    sandbox.advance(timedelta(hours=1))
+
+    # Then it is the same execution, and it ran once
+    assert again["executionArn"] == first["executionArn"]
+    statuses = [s.status for s in sandbox.timeline.of(StatusChange)]
+    assert statuses == ["RUNNING", "SUCCEEDED"]
 
 
 def test_a_failing_step_fails_the_run_through_catch_with_its_output_as_cause(sandbox):
@@ -278,6 +302,40 @@ def test_a_spark_step_without_spark_submit_fails_clearly(sandbox, recorder, monk
     assert failed["event"]["detail"]["status"] == "FAILED"
     (note,) = [n for n in sandbox.timeline.of(Note) if n.level == "error"]
     assert "spark-submit is not on PATH" in note.text
+
+
+def test_a_spark_driver_gets_the_app_master_environment_as_yarn_would(
+    sandbox, tmp_path, monkeypatch
+):
+    # Given a local spark-submit (here a stand-in that records what it was given) and a
+    # Spark step deployed as dpc deploys it, with the run's period as app-master environment
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "spark-submit"
+    fake.write_text((HERE / "sandbox" / "ok.sh").read_text())
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    machine = _pipeline(sandbox, A, "aggregate", "ok.sh", jar="command-runner.jar")
+    states = sandbox.client(A, "stepfunctions")
+    definition = json.loads(states.describe_state_machine(stateMachineArn=machine)["definition"])
+    jar_step = definition["States"]["Step work"]["Parameters"]["Step"]["HadoopJarStep"]
+    url = jar_step["Args"][3]
+    jar_step["Args"] = [
+        *("spark-submit", "--deploy-mode", "cluster"),
+        *("--conf", "spark.yarn.appMasterEnv.DPC_PERIOD=2026-11-27"),
+        *("--conf", "spark.executorEnv.DPC_PERIOD=2026-11-27"),
+        url,
+    ]
+    states.update_state_machine(stateMachineArn=machine, definition=json.dumps(definition))
+    states.start_execution(stateMachineArn=machine, name="run-1", input="{}")
+
+    sandbox.advance(timedelta(hours=1))
+
+    # Then the driver ran locally with DPC_PERIOD in its environment
+    assert [s.status for s in sandbox.timeline.of(StatusChange)] == ["RUNNING", "SUCCEEDED"]
+    context = (sandbox.work_dir / "runs" / A / "aggregate" / "run-1" / "context.env").read_text()
+    assert "DPC_PERIOD=2026-11-27" in context.splitlines()
+    assert "args: --master local[*] --conf spark.yarn.appMasterEnv.DPC_PERIOD=2026-11-27" in context
 
 
 def test_a_put_from_an_account_outside_the_bus_policy_is_refused(sandbox, recorder):
