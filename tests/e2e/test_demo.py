@@ -221,3 +221,19 @@ def test_human_timeline_names_accounts_and_days():
     assert "the search logs of 2026-11-28 arrived" in result.stdout
     assert "fault injected" not in result.stdout
     assert "timings: synth" in result.stdout
+
+
+def test_a_step_processes_its_runs_period_not_the_day_it_runs_on(story, work):
+    # Given the runs of day 3 (29 November) that rebuild day 1: the searches team's rerun
+    # and the pipeline-x run it triggered
+    day3 = [
+        r for r in story if r.get("status") == "RUNNING" and r["time"] >= "2026-11-29T10:00:00Z"
+    ]
+    rerun = next(r for r in day3 if r["pipeline"] == "searches")
+    rebuild = next(r for r in day3 if r["pipeline"] == "pipeline-x")
+    # Then their steps, running on 29 November, processed 27 November: the period the
+    # deployed state machine passed them as DPC_PERIOD (DPC_RUN_TIME says the 29th)
+    searches_log = work / "runs" / B / "searches" / rerun["execution"] / "aggregate.log"
+    assert " of 2026-11-27 " in searches_log.read_text()
+    metric_log = work / "runs" / C / "pipeline-x" / rebuild["execution"] / "metric-x.log"
+    assert "metric-x for 2026-11-27" in metric_log.read_text()
