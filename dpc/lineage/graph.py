@@ -133,6 +133,9 @@ def _summary(condition: Condition) -> str:
         parts.append(f"within {_duration(condition.within)}")
     if condition.reset_cron is not None:
         parts.append(f"reset cron({condition.reset_cron})")
+    if condition.correlated:
+        rerun = "" if condition.rerun == "retrigger" else ", reruns ignored"
+        parts.append(f"per {condition.period.unit}{rerun}")
     return " · ".join(parts)
 
 

@@ -4,7 +4,8 @@ Three deployed pipelines in three accounts: listings and searches (no schedule t
 here) and pipeline-x, which waits for both with ``correlate: period``. The searches team
 backfills three days, the listings team five days with ``--parallel 2``: pipeline-x runs
 once for each of the three days whose searches also succeeded, in period order; the same
-backfill again starts nothing; a ``--no-downstream`` backfill starts no child.
+backfill again starts nothing; a ``--no-downstream`` backfill (of either parent) starts no
+child.
 """
 
 from __future__ import annotations
@@ -107,4 +108,9 @@ def test_a_backfill_propagates_one_child_run_per_period_in_period_order(sandbox:
     # And searches' days 23-24 backfilled with --no-downstream start no pipeline-x run
     quiet = backfill(sandbox, "searches", "2026-11-23", "2026-11-24", propagate=False)
     assert [s.new for s in quiet.started] == [True, True]
+    assert child_periods(sandbox) == ["2026-11-20", "2026-11-21", "2026-11-22"]
+
+    # And a listings backfill with --no-downstream, of days whose searches succeeded, neither
+    backfill(sandbox, "searches", "2026-11-25", "2026-11-26")
+    backfill(sandbox, "listings", "2026-11-25", "2026-11-26", parallel=2, propagate=False)
     assert child_periods(sandbox) == ["2026-11-20", "2026-11-21", "2026-11-22"]

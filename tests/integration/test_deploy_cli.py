@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -105,7 +106,9 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
     assert definition["TimeoutSeconds"] == 6 * 3600
 
     # And its step scripts were published, byte for byte, where the steps read them
-    script = definition["States"]["Step metric-x"]["Parameters"]["Step"]["HadoopJarStep"]["Args"][0]
+    # (PrepareSteps builds each step's arguments; the script URL is the one s3:// literal)
+    args = next(iter(definition["States"]["PrepareSteps"]["Parameters"].values()))
+    (script,) = re.findall(r"'(s3://[^']+)'", args)
     bucket, key = script.removeprefix("s3://").split("/", 1)
     assert bucket == f"dpc-assets-{ACCOUNT_C}-{REGION}"
     body = team.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()

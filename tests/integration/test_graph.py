@@ -90,7 +90,7 @@ def test_case_study_mermaid_groups_by_account_and_labels_edges() -> None:
     assert f'{by_name["searches"]} -->|"allOf: SUCCEEDED"| {by_name["pipeline-x"]}' in stdout
     assert "listings<br/>schedule cron(0 3 * * ? *)" in stdout
     assert "searches<br/>schedule cron(0 5 * * ? *)" in stdout
-    assert "reset cron(0 0 * * ? *)" in stdout
+    assert "allOf · per day" in stdout  # correlate: period, one run per day
 
 
 def test_case_study_dot_has_a_cluster_per_account_and_labelled_edges() -> None:

@@ -154,7 +154,10 @@ def test_huge_numbers_in_schedules_never_crash(
         key: text.format(*(data.draw(HUGE_NUMBERS) for _ in range(text.count("{}"))))
         for key, text in shape.items()
     }
-    document["trigger"]["executions"]["reset"]["cron"] = f"0 {data.draw(HUGE_NUMBERS)} * * ? *"
+    executions = document["trigger"]["executions"]
+    for option in ("correlate", "rerun", "keep"):  # reset goes with correlate: latest only
+        executions.pop(option, None)
+    executions["reset"] = {"cron": f"0 {data.draw(HUGE_NUMBERS)} * * ? *"}
     validate_text(project, yaml.safe_dump(document, width=10**9))
 
 

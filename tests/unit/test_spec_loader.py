@@ -11,6 +11,7 @@ import pytest
 from dpc.spec.errors import SpecError
 from dpc.spec.loader import load_pipeline
 from dpc.spec.model import Pipeline
+from dpc.triggers.periods import PeriodSpec
 from dpc.triggers.model import Condition, Item, ParentRef
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -62,8 +63,11 @@ def test_case_study_pipeline_x_model() -> None:
             Item(ParentRef("listings", "111111111111"), frozenset({"SUCCEEDED"})),
             Item(ParentRef("searches", "222222222222"), frozenset({"SUCCEEDED"})),
         ),
-        reset_cron="0 0 * * ? *",
+        correlate="period",
+        rerun="retrigger",
+        keep=timedelta(days=35),
     )
+    assert pipeline.period == PeriodSpec("day", timedelta(0))
     assert [step.name for step in pipeline.steps] == ["metric-x", "publish"]
     assert pipeline.timeout == timedelta(hours=6)
     assert pipeline.notifications is not None
