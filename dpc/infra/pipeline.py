@@ -57,7 +57,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from dpc import constants
+from dpc import constants, naming
 from dpc.infra import ids
 from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
@@ -79,7 +79,7 @@ def pipeline_stack_name(pipeline_name: str) -> str:
 
 
 def step_state_name(step: Step) -> str:
-    return f"Step {step.name}"
+    return naming.step_state_name(step.name)
 
 
 class StepScripts(Construct):
@@ -115,7 +115,7 @@ SHELL_WITH_PERIOD = (
 
 
 def step_args_key(step: Step) -> str:
-    return f"s{_pascal(step.name)}"
+    return naming.step_args_key(step.name)
 
 
 def period_args(step: Step, script_url: str) -> list[str]:
@@ -150,7 +150,7 @@ def emr_step(
     the sandbox recognise), whose failure the state machine decides on."""
     return tasks.EmrAddStep(
         scope,
-        f"Step{_pascal(step.name)}",
+        naming.step_construct_id(step.name),
         state_name=step_state_name(step),
         cluster_id=cluster_id,
         name=step.name,
@@ -426,10 +426,6 @@ class PipelineStateMachine(Construct):
         )
 
 
-def _pascal(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.replace("_", "-").split("-"))
-
-
 class PipelineStarter(Construct):
     """The starter Lambda (dpc.lambdas.starter) between the pipeline's rules and its state
     machine: the §6 input with the run's period, and a deterministic execution name so a
@@ -529,7 +525,7 @@ class PipelineTriggers(Construct):
             self.schedule_rule = events.Rule(
                 self,
                 "Schedule",
-                rule_name=f"dpc-{pipeline.name}-schedule",
+                rule_name=naming.schedule_rule_name(pipeline.name),
                 description=f"Starts dpc pipeline {pipeline.name} on its schedule",
                 schedule=events.Schedule.expression(schedule.expression),
                 targets=[starter.target({"kind": "schedule", "time": events.EventField.time})],
@@ -538,7 +534,7 @@ class PipelineTriggers(Construct):
             self.trigger_rule = events.Rule(
                 self,
                 "Trigger",
-                rule_name=f"dpc-{pipeline.name}-trigger",
+                rule_name=naming.trigger_rule_name(pipeline.name),
                 description=f"Starts dpc pipeline {pipeline.name} when the trigger manager says so",
                 event_bus=events.EventBus.from_event_bus_name(
                     self, "PipelineBus", constants.PIPELINE_BUS_NAME

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from dpc.spec.errors import Finding
+from dpc.spec.limits import limit_findings
 from dpc.spec.source import Document, JsonPath
 from dpc.triggers.cron import CronError, check_field, parse_cron, parse_rate
 
@@ -83,6 +84,7 @@ def semantic_findings(document: Document, project_dir: Path) -> list[Finding]:
         *_schedule_findings(document, _dict(_dict(data.get("trigger")).get("schedule"))),
         *_execution_findings(document, data),
         *_period_findings(document, data),
+        *limit_findings(document, data),
         *_duration_findings(document, data),
         *_step_findings(document, _list(data.get("steps")), project_dir),
         *_notification_findings(document, _dict(data.get("notifications"))),

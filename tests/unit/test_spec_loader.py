@@ -11,8 +11,8 @@ import pytest
 from dpc.spec.errors import SpecError
 from dpc.spec.loader import load_pipeline
 from dpc.spec.model import Pipeline
-from dpc.triggers.periods import PeriodSpec
 from dpc.triggers.model import Condition, Item, ParentRef
+from dpc.triggers.periods import PeriodSpec
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
