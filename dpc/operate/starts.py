@@ -27,7 +27,7 @@ from typing import Any
 
 from dpc.constants import STATE_MACHINE_PREFIX
 from dpc.errors import DpcError, UsageError
-from dpc.lambdas.starter import execution_input, start_run
+from dpc.lambdas.starter import execution_arn, execution_input, start_run
 from dpc.triggers.periods import (
     Period,
     PeriodError,
@@ -57,7 +57,7 @@ class Target:
         )
 
     def execution_arn(self, execution: str) -> str:
-        return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{execution}"
+        return execution_arn(self.state_machine_arn, execution)
 
     def period_of(self, text: str) -> Period:
         """A period given on the command line, which must be of this pipeline's unit."""
@@ -82,11 +82,6 @@ def _short_id(*parts: object) -> str:
 
 def start(sfn: Any, target: Target, name: str, dpc_input: dict[str, Any]) -> bool:
     """Start ``name``; False when an execution of that name exists already (idempotent)."""
-    try:
-        sfn.describe_execution(executionArn=target.execution_arn(name))
-        return False
-    except sfn.exceptions.ExecutionDoesNotExist:
-        pass
     try:
         return start_run(sfn, target.state_machine_arn, name, dpc_input)
     except sfn.exceptions.StateMachineDoesNotExist:
