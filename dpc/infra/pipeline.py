@@ -539,7 +539,9 @@ class PipelineTriggers(Construct):
                 event_bus=events.EventBus.from_event_bus_name(
                     self, "PipelineBus", constants.PIPELINE_BUS_NAME
                 ),
-                event_pattern=trigger_event_pattern(pipeline.name, account),
+                event_pattern=trigger_event_pattern(
+                    pipeline.name, account, Fn.import_value(ids.EXPORT_CENTRAL_ACCOUNT)
+                ),
                 targets=[
                     starter.target(
                         {"kind": "trigger", "detail": events.EventField.from_path("$.detail")}
@@ -548,11 +550,17 @@ class PipelineTriggers(Construct):
             )
 
 
-def trigger_event_pattern(pipeline_name: str, account: str) -> events.EventPattern:
-    """The trigger events meant for this pipeline: its own name AND its own account (§6)."""
+def trigger_event_pattern(
+    pipeline_name: str, account: str, central_account: str
+) -> events.EventPattern:
+    """The trigger events meant for this pipeline: its own name AND its own account (§6),
+    put on a bus by the central account (EventBridge keeps the sender's account on a
+    forwarded event, so another account's forged trigger never matches, even if a bus
+    policy let it in)."""
     return events.EventPattern(
         source=[constants.TRIGGER_EVENT_SOURCE],
         detail_type=[constants.TRIGGER_DETAIL_TYPE],
+        account=[central_account],
         detail={"pipeline": [pipeline_name], "account": [account]},
     )
 

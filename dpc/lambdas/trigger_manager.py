@@ -78,7 +78,12 @@ def _epoch_ms(value: Any) -> datetime | None:
 
 def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
     """None for anything that is not a dpc state machine's status change."""
-    if event.get("detail-type") != SFN_STATUS_DETAIL_TYPE:
+    # The rule matches these too; checked here as well so a mis-edited rule, or another
+    # account's event with a look-alike detail, is never taken for a status change.
+    if (
+        event.get("detail-type") != SFN_STATUS_DETAIL_TYPE
+        or event.get("source") != SFN_EVENT_SOURCE
+    ):
         return None
     detail = event.get("detail") or {}
     arn = str(detail.get("stateMachineArn", ""))

@@ -208,6 +208,9 @@ def test_trigger_rule_matches_the_event_the_trigger_manager_publishes(
     event = _published_trigger_event(case_study_pipelines)
     rule = rule_named(pipeline_templates["pipeline-x"], "dpc-pipeline-x-trigger")
     pattern = render(rule["EventPattern"])
+    # (the central account comes from the user-account stack's export)
+    assert pattern["account"] == ["<import:dpc-central-account>"]
+    pattern = {**pattern, "account": ["999999999999"]}
     # Then pipeline-x's rule, on the pipeline bus, matches it and passes the detail on
     assert rule["EventBusName"] == PIPELINE_BUS_NAME
     assert matches(pattern, event)
@@ -221,6 +224,8 @@ def test_trigger_rule_matches_the_event_the_trigger_manager_publishes(
     assert not matches(pattern, other)
     elsewhere = {**event, "detail": {**event["detail"], "account": "111111111111"}}
     assert not matches(pattern, elsewhere)
+    # and the same trigger put on a bus by any account but the central one does not either
+    assert not matches(pattern, {**event, "account": "111111111111"})
 
 
 def test_registration_carries_condition_and_state_machine(

@@ -63,6 +63,7 @@ def test_running_is_timed_by_its_start() -> None:
     [
         {"detail": {"stateMachineArn": "arn:aws:states:eu-west-1:111111111111:stateMachine:etl"}},
         {"detail-type": "Pipeline Trigger"},
+        {"source": "my.app"},  # a custom event dressed as a Step Functions status change
         {"detail": {"status": "PENDING_REDRIVE"}},
     ],
 )
