@@ -154,6 +154,7 @@ class CentralTables(Construct):
                 ),
                 time_to_live_attribute=spec.ttl_attribute,
                 removal_policy=RemovalPolicy.RETAIN,
+                deletion_protection=True,
             )
             for index in spec.indexes:
                 self._add_index(table, index)
@@ -241,6 +242,7 @@ class TriggerManager(Construct):
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
             retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN,
         )
         suppress(
             self.dead_letter_queue,

@@ -143,6 +143,7 @@ def test_tables_follow_their_descriptions_and_survive_stack_deletion(
         assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"]
         assert props["SSESpecification"]["SSEEnabled"]
         assert table["DeletionPolicy"] == "Retain"
+        assert props["DeletionProtectionEnabled"] is True  # nor deleted by hand by mistake
         if spec.ttl_attribute:
             assert props["TimeToLiveSpecification"]["AttributeName"] == spec.ttl_attribute
 
@@ -180,3 +181,10 @@ def test_no_wildcard_actions_and_no_star_resources_beyond_xray(
         assert not any(a == "*" or a.endswith(":*") for a in actions), (logical_id, actions)
         if "*" in as_list(statement.get("Resource", [])):
             assert all(a.startswith("xray:") for a in actions), (logical_id, actions)
+
+
+def test_the_trigger_managers_dead_letter_queue_survives_stack_deletion(
+    central_template: dict[str, Any],
+) -> None:
+    queues = resources(central_template, "AWS::SQS::Queue")
+    assert queues and {q["DeletionPolicy"] for q in queues.values()} == {"Retain"}
