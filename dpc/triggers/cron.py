@@ -6,8 +6,9 @@ schedule rules). All times are UTC, as on EventBridge.
 
 Fields: ``minute hour day-of-month month day-of-week year``. Day-of-month or day-of-week
 must be ``?`` (not both values), as EventBridge requires. Day-of-week runs 1-7 = SUN-SAT.
-Supported: ``*``, ``?``, lists, ranges, steps, month/day names, ``L``, ``nW``, ``LW`` in
-day-of-month, ``L``, ``nL``, ``n#k`` in day-of-week.
+Supported: ``*``, ``?``, lists, ranges (wrapping past the top: hours ``20-2``), steps
+(``/`` then a number), month/day names, ``L``, ``nW``, ``LW`` in day-of-month, ``L``,
+``nL``, ``n#k`` (alone in its field) in day-of-week.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class _Field:
     high: int
     names: tuple[str, ...] = ()
     """Names for low, low+1, … (months, weekdays)."""
+    wraps: bool = True
+    """A range may run past the top back to the bottom (``20-2`` hours); not so for years."""
     max_step: int = 0
     """The largest ``/step`` EventBridge's (Quartz) cron takes: 59 minutes, 23 hours, 31 days,
     12 months, 7 weekdays; a larger one is refused at deploy."""
@@ -50,7 +53,7 @@ _HOUR = _Field("hour", 0, 23, max_step=23)
 _DAY_OF_MONTH = _Field("day-of-month", 1, 31, max_step=31)
 _MONTH = _Field("month", 1, 12, MONTHS, max_step=12)
 _DAY_OF_WEEK = _Field("day-of-week", 1, 7, WEEKDAYS, max_step=7)
-_YEAR = _Field("year", 1970, 2199, max_step=2199 - 1970)
+_YEAR = _Field("year", 1970, 2199, wraps=False, max_step=2199 - 1970)
 RATE_LIMITS = {"minute": 525_600, "hour": 8_760, "day": 365}
 """The largest rate value per unit: a year. EventBridge takes a positive integer; a longer
 rate never fires within any run the engine or the sandbox looks at, so it is a typo."""
@@ -85,9 +88,9 @@ def _values(text: str, field: _Field) -> frozenset[int]:
     for part in text.split(","):
         if not part:
             raise CronError(f"{field.name} field: empty list element in '{text}'")
-        base, _, step_text = part.partition("/")
+        base, slash, step_text = part.partition("/")
         step = 1
-        if step_text:
+        if slash:
             step = _number(step_text) or 0
             if not 1 <= step <= field.max_step:
                 raise CronError(
@@ -99,13 +102,22 @@ def _values(text: str, field: _Field) -> frozenset[int]:
         elif "-" in base:
             first, _, last = base.partition("-")
             start, end = _value(first, field), _value(last, field)
-            if start > end:
+            if start > end and not field.wraps:
                 raise CronError(f"{field.name} field: range '{base}' runs backwards")
         else:
             start = _value(base, field)
-            end = field.high if step_text else start
-        selected.update(range(start, end + 1, step))
+            end = field.high if slash else start
+        selected.update(_walk(field, start, end)[::step])
     return frozenset(selected)
+
+
+def _walk(field: _Field, start: int, end: int) -> list[int]:
+    """start..end, wrapping past the field's top as EventBridge does: hours ``20-2`` are
+    20, 21, 22, 23, 0, 1, 2 (the docs' ``cron(0/30 20-2 ? * MON-FRI *)``), weekdays
+    ``FRI-MON`` are Friday to Monday."""
+    if start <= end:
+        return list(range(start, end + 1))
+    return list(range(start, field.high + 1)) + list(range(field.low, end + 1))
 
 
 def _weekday(day: date) -> int:
@@ -149,6 +161,11 @@ def _day_of_week_matcher(text: str) -> DayMatcher:
         weekday = _value(upper[:-1], _DAY_OF_WEEK)
         return lambda day: _weekday(day) == weekday and day.day + 7 > _last_day(day)
     if "#" in upper:
+        if "," in upper:
+            raise CronError(
+                f"day-of-week field: '{text}': with '#' the field takes one expression only "
+                "(e.g. '3#2', the second Tuesday)"
+            )
         weekday_text, _, nth_text = upper.partition("#")
         weekday = _value(weekday_text, _DAY_OF_WEEK)
         nth = _number(nth_text) or 0

@@ -104,7 +104,9 @@ def test_latest_at_or_before_skips_excluded_years_and_knows_when_there_is_none()
         ("0 3 * * * *", "exactly one of day-of-month and day-of-week must be '?'"),
         ("0 3 * *", "cron needs 6 fields"),
         ("0 x * * ? *", "hour field: 'x' is not a number"),
-        ("0 5-3 * * ? *", "range '5-3' runs backwards"),
+        ("0 3 * * ? 2027-2026", "year field: range '2027-2026' runs backwards"),
+        ("5/ 3 * * ? *", "minute field: step '/' must be a positive number"),
+        ("0 3 ? * 3#1,6#3 *", "with '#' the field takes one expression only"),
         ("0/0 3 * * ? *", "step '/0' must be a positive number"),
     ],
 )
@@ -230,3 +232,62 @@ def test_parse_schedule_dispatches_on_the_keyword() -> None:
     assert parse_schedule("cron(0 3 * * ? *)").hours == (3,)  # type: ignore[union-attr]
     with pytest.raises(CronError, match=r"must be cron\(\.\.\.\) or rate\(\.\.\.\)"):
         parse_schedule("0 3 * * ? *")
+
+
+# The examples of the EventBridge user guide's "Cron expressions reference", each with the
+# first ticks after Thursday 2026-11-26 12:00 UTC that the guide's meaning implies.
+GUIDE_EXAMPLES = [
+    # 10:00 every day
+    ("cron(0 10 * * ? *)", ["2026-11-27T10:00", "2026-11-28T10:00"]),
+    # 12:15 every day
+    ("cron(15 12 * * ? *)", ["2026-11-26T12:15", "2026-11-27T12:15"]),
+    # 18:00 Monday to Friday
+    ("cron(0 18 ? * MON-FRI *)", ["2026-11-26T18:00", "2026-11-27T18:00", "2026-11-30T18:00"]),
+    # 08:00 on the first day of every month
+    ("cron(0 8 1 * ? *)", ["2026-12-01T08:00", "2027-01-01T08:00"]),
+    # every 15 minutes
+    ("cron(0/15 * * * ? *)", ["2026-11-26T12:15", "2026-11-26T12:30", "2026-11-26T12:45"]),
+    # every 10 minutes Monday to Friday
+    ("cron(0/10 * ? * MON-FRI *)", ["2026-11-26T12:10", "2026-11-26T12:20"]),
+    # every 5 minutes between 08:00 and 17:55 Monday to Friday
+    ("cron(0/5 8-17 ? * MON-FRI *)", ["2026-11-26T12:05", "2026-11-26T12:10"]),
+    # every 30 minutes Monday to Friday from 20:00 to 02:59 of the next hours (wraps midnight)
+    (
+        "cron(0/30 20-2 ? * MON-FRI *)",
+        ["2026-11-26T20:00", "2026-11-26T20:30", "2026-11-26T21:00"],
+    ),
+    # the second Tuesday of the month ('#'), the last day ('L'), the weekday nearest the 3rd
+    ("cron(0 9 ? * 3#2 *)", ["2026-12-08T09:00", "2027-01-12T09:00"]),
+    ("cron(0 9 L * ? *)", ["2026-11-30T09:00", "2026-12-31T09:00"]),
+    ("cron(0 9 3W * ? *)", ["2026-12-03T09:00", "2027-01-04T09:00"]),
+]
+
+
+@pytest.mark.parametrize(("expression", "first_ticks"), GUIDE_EXAMPLES)
+def test_the_user_guides_examples_fire_when_the_guide_says(
+    expression: str, first_ticks: list[str]
+) -> None:
+    cron = parse_cron(expression)
+    tick = at("2026-11-26T12:00")
+    seen = []
+    for _ in first_ticks:
+        next_tick = cron.next_after(tick)
+        assert next_tick is not None
+        seen.append(f"{next_tick:%Y-%m-%dT%H:%M}")
+        tick = next_tick
+    assert seen == first_ticks
+
+
+def test_an_hour_range_that_wraps_midnight_covers_the_night_and_not_the_day() -> None:
+    cron = parse_cron("cron(0/30 20-2 ? * MON-FRI *)")
+    hours = sorted(
+        {t.hour for t in cron.ticks_between(at("2026-11-30T00:00"), at("2026-12-01T00:00"))}
+    )
+    assert hours == [0, 1, 2, 20, 21, 22, 23]
+    # a wrapping weekday range: Friday to Monday
+    weekend = parse_cron("cron(0 9 ? * FRI-MON *)")
+    days = [
+        t.strftime("%a")
+        for t in weekend.ticks_between(at("2026-11-26T12:00"), at("2026-12-03T12:00"))
+    ]
+    assert days == ["Fri", "Sat", "Sun", "Mon"]
