@@ -10,7 +10,10 @@ Routes::
 The caller's account is the one IAM authenticated (``requestContext.identity.accountId``):
 an account may register only its own pipelines, with a state machine in its own account.
 Answers: 200 with the registration, 400 bad request, 403 another account's pipeline,
-404 unknown pipeline (DELETE), 409 a dependency cycle (named).
+404 unknown pipeline (DELETE), 409 a dependency cycle (named) or a parent already at the
+dependents limit (``MAX_CHILDREN_PER_PARENT``), 503 concurrent registrations kept winning
+(deploy again). The message is one line: the registration provider passes it to
+CloudFormation as the failure reason, which ``dpc deploy`` prints.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from aws_lambda_powertools import Logger
 
 from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_TRIGGER_STATE_TABLE, STATE_MACHINE_PREFIX
 from dpc.lambdas.clients import client as build_client
-from dpc.lambdas.registry import CycleError, DynamoDbRegistry, Registration
+from dpc.lambdas.registry import (
+    CycleError,
+    DynamoDbRegistry,
+    Registration,
+    RegistryBusyError,
+    TooManyChildrenError,
+)
 from dpc.triggers.codec import ConditionFormatError, condition_from_json, condition_to_json
 from dpc.triggers.model import ParentRef
 from dpc.triggers.periods import PeriodError, PeriodSpec
@@ -107,8 +116,10 @@ class DependenciesPublisher:
                 return _response(400, {"message": str(error)})
         try:
             self.registry.register(Registration(ref, arn, condition, schedule, period))
-        except CycleError as error:
+        except (CycleError, TooManyChildrenError) as error:
             return _response(409, {"message": str(error)})
+        except RegistryBusyError as error:
+            return _response(503, {"message": str(error)})
         logger.info(
             "registered",
             extra={

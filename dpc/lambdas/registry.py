@@ -6,15 +6,19 @@ carries the child's condition — so the trigger manager reads "is this state ma
 registered pipeline of this account, and which children with which conditions wait for it"
 with ONE Query, whatever the organization's size.
 
-Known limit — the cycle check is read-then-write, not atomic. ``register`` walks the graph
-(unconditional Queries) and then writes in a transaction that does not re-check what it read.
-Two registrations running at the same moment that each add one half of a cycle (A starts
-waiting for B while B starts waiting for A) both pass the check and both commit. Nothing here
-prevents that (two pipeline stacks deployed at once from different accounts can race). It
-is left because registrations only happen on deploys, and ``dpc validate`` on an
-organization directory rejects such a cycle before either is deployed. Closing it would
-need a version on every registration item the walk visits, checked in the transaction
-(ConditionCheck, 100 items at most), or a verify-and-roll-back after the write.
+Registrations are serialized by optimistic concurrency: every ``register`` reads the
+registry version (item pk "#REGISTRY", sk "#VERSION") before it walks the graph with
+strongly consistent reads, and commits its edges in ONE TransactWriteItems together with
+"version = what I read, +1". Two registrations that read the same graph (A starts waiting
+for B while B starts waiting for A, deployed at once from two accounts) cannot both
+commit: the loser's transaction is cancelled, it reads again, sees the other's edge and
+refuses the cycle. Registrations happen on deploys only, so one version for the whole
+registry costs nothing worth a finer lock. The same guard makes the per-parent dependents
+limit (``MAX_CHILDREN_PER_PARENT``, counted with a consistent Query) exact.
+
+Re-registering a child with a changed condition resets what its state knows about the old
+condition's parents, in the same transaction, and keeps its outbox: a trigger recorded but
+not yet published is still published (by the next event or the outbox sweep).
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from dpc.constants import MAX_CHILDREN_PER_PARENT
 from dpc.errors import DpcError
-from dpc.lambdas.store_dynamodb import child_key, parse_ref, ref_key
+from dpc.lambdas.store_dynamodb import child_key, forget_condition_write, parse_ref, ref_key
 from dpc.triggers.codec import condition_from_json, condition_to_json
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import PeriodSpec
@@ -35,10 +42,21 @@ REGISTRATION_SK = "#REGISTRATION"
 CHILD_PREFIX = "CHILD#"
 REGISTRATION_KIND = "REGISTRATION"
 MAX_TRANSACTION_ITEMS = 100
+VERSION_KEY = {"pk": {"S": "#REGISTRY"}, "sk": {"S": "#VERSION"}}
+REGISTER_ATTEMPTS = 8
+"""Lost races before a registration gives up (each loser re-reads and usually wins next)."""
 
 
 class CycleError(DpcError):
     """The registration would make a pipeline (indirectly) wait for itself."""
+
+
+class TooManyChildrenError(DpcError):
+    """A parent already has the most dependents a pipeline may have."""
+
+
+class RegistryBusyError(DpcError):
+    """Concurrent registrations kept changing the registry; deploying again will do."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,9 @@ class DynamoDbRegistry:
     table: str
     client: Any
     state_table: str | None = None
-    """When given, a (re-)registration with a changed condition forgets the child's §5 state."""
+    """When given, a (re-)registration with a changed condition resets the child's §5 state
+    (keeping its outbox) and a deregistration deletes it."""
+    max_children_per_parent: int = MAX_CHILDREN_PER_PARENT
 
     def lookup(
         self, ref: ParentRef
@@ -120,6 +140,7 @@ class DynamoDbRegistry:
                 ":child": {"S": CHILD_PREFIX},
             },
             "ProjectionExpression": "sk",
+            "ConsistentRead": True,
         }
         children: list[ParentRef] = []
         while True:
@@ -151,11 +172,29 @@ class DynamoDbRegistry:
         return None
 
     def register(self, registration: Registration) -> None:
-        """Refuses a registration that closes a cycle in the registry as it is read now (see
-        the module docstring for the concurrent case this does not cover)."""
+        """Refuses a registration that closes a cycle or takes a parent past the dependents
+        limit, atomically with respect to concurrent registrations (module docstring)."""
+        for _ in range(REGISTER_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=self._writes(registration))
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+                if not {"ConditionalCheckFailed", "TransactionConflict"} & set(reasons):
+                    raise
+        raise RegistryBusyError(
+            f"{registration.pipeline}: the registry kept changing during "
+            f"{REGISTER_ATTEMPTS} attempts (concurrent deploys); deploy again"
+        )
+
+    def _writes(self, registration: Registration) -> list[dict[str, Any]]:
+        """The transaction registering ``registration`` on the registry as read now."""
         ref = registration.pipeline
         condition = registration.condition
         parents = condition.parents if condition is not None else ()
+        version = self._version()
         cycle = self.find_cycle(ref, parents)
         if cycle is not None:
             raise CycleError(
@@ -166,17 +205,75 @@ class DynamoDbRegistry:
         previous_parents = (
             previous.condition.parents if previous and previous.condition is not None else ()
         )
-        writes: list[dict[str, Any]] = [
-            {"Put": {"TableName": self.table, "Item": item}} for item in self.items(registration)
-        ]
+        for parent in sorted(set(parents) - set(previous_parents)):
+            count = self.count_children(parent)
+            if count >= self.max_children_per_parent:
+                raise TooManyChildrenError(
+                    f"{ref} cannot wait for {parent}: it already has {count} dependents, "
+                    f"the most a pipeline may have ({self.max_children_per_parent})"
+                )
+        writes: list[dict[str, Any]] = [self._version_write(version)]
+        writes += [{"Put": {"TableName": self.table, "Item": i}} for i in self.items(registration)]
         for parent in set(previous_parents) - set(parents):
             writes.append({"Delete": {"TableName": self.table, "Key": self._edge_key(parent, ref)}})
         changed = previous is None or previous.condition != condition
         if self.state_table is not None and changed:
-            writes.append({"Delete": {"TableName": self.state_table, "Key": child_key(ref)}})
+            writes.append(forget_condition_write(self.state_table, ref, self._state_version(ref)))
         if len(writes) > MAX_TRANSACTION_ITEMS:
             raise DpcError(f"{ref}: too many parents to register at once ({len(parents)})")
-        self.client.transact_write_items(TransactItems=writes)
+        return writes
+
+    def _version(self) -> int:
+        item = self.client.get_item(TableName=self.table, Key=VERSION_KEY, ConsistentRead=True).get(
+            "Item"
+        )
+        return 0 if item is None else int(item["version"]["N"])
+
+    def _version_write(self, read: int) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.table,
+                "Key": VERSION_KEY,
+                "UpdateExpression": "SET version = :next",
+                "ConditionExpression": "attribute_not_exists(version) OR version = :read"
+                if read == 0
+                else "version = :read",
+                "ExpressionAttributeValues": {
+                    ":read": {"N": str(read)},
+                    ":next": {"N": str(read + 1)},
+                },
+            }
+        }
+
+    def _state_version(self, ref: ParentRef) -> int | None:
+        assert self.state_table is not None
+        item = self.client.get_item(
+            TableName=self.state_table,
+            Key=child_key(ref),
+            ConsistentRead=True,
+            ProjectionExpression="version",
+        ).get("Item")
+        return None if item is None else int(item["version"]["N"])
+
+    def count_children(self, ref: ParentRef) -> int:
+        """The parent's dependents: a consistent COUNT Query over its edges (keys only)."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :child)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": pipeline_partition(ref)},
+                ":child": {"S": CHILD_PREFIX},
+            },
+            "Select": "COUNT",
+            "ConsistentRead": True,
+        }
+        count = 0
+        while True:
+            page = self.client.query(**request)
+            count += int(page["Count"])
+            if "LastEvaluatedKey" not in page:
+                return count
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def items(self, registration: Registration) -> list[dict[str, Any]]:
         """The registration item and one edge per parent (bulk loads write these directly)."""

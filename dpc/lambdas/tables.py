@@ -43,12 +43,18 @@ TriggerState (env ``DPC_TRIGGER_STATE_TABLE``) — §5 state, idempotency and ex
     pk S, sk S, expires_at N (TTL, epoch seconds; absent on child state)
     child state:  pk "CHILD#<name>@<account>", sk "#STATE" — see dpc.lambdas.store_dynamodb
                   version N (optimistic concurrency), last M, applied M, clock S, outbox M
+                  outbox_pk S = "OUTBOX", outbox_since S (ISO): only while the outbox holds
+                  entries (sparse) — keys of GSI ``outbox-by-age``
     trigger:      pk "TRIGGER#<trigger id>", sk "#TRIGGER" — conditional put (exactly once)
                   child, account, causes (JSON), event, recorded_at; TTL 400 days
     evaluation:   pk "WHY#<name>@<account>", sk "<evaluated_at ISO>#<event key>"
                   record (JSON of dpc.triggers.events.Evaluation), result, trigger_id; TTL 30 days
 
   ``dpc why CHILD``: Query pk = "WHY#<child>", ScanIndexForward=False → newest first.
+  Outbox sweep and ``dpc doctor``: Query GSI ``outbox-by-age`` (outbox_pk = "OUTBOX" AND
+  outbox_since <= cutoff): only states with unpublished triggers are in it, so finding the
+  stale ones costs one Query page, not a scan. One constant partition is enough: it takes a
+  write per trigger recorded and published, far below a partition's 1,000 writes/s.
 
 SlackChannels (env ``DPC_SLACK_CHANNELS_TABLE``) — written by the Slack-channel publisher::
 
@@ -131,11 +137,16 @@ DEPENDENCIES = Table(
     indexes=(Index("by-kind", Key("kind"), Key("pk")),),
 )
 
+OUTBOX_INDEX = "outbox-by-age"
+OUTBOX_PARTITION = "OUTBOX"
+"""The one value of ``outbox_pk``: every state with unpublished triggers, oldest first."""
+
 TRIGGER_STATE = Table(
     logical_id="TriggerState",
     env_var=ENV_TRIGGER_STATE_TABLE,
     partition_key=Key("pk"),
     sort_key=Key("sk"),
+    indexes=(Index(OUTBOX_INDEX, Key("outbox_pk"), Key("outbox_since")),),
     ttl_attribute="expires_at",
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from moto import mock_aws
 
 from dpc.lambdas.central import LocalCentral, state_machine_arn
 from dpc.lambdas.dependencies_publisher import DependenciesPublisher
+from dpc.lambdas.registry import CycleError, Registration
 from dpc.triggers.codec import condition_from_json, condition_to_json
 from dpc.triggers.model import Condition, Item, ParentRef
 from dpc.triggers.periods import PeriodSpec
@@ -184,3 +186,60 @@ def test_a_malformed_period_is_a_400(api: DependenciesPublisher, central: LocalC
     assert response["statusCode"] == 400
     assert "period" in json.loads(response["body"])["message"]
     assert central.registry.get(X) is None
+
+
+def test_a_parent_at_its_dependents_limit_refuses_one_more_child_with_a_409(
+    central: LocalCentral,
+) -> None:
+    # Given a registry whose per-parent limit is 3 (10,000 in production)
+    api = DependenciesPublisher(replace(central.registry, max_children_per_parent=3))
+    children = [ParentRef(f"child-{n}", "333333333333") for n in range(4)]
+    for child in children[:3]:
+        assert (
+            api.handle(request("PUT", child, child.account, depends_on(LISTINGS)))["statusCode"]
+            == 200
+        )
+    # When a fourth child starts waiting for listings
+    response = api.handle(request("PUT", children[3], children[3].account, depends_on(LISTINGS)))
+    # Then it is refused with one line that names the parent and the limit (the registration
+    # provider hands it to CloudFormation as the reason `dpc deploy` prints)
+    assert response["statusCode"] == 409
+    message = json.loads(response["body"])["message"]
+    assert message == (
+        "child-3@333333333333 cannot wait for listings@111111111111: it already has 3 "
+        "dependents, the most a pipeline may have (3)"
+    )
+    assert central.registry.get(children[3]) is None
+    # while a child already counted may still change its condition, and a freed place is taken
+    changed = request("PUT", children[0], children[0].account, depends_on(LISTINGS, SEARCHES))
+    assert api.handle(changed)["statusCode"] == 200
+    assert api.handle(request("DELETE", children[1], children[1].account))["statusCode"] == 200
+    retried = api.handle(request("PUT", children[3], children[3].account, depends_on(LISTINGS)))
+    assert retried["statusCode"] == 200
+
+
+def test_two_registrations_racing_to_close_a_cycle_cannot_both_pass(
+    central: LocalCentral,
+) -> None:
+    a, b = ParentRef("a", "111111111111"), ParentRef("b", "222222222222")
+    # Another deploy, on its own connection, registers "b waits for a" ...
+    other = replace(central.registry, client=boto3.client("dynamodb"))
+    interleaved: list[str] = []
+
+    def meanwhile(**_: Any) -> None:
+        if not interleaved:
+            interleaved.append("b waits for a")
+            other.register(Registration(b, state_machine_arn(b), depends_on(a)))
+
+    # ... after "a waits for b" has checked the graph and before it commits
+    central.dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", meanwhile)
+    with pytest.raises(CycleError) as refused:
+        central.registry.register(Registration(a, state_machine_arn(a), depends_on(b)))
+    # Then the one that lost the race read again, saw the other's edge, and refused the cycle
+    assert interleaved == ["b waits for a"]
+    assert str(refused.value) == (
+        "registering a@111111111111 would close a dependency cycle: "
+        "a@111111111111 → b@222222222222 → a@111111111111"
+    )
+    assert central.registry.lookup(b)[1] == []
+    assert [child for child, _ in central.registry.lookup(a)[1]] == [b]
