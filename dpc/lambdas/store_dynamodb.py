@@ -24,7 +24,10 @@ sk "PERIOD#<period>" for each open period of a correlated one, §5b)::
     applied M   {"parent@account": [last 8 "execution#status" keys]} — skip a resumed event
     clock   S   §5 rule 8 clock at the last evaluation
     reset_at S  §5 rule 8 newest reset tick applied: older runs are ignored for this child
-    outbox  M   {trigger_id: {detail: JSON, recorded_at: ISO}} — recorded, not yet published
+    outbox  M   {trigger_id: {detail: JSON, recorded_at: ISO, claimed_at: ISO}} — recorded,
+                not yet published; ``claimed_at`` once an invocation or the sweep took it over
+    outbox_pk, outbox_since S  only while the outbox has entries: the sparse index the outbox
+                sweep queries (dpc.lambdas.tables); since = the oldest entry's recorded_at
     expires_at N  (period items) TTL: the period's end + keep (P6)
 
   Bounded: it holds at most one event and eight keys per parent (and, per period, one entry
@@ -36,6 +39,9 @@ sk "PERIOD#<period>" for each open period of a correlated one, §5b)::
   record (pk "WHY#child", sk "<evaluated_at>#<parent>#<execution>#<status>", TTL 30 days).
   A new outbox entry is added by path (``outbox.#id``) so a concurrent ``mark_published``
   (``REMOVE outbox.#id``, no version change) is never undone by a commit.
+  An entry whose owner's lease ran out is taken over with ``claim``: a conditional update
+  of its ``claimed_at`` (the trigger manager on a later event, or the outbox sweep), so of
+  two that find it at once only one publishes it.
 
 Requests per event: accept 1 + finish 1 (+ the registry's one Query = 3), per child evaluated
 load 1 + commit 1, per child that fired mark_published 1.
@@ -51,6 +57,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from dpc.lambdas.tables import OUTBOX_PARTITION
 from dpc.triggers.engine import Acceptance, CommitOutcome
 from dpc.triggers.events import PendingTrigger, RunEvent, RunRecord, Trigger
 from dpc.triggers.model import TERMINAL_STATUSES, ParentRef
@@ -63,6 +70,11 @@ TRIGGER_TTL = timedelta(days=400)
 STATE_SK = "#STATE"
 PERIOD_SK_PREFIX = "PERIOD#"
 TRIGGER_SK = "#TRIGGER"
+BATCH_GET_KEYS = 100
+"""Keys per BatchGetItem (the API's limit)."""
+CONDITION_STATE_ATTRIBUTES = ("last", "applied", "clock", "reset_at", "every", "fired")
+"""What a child's state knows about its condition's parents; the rest (version, outbox and
+its index keys) is about triggers already recorded."""
 
 
 def ref_key(ref: ParentRef) -> str:
@@ -114,6 +126,85 @@ def _outbox_entry(pending: PendingTrigger) -> dict[str, Any]:
             "recorded_at": {"S": format_time(pending.recorded_at)},
         }
     }
+
+
+def forget_condition_write(table: str, child: ParentRef, version: int | None) -> dict[str, Any]:
+    """The TransactWriteItems entry that resets a ``latest`` child's state for a changed
+    condition (the registry's re-registration): its parents' events are forgotten, the
+    outbox stays, so a trigger recorded but not yet published is still published. The
+    version moves on, so a trigger manager that loaded the old state reloads. ``version``
+    is the one read (None: no state yet, which the write checks too)."""
+    if version is None:
+        return {
+            "ConditionCheck": {
+                "TableName": table,
+                "Key": child_key(child),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+    return {
+        "Update": {
+            "TableName": table,
+            "Key": child_key(child),
+            "UpdateExpression": "SET #version = :next REMOVE "
+            + ", ".join(f"#{name}" for name in CONDITION_STATE_ATTRIBUTES),
+            "ConditionExpression": "#version = :read",
+            "ExpressionAttributeNames": {
+                "#version": "version",
+                **{f"#{name}": name for name in CONDITION_STATE_ATTRIBUTES},
+            },
+            "ExpressionAttributeValues": {
+                ":read": {"N": str(version)},
+                ":next": {"N": str(version + 1)},
+            },
+        }
+    }
+
+
+def _state_from(item: dict[str, Any]) -> ChildState:
+    last = {
+        parse_ref(parent): _event_from(parse_ref(parent), value)
+        for parent, value in item.get("last", {"M": {}})["M"].items()
+    }
+    every = {
+        parse_ref(parent): {
+            key: _event_from(parse_ref(parent), entry) for key, entry in value["M"].items()
+        }
+        for parent, value in item.get("every", {"M": {}})["M"].items()
+    }
+    fired = (
+        {key: tuple(e["S"] for e in value["L"]) for key, value in item["fired"]["M"].items()}
+        if "M" in item.get("fired", {})
+        else None
+    )
+    applied = {
+        parse_ref(parent): tuple(key["S"] for key in value["L"])
+        for parent, value in item.get("applied", {"M": {}})["M"].items()
+    }
+    outbox = {
+        trigger_id: PendingTrigger(
+            Trigger.from_detail(json.loads(value["M"]["detail"]["S"])),
+            parse_time(value["M"]["recorded_at"]["S"]),
+        )
+        for trigger_id, value in item.get("outbox", {"M": {}})["M"].items()
+    }
+    clock = parse_time(item["clock"]["S"]) if "clock" in item else None
+    reset_at = parse_time(item["reset_at"]["S"]) if "S" in item.get("reset_at", {}) else None
+    return ChildState(
+        int(item["version"]["N"]),
+        last,
+        applied,
+        clock,
+        outbox,
+        reset_at,
+        every,
+        fired,
+        None if "N" not in item.get("expires_at", {}) else _from_epoch(item["expires_at"]),
+    )
+
+
+def _key_text(item: dict[str, Any]) -> str:
+    return f"{item['pk']['S']}\x00{item['sk']['S']}"
 
 
 def _epoch(moment: datetime) -> dict[str, str]:
@@ -214,47 +305,29 @@ class DynamoDbStore:
         item = self.client.get_item(
             TableName=self.state_table, Key=child_key(child, period), ConsistentRead=True
         ).get("Item")
-        if item is None:
-            return ChildState()
-        last = {
-            parse_ref(parent): _event_from(parse_ref(parent), value)
-            for parent, value in item.get("last", {"M": {}})["M"].items()
-        }
-        every = {
-            parse_ref(parent): {
-                key: _event_from(parse_ref(parent), entry) for key, entry in value["M"].items()
+        return ChildState() if item is None else _state_from(item)
+
+    def load_many(
+        self, addresses: Sequence[tuple[ParentRef, Period | None]]
+    ) -> dict[tuple[ParentRef, Period | None], ChildState]:
+        """Strongly consistent BatchGetItem, 100 keys a request; keys DynamoDB leaves
+        unprocessed (throttling) are asked again until none is left."""
+        by_key = {_key_text(child_key(*address)): address for address in addresses}
+        states = {address: ChildState() for address in addresses}
+        keys = [child_key(*address) for address in dict.fromkeys(addresses)]
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self.state_table: {
+                    "Keys": keys[start : start + BATCH_GET_KEYS],
+                    "ConsistentRead": True,
+                }
             }
-            for parent, value in item.get("every", {"M": {}})["M"].items()
-        }
-        fired = (
-            {key: tuple(e["S"] for e in value["L"]) for key, value in item["fired"]["M"].items()}
-            if "M" in item.get("fired", {})
-            else None
-        )
-        applied = {
-            parse_ref(parent): tuple(key["S"] for key in value["L"])
-            for parent, value in item.get("applied", {"M": {}})["M"].items()
-        }
-        outbox = {
-            trigger_id: PendingTrigger(
-                Trigger.from_detail(json.loads(value["M"]["detail"]["S"])),
-                parse_time(value["M"]["recorded_at"]["S"]),
-            )
-            for trigger_id, value in item.get("outbox", {"M": {}})["M"].items()
-        }
-        clock = parse_time(item["clock"]["S"]) if "clock" in item else None
-        reset_at = parse_time(item["reset_at"]["S"]) if "S" in item.get("reset_at", {}) else None
-        return ChildState(
-            int(item["version"]["N"]),
-            last,
-            applied,
-            clock,
-            outbox,
-            reset_at,
-            every,
-            fired,
-            None if "N" not in item.get("expires_at", {}) else _from_epoch(item["expires_at"]),
-        )
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.state_table, []):
+                    states[by_key[_key_text(item)]] = _state_from(item)
+                request = answer.get("UnprocessedKeys") or {}
+        return states
 
     def commit(
         self, child: ParentRef, period: Period | None, expected_version: int, step: Step
@@ -300,6 +373,10 @@ class DynamoDbStore:
                 **attributes,
                 "outbox": {"M": {tid: _outbox_entry(p) for tid, p in state.outbox.items()}},
             }
+            if state.outbox:
+                oldest = min(p.recorded_at for p in state.outbox.values())
+                item["outbox_pk"] = {"S": OUTBOX_PARTITION}
+                item["outbox_since"] = {"S": format_time(oldest)}
             state_write = {
                 "Put": {
                     "TableName": self.state_table,
@@ -312,9 +389,15 @@ class DynamoDbStore:
             sets = ", ".join(f"#{name} = :{name}" for name in attributes)
             values[":expected"] = {"N": str(expected_version)}
             if step.trigger is not None:
-                sets += ", outbox.#trigger = :entry"
+                pending = state.outbox[step.trigger.trigger_id]
+                sets += (
+                    ", outbox.#trigger = :entry, outbox_pk = :outbox_pk,"
+                    " outbox_since = if_not_exists(outbox_since, :outbox_since)"
+                )
                 names["#trigger"] = step.trigger.trigger_id
-                values[":entry"] = _outbox_entry(state.outbox[step.trigger.trigger_id])
+                values[":entry"] = _outbox_entry(pending)
+                values[":outbox_pk"] = {"S": OUTBOX_PARTITION}
+                values[":outbox_since"] = {"S": format_time(pending.recorded_at)}
             state_write = {
                 "Update": {
                     "TableName": self.state_table,
@@ -380,16 +463,61 @@ class DynamoDbStore:
         self, child: ParentRef, period: Period | None, trigger_ids: Sequence[str]
     ) -> None:
         names = {f"#t{i}": tid for i, tid in enumerate(trigger_ids)}
+        removals = ", ".join(f"outbox.{name}" for name in names)
+        # Usually these are all the outbox holds: then the state leaves the sweep's index in
+        # the same request. If a commit added one meanwhile (or some were already removed),
+        # only the entries go; the sweep tidies an index entry left with an empty outbox.
+        emptied = {
+            "UpdateExpression": f"REMOVE {removals}, outbox_pk, outbox_since",
+            "ConditionExpression": "attribute_exists(pk) AND size(outbox) = :count",
+            "ExpressionAttributeValues": {":count": {"N": str(len(names))}},
+        }
+        # A child deregistered meanwhile has no state left to clean (and must not get a
+        # key-only item back).
+        some = {
+            "UpdateExpression": f"REMOVE {removals}",
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        for request in (emptied, some):
+            try:
+                self.client.update_item(
+                    TableName=self.state_table,
+                    Key=child_key(child, period),
+                    ExpressionAttributeNames=names,
+                    **request,
+                )
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
+    def claim(
+        self,
+        child: ParentRef,
+        period: Period | None,
+        trigger_id: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> bool:
+        """Take over an outbox entry recorded, and not claimed, more than ``lease`` before
+        ``now``: one conditional UpdateItem, so of two claimers only one wins."""
         try:
             self.client.update_item(
                 TableName=self.state_table,
                 Key=child_key(child, period),
-                UpdateExpression="REMOVE " + ", ".join(f"outbox.{name}" for name in names),
-                # A child deregistered meanwhile has no state left to clean (and must not get
-                # a key-only item back).
-                ConditionExpression="attribute_exists(pk)",
-                ExpressionAttributeNames=names,
+                UpdateExpression="SET outbox.#t.claimed_at = :now",
+                ConditionExpression="attribute_exists(outbox.#t)"
+                " AND outbox.#t.recorded_at <= :expiry"
+                " AND (attribute_not_exists(outbox.#t.claimed_at)"
+                " OR outbox.#t.claimed_at <= :expiry)",
+                ExpressionAttributeNames={"#t": trigger_id},
+                ExpressionAttributeValues={
+                    ":now": {"S": format_time(now)},
+                    ":expiry": {"S": format_time(now - lease)},
+                },
             )
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
+            return False
+        return True

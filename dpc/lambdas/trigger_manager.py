@@ -3,7 +3,9 @@ log it, and start every child whose condition now holds — exactly once (DESIGN
 
 Input: the native ``Step Functions Execution Status Change`` event, forwarded unchanged from
 the pipeline's account to the central bus (``detail``: executionArn, stateMachineArn, name,
-status, startDate, stopDate (epoch ms), input; top-level ``account`` set by EventBridge).
+status, startDate, stopDate (epoch ms), input; top-level ``account`` set by EventBridge),
+or the same event re-sent by the account's status sweeper (source ``dpc.status-sweep``,
+dpc.lambdas.status_sweeper); a second copy of a status is recorded once and ignored.
 
 Trust: the pipeline is named by its state machine (``dpc-<name>``) and the owning account by
 the event's ``account`` field, which EventBridge sets and a sender cannot forge. The event is
@@ -32,6 +34,7 @@ from dpc.constants import (
     SFN_EVENT_SOURCE,
     SFN_STATUS_DETAIL_TYPE,
     STATE_MACHINE_PREFIX,
+    STATUS_SWEEP_SOURCE,
 )
 from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.publisher import EventBridgePublisher
@@ -80,9 +83,9 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
     """None for anything that is not a dpc state machine's status change."""
     # The rule matches these too; checked here as well so a mis-edited rule, or another
     # account's event with a look-alike detail, is never taken for a status change.
-    if (
-        event.get("detail-type") != SFN_STATUS_DETAIL_TYPE
-        or event.get("source") != SFN_EVENT_SOURCE
+    if event.get("detail-type") != SFN_STATUS_DETAIL_TYPE or event.get("source") not in (
+        SFN_EVENT_SOURCE,
+        STATUS_SWEEP_SOURCE,
     ):
         return None
     detail = event.get("detail") or {}

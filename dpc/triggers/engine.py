@@ -11,25 +11,30 @@ How one event is processed (:meth:`TriggerEngine.process`):
 1. ``store.accept`` logs the run and decides rules 1-2 for the execution: new, duplicate,
    terminal-then-RUNNING (stale), or accepted before but not finished (a redelivery after a
    crash: resume).
-2. For each child: find the state the event concerns (the child's, or for a correlated child
-   the state of the period the event maps to, P1), apply the event, and commit with a
-   compare-and-set on the state's version, together with the evaluation record and, if the
-   condition holds, the trigger record keyed by the trigger id (a conditional write: a trigger
-   id is recorded once). A lost race reloads and re-applies. An event that cannot change the
-   state (a closed period, P6; ``propagate: false``, P8) only records its evaluation.
+2. For each child (:meth:`TriggerEngine.evaluate`, which a large fan-out runs once per
+   chunk of children, dpc.lambdas.trigger_manager; states are read in one batch): find the
+   state the event concerns (the child's, or for a correlated child the state of the period
+   the event maps to, P1), apply the event, and commit with a compare-and-set on the
+   state's version, together with the evaluation record and, if the condition holds, the
+   trigger record keyed by the trigger id (a conditional write: a trigger id is recorded
+   once). A lost race reloads and re-applies. An event that cannot change the state (a
+   closed period, P6; ``propagate: false``, P8) only records its evaluation.
 3. Publish the new triggers and any unpublished ones left in that state's outbox by a crashed
-   invocation (once their lease has expired), then clear them from the outbox.
+   invocation (once their lease has expired and this invocation won the claim on them:
+   the central outbox sweep takes such entries over too, dpc.lambdas.outbox_sweeper), then
+   clear them from the outbox.
 4. ``store.finish`` marks the event done, so a later duplicate costs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Protocol
 
+from dpc.constants import OUTBOX_LEASE_SECONDS
 from dpc.triggers.events import Evaluation, PendingTrigger, RunEvent, RunRecord, Trigger
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import Period, child_period
@@ -38,6 +43,11 @@ from dpc.triggers.timefmt import format_duration
 
 PUBLISH_BATCH = 10
 """Triggers per PutEvents call (the API's limit)."""
+
+OUTBOX_LEASE = timedelta(seconds=OUTBOX_LEASE_SECONDS)
+"""How long an outbox entry belongs to the invocation that recorded (or claimed) it. Longer
+than the trigger manager's timeout, so a live invocation never sees its own trigger
+published by another; shorter than the outbox sweep's schedule."""
 
 
 class Acceptance(Enum):
@@ -57,6 +67,10 @@ class CommitOutcome(Enum):
     """A trigger with this id was already recorded: commit the state without it."""
 
 
+StateAddress = tuple[ParentRef, Period | None]
+"""A child's state: (child, None) for a ``latest`` child, (child, period) for a correlated one."""
+
+
 class TriggerStore(Protocol):
     """State is addressed by (child, period): period None is a ``latest`` child's one state,
     a period is one of a correlated child's per-period states."""
@@ -66,6 +80,11 @@ class TriggerStore(Protocol):
         ...
 
     def load(self, child: ParentRef, period: Period | None) -> ChildState: ...
+
+    def load_many(self, addresses: Sequence[StateAddress]) -> Mapping[StateAddress, ChildState]:
+        """Every state named, read at once (a state never written is a fresh one); the
+        first attempt of each child's evaluation starts from these."""
+        ...
 
     def commit(
         self, child: ParentRef, period: Period | None, expected_version: int, step: Step
@@ -79,6 +98,18 @@ class TriggerStore(Protocol):
         self, child: ParentRef, period: Period | None, trigger_ids: Sequence[str]
     ) -> None: ...
 
+    def claim(
+        self,
+        child: ParentRef,
+        period: Period | None,
+        trigger_id: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> bool:
+        """Atomically take over an outbox entry recorded, and not claimed, more than
+        ``lease`` before ``now`` (wall clock); False if it is gone or someone holds it."""
+        ...
+
     def finish(self, event: RunEvent) -> None: ...
 
 
@@ -90,6 +121,17 @@ class Publisher(Protocol):
 
 class CommitConflictError(RuntimeError):
     """A child's state kept changing under us; the event is retried by the caller (Lambda)."""
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """What evaluating one event for a set of children did."""
+
+    evaluations: tuple[Evaluation, ...]
+    published: tuple[Trigger, ...]
+    complete: bool
+    """False while a child's outbox holds an entry another live invocation owns: the event
+    is not finished, so a redelivery evaluates again (and publishes it if still there)."""
 
 
 @dataclass(frozen=True)
@@ -110,9 +152,9 @@ class TriggerEngine:
     publisher: Publisher
     wall_clock: Callable[[], datetime] = _utc_now
     """Only for outbox leases; §5's clock is the ``now`` passed to :meth:`process`."""
-    outbox_lease: timedelta = timedelta(seconds=30)
+    outbox_lease: timedelta = OUTBOX_LEASE
     """An outbox entry younger than this belongs to the invocation that recorded it: another
-    invocation publishing it too would double it. Lambda retries come after a minute."""
+    invocation publishing it too would double it."""
     max_attempts: int = 25
 
     def process(
@@ -122,21 +164,48 @@ class TriggerEngine:
         now: datetime,
         record: RunRecord | None = None,
     ) -> Outcome:
+        """One event, start to end: accept (rules 1-2), evaluate every child, finish."""
         acceptance = self.store.accept(event, record or RunRecord())
         if acceptance in (Acceptance.DUPLICATE, Acceptance.STALE):
             return Outcome(acceptance)
+        evaluated = self.evaluate(event, children, now)
+        if evaluated.complete:
+            self.store.finish(event)
+        return Outcome(acceptance, evaluated.evaluations, evaluated.published)
+
+    def evaluate(
+        self,
+        event: RunEvent,
+        children: Sequence[tuple[ParentRef, Condition]],
+        now: datetime,
+    ) -> Evaluated:
+        """Apply an accepted event to ``children``, commit, publish. Safe to repeat for the
+        same event and children (a redelivered fan-out chunk): a child whose state already
+        holds the event changes nothing, and only publishes what its outbox still holds."""
         evaluations: list[Evaluation] = []
-        outbox: dict[tuple[ParentRef, Period | None], list[Trigger]] = {}
+        outbox: dict[StateAddress, list[Trigger]] = {}
         complete = True
         # Children in (name, account) order, whatever order the registry returned them in.
-        for child, condition in sorted(children, key=lambda pair: pair[0]):
-            period = child_period(event_period(event), condition.period.unit)
-            address: tuple[ParentRef, Period | None] = (
-                child,
-                period if condition.correlated else None,
+        ordered = sorted(children, key=lambda pair: pair[0])
+        addresses = [self._address(child, condition, event) for child, condition in ordered]
+        loaded = self.store.load_many(
+            [
+                address
+                for address, (_, condition) in zip(addresses, ordered, strict=True)
+                if self._changeable(address, condition, event, now)
+            ]
+        )
+        for address, (child, condition) in zip(addresses, ordered, strict=True):
+            own, inherited, lease_held = self._evaluate(
+                address, condition, event, now, evaluations, loaded.get(address)
             )
-            own, inherited, lease_held = self._evaluate(address, condition, event, now, evaluations)
             complete = complete and not lease_held
+            wall = self.wall_clock()
+            inherited = [
+                t
+                for t in inherited
+                if self.store.claim(child, address[1], t.trigger_id, wall, self.outbox_lease)
+            ]
             if inherited or own:
                 outbox[address] = [*inherited, *own]
         # Batches of up to 10 (one PutEvents each), every batch cleared from its states'
@@ -146,15 +215,27 @@ class TriggerEngine:
         for start in range(0, len(pending), PUBLISH_BATCH):
             batch = pending[start : start + PUBLISH_BATCH]
             self.publisher.publish([trigger for _, trigger in batch])
-            by_state: dict[tuple[ParentRef, Period | None], list[str]] = {}
+            by_state: dict[StateAddress, list[str]] = {}
             for where, trigger in batch:
                 by_state.setdefault(where, []).append(trigger.trigger_id)
             for (owner, owner_period), trigger_ids in by_state.items():
                 self.store.mark_published(owner, owner_period, trigger_ids)
             published += [trigger for _, trigger in batch]
-        if complete:
-            self.store.finish(event)
-        return Outcome(acceptance, tuple(evaluations), tuple(published))
+        return Evaluated(tuple(evaluations), tuple(published), complete)
+
+    @staticmethod
+    def _address(child: ParentRef, condition: Condition, event: RunEvent) -> StateAddress:
+        period = child_period(event_period(event), condition.period.unit)
+        return (child, period if condition.correlated else None)
+
+    @staticmethod
+    def _changeable(
+        address: StateAddress, condition: Condition, event: RunEvent, now: datetime
+    ) -> bool:
+        """False when the event can only be recorded for this child: it was started with
+        ``propagate: false`` (P8), or its period is closed (P6)."""
+        period = address[1]
+        return event.propagate and (period is None or now - period.end <= condition.keep)
 
     def _record_only(
         self,
@@ -176,8 +257,11 @@ class TriggerEngine:
         event: RunEvent,
         now: datetime,
         evaluations: list[Evaluation],
+        preloaded: ChildState | None = None,
     ) -> tuple[list[Trigger], list[Trigger], bool]:
-        """Apply and commit; returns (new triggers, expired outbox entries, lease held)."""
+        """Apply and commit; returns (new triggers, expired outbox entries, lease held).
+        ``preloaded`` is the state read with the other children's; after a lost race the
+        state is read again."""
         child, period = address
         if not event.propagate:
             self._record_only(
@@ -199,8 +283,11 @@ class TriggerEngine:
                 evaluations,
             )
             return [], [], False
-        for _ in range(self.max_attempts):
-            state = self.store.load(child, period)
+        for attempt in range(self.max_attempts):
+            if attempt == 0 and preloaded is not None:
+                state = preloaded
+            else:
+                state = self.store.load(child, period)
             expiry = self.wall_clock() - self.outbox_lease
             inherited = [p.trigger for p in state.outbox.values() if p.recorded_at <= expiry]
             lease_held = any(p.recorded_at > expiry for p in state.outbox.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 from dpc.triggers.engine import Acceptance, CommitOutcome, Publisher
 from dpc.triggers.events import Evaluation, RunEvent, RunRecord, Trigger
@@ -26,6 +27,7 @@ class MemoryStore:
     evaluations: list[Evaluation] = field(default_factory=list)
     _accepted: dict[tuple[ParentRef, str], set[str]] = field(default_factory=dict)
     _finished: set[tuple[ParentRef, str, str]] = field(default_factory=set)
+    _claimed_at: dict[str, datetime] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def accept(self, event: RunEvent, record: RunRecord) -> Acceptance:
@@ -42,6 +44,10 @@ class MemoryStore:
     def load(self, child: ParentRef, period: Period | None) -> ChildState:
         with self._lock:
             return self.states.get((child, period), ChildState())
+
+    def load_many(self, addresses: Sequence[StateKey]) -> dict[StateKey, ChildState]:
+        with self._lock:
+            return {address: self.states.get(address, ChildState()) for address in addresses}
 
     def commit(
         self, child: ParentRef, period: Period | None, expected_version: int, step: Step
@@ -68,6 +74,25 @@ class MemoryStore:
             outbox = {k: v for k, v in state.outbox.items() if k not in trigger_ids}
             # Like the DynamoDB store: the outbox is edited in place, the version is untouched.
             self.states[(child, period)] = replace(state, outbox=outbox)
+
+    def claim(
+        self,
+        child: ParentRef,
+        period: Period | None,
+        trigger_id: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> bool:
+        with self._lock:
+            entry = self.states.get((child, period), ChildState()).outbox.get(trigger_id)
+            claimed_at = self._claimed_at.get(trigger_id)
+            expiry = now - lease
+            if entry is None or entry.recorded_at > expiry:
+                return False
+            if claimed_at is not None and claimed_at > expiry:
+                return False
+            self._claimed_at[trigger_id] = now
+            return True
 
     def finish(self, event: RunEvent) -> None:
         with self._lock:

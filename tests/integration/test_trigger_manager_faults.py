@@ -20,6 +20,7 @@ from moto.core.botocore_stubber import BotocoreStubber
 from dpc.lambdas.central import LocalCentral
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.trigger_manager import TriggerManager, status_change_event
+from dpc.triggers.engine import OUTBOX_LEASE
 from dpc.triggers.events import RunEvent, trigger_id
 from dpc.triggers.memory import CollectingPublisher
 from dpc.triggers.model import Condition, Item, ParentRef, Status
@@ -169,8 +170,9 @@ def test_a_crash_between_recording_and_publishing_is_repaired_by_the_redelivery(
     # When the event is redelivered while the crashed invocation's lease still runs: not yet
     manager.handle(searches)
     assert invocations.published_ids() == Counter()
-    # and when Lambda retries it a minute later, the recorded trigger is published once
-    invocations.wall += timedelta(minutes=1)
+    # and when it comes again after the lease (Lambda's retries, or a parent's next event),
+    # the recorded trigger is published once
+    invocations.wall += OUTBOX_LEASE + timedelta(seconds=1)
     manager.handle(searches)
     manager.handle(searches)
     [trigger_record] = records
