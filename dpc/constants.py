@@ -7,12 +7,19 @@ SFN_EVENT_SOURCE = "aws.states"
 SFN_STATUS_DETAIL_TYPE = "Step Functions Execution Status Change"
 TRIGGER_EVENT_SOURCE = "dpc.trigger-manager"
 TRIGGER_DETAIL_TYPE = "Pipeline Trigger"
+STATUS_SWEEP_SOURCE = "dpc.status-sweep"
+"""A status change re-sent by a user account's status sweeper (dpc.lambdas.status_sweeper):
+the detail-type and detail of Step Functions' own event (PutEvents refuses ``aws.`` sources)."""
 
 # Well-known names of deployed resources
 CENTRAL_BUS_NAME = "dpc-central-bus"
 PIPELINE_BUS_NAME = "dpc-pipeline-bus"
 EXPORT_RULE_NAME = "export-events-to-central-bus"
 TRIGGER_MANAGER_RULE_NAME = "trigger-events-manager"
+TRIGGER_MANAGER_TIMEOUT_SECONDS = 60
+OUTBOX_LEASE_SECONDS = 3 * TRIGGER_MANAGER_TIMEOUT_SECONDS
+"""An outbox entry outlives any invocation that may still publish it (the function's timeout),
+plus a margin for clock skew between Lambda hosts and the publish after the last write."""
 STATE_MACHINE_PREFIX = "dpc-"
 """Every dpc state machine's name starts with this, so the export rule can match only them."""
 TAG_PERIOD_UNIT = "dpc:period-unit"
@@ -30,6 +37,20 @@ ENV_DEPENDENCIES_TABLE = "DPC_DEPENDENCIES_TABLE"
 ENV_TRIGGER_STATE_TABLE = "DPC_TRIGGER_STATE_TABLE"
 ENV_EVENT_BUS_NAME = "EVENT_BUS_NAME"
 """The central bus the trigger manager publishes `Pipeline Trigger` events to."""
+ENV_CENTRAL_BUS_ARN = "DPC_CENTRAL_BUS_ARN"
+"""The central bus (ARN: another account's) the user account's status sweeper re-sends to."""
+
+# The registry's limits (dpc.lambdas.registry)
+MAX_CHILDREN_PER_PARENT = 10_000
+"""Dependents one pipeline may have: a parent's status change is decided for every child, so
+the registry refuses the one past this with a clear error rather than let fan-out grow
+without bound."""
+
+# The central outbox sweep (dpc.lambdas.outbox_sweeper)
+OUTBOX_SWEEPER_DLQ_NAME = "dpc-outbox-sweeper-dlq"
+"""The sweeper's on-failure queue and its schedule rule's dead-letter queue (alarmed on)."""
+OUTBOX_SWEEP_RULE_NAME = "dpc-outbox-sweep"
+OUTBOX_SWEEP_MINUTES = 15
 
 # Alerting (dpc.lambdas.execution_tracker, slack_poster, slack_channel_publisher)
 ENV_SLACK_CHANNELS_TABLE = "DPC_SLACK_CHANNELS_TABLE"

@@ -30,3 +30,30 @@ def step_args_key(step: str) -> str:
     """Where PrepareSteps puts a step's arguments: a JSONPath-safe key for any step name
     (names may hold '.', which JSONPath would read as a path)."""
     return "s" + step.encode().hex()
+
+
+# Operator alerting (issue 11, "no silent drop"): `dpc doctor` / `dpc redrive` find every
+# dpc dead-letter queue by the prefix and suffix, and every dpc alarm by the prefix.
+DLQ_PREFIX = "dpc-"
+DLQ_SUFFIX = "-dlq"
+ALARM_PREFIX = "dpc-"
+OPERATOR_TOPIC_NAME = "dpc-operator"
+TRIGGER_MANAGER_DLQ_NAME = "dpc-trigger-manager-dlq"
+EXPORT_DLQ_NAME = "dpc-export-dlq"
+ROUTE_DLQ_NAME = "dpc-route-dlq"
+
+
+def starter_dlq_name(pipeline: str) -> str:
+    """The starter's and the pipeline's rules' queue (name kept from before issue 11: a
+    rename would replace the retained queue and orphan what it holds)."""
+    return f"{DLQ_PREFIX}{pipeline}-starts{DLQ_SUFFIX}"
+
+
+def tracker_dlq_name(pipeline: str) -> str:
+    return f"{DLQ_PREFIX}{pipeline}-tracker{DLQ_SUFFIX}"
+
+
+def alarm_name(subject: str, what: str) -> str:
+    """``dpc-<subject>-<what>``; a subject already starting with ``dpc-`` keeps one prefix."""
+    subject = subject.removeprefix(ALARM_PREFIX)
+    return f"{ALARM_PREFIX}{subject}-{what}"

@@ -97,25 +97,36 @@ def synth_pipelines(pipelines: Iterable[Pipeline], outdir: Path) -> Synthesis:
 
 
 def synth_central(
-    outdir: Path, *, user_accounts: Sequence[str] = (), organization_id: str | None = None
+    outdir: Path,
+    *,
+    user_accounts: Sequence[str] = (),
+    organization_id: str | None = None,
+    operator_email: str | None = None,
 ) -> Synthesis:
     app = new_app(outdir)
     CentralStack(
         app,
         user_accounts=user_accounts,
         organization_id=organization_id,
+        operator_email=operator_email,
         description="dpc central account: central bus, trigger manager, registry",
     )
     return synthesize(app)
 
 
 def synth_user_account(
-    outdir: Path, *, central_account: str, api_url: str = "", slack_api_url: str = ""
+    outdir: Path,
+    *,
+    central_account: str,
+    api_url: str = "",
+    slack_api_url: str = "",
+    operator_email: str | None = None,
 ) -> Synthesis:
     app = new_app(outdir)
     UserAccountStack(
         app,
         central_account=central_account,
+        operator_email=operator_email,
         api_url=api_url,
         slack_api_url=slack_api_url,
         description="dpc user account: pipeline bus, export rule, artifacts, EMR plumbing",

@@ -22,8 +22,16 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from dpc import constants
+from dpc import constants, naming
 from dpc.infra import ids
+from dpc.infra.alarms import (
+    RULE_MAX_EVENT_AGE,
+    RULE_RETRY_ATTEMPTS,
+    OperatorAlarms,
+    OperatorTopic,
+    bound_async_retries,
+    dead_letter_queue,
+)
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.lambdas.tables import (
@@ -60,6 +68,10 @@ def suppress_lambda_defaults(function: lambda_.Function) -> None:
         "support no resource-level permissions).",
         findings=["Resource::*"],
     )
+
+
+def route_rule_name(account: str) -> str:
+    return f"dpc-route-to-{account}"
 
 
 def pipeline_bus_arn(account: str) -> str:
@@ -223,7 +235,7 @@ class TriggerManager(Construct):
                 **tables.environment_for(CENTRAL_TABLES),
                 constants.ENV_EVENT_BUS_NAME: constants.CENTRAL_BUS_NAME,
             },
-            timeout=Duration.seconds(60),
+            timeout=Duration.seconds(constants.TRIGGER_MANAGER_TIMEOUT_SECONDS),
         )
         tables.grant_read_write(self.function, CENTRAL_TABLES)
         central_bus.bus.grant_put_events_to(self.function)
@@ -236,19 +248,10 @@ class TriggerManager(Construct):
             findings=tables.index_findings(CENTRAL_TABLES),
         )
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            ids.TRIGGER_MANAGER_DLQ,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
+        self.dead_letter_queue = dead_letter_queue(
+            self, ids.TRIGGER_MANAGER_DLQ, queue_name=naming.TRIGGER_MANAGER_DLQ_NAME
         )
-        suppress(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the trigger-manager rule.",
-        )
+        bound_async_retries(self.function, self.dead_letter_queue)
         self.rule = events.Rule(
             self,
             ids.TRIGGER_MANAGER_RULE,
@@ -256,15 +259,15 @@ class TriggerManager(Construct):
             description="Step Functions status changes of dpc pipelines → trigger manager",
             event_bus=central_bus.by_name(self, "CentralBusByName"),
             event_pattern=events.EventPattern(
-                source=[constants.SFN_EVENT_SOURCE],
+                source=[constants.SFN_EVENT_SOURCE, constants.STATUS_SWEEP_SOURCE],
                 detail_type=[constants.SFN_STATUS_DETAIL_TYPE],
             ),
             targets=[
                 targets.LambdaFunction(
                     self.function,
                     dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=185,
-                    max_event_age=Duration.hours(24),
+                    retry_attempts=RULE_RETRY_ATTEMPTS,
+                    max_event_age=RULE_MAX_EVENT_AGE,
                 )
             ],
         )
@@ -290,8 +293,13 @@ class TriggerRoutes(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.rules: dict[str, events.Rule] = {}
+        self.dead_letter_queue: sqs.Queue | None = None
         if not user_accounts:
             return
+        # Cross-account bus targets take a dead-letter queue but no retry policy.
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", queue_name=naming.ROUTE_DLQ_NAME
+        )
         bus = central_bus.by_name(self, "CentralBusByName")
         central_account = Stack.of(self).account
         role = iam.Role(
@@ -307,7 +315,7 @@ class TriggerRoutes(Construct):
             rule = events.Rule(
                 self,
                 f"Route{account}",
-                rule_name=f"dpc-route-to-{account}",
+                rule_name=route_rule_name(account),
                 description=f"Pipeline Trigger events for account {account} → its pipeline bus",
                 event_bus=bus,
                 event_pattern=events.EventPattern(
@@ -316,7 +324,11 @@ class TriggerRoutes(Construct):
                     account=[central_account],
                     detail={"account": [account]},
                 ),
-                targets=[targets.EventBus(target_bus, role=role)],
+                targets=[
+                    targets.EventBus(
+                        target_bus, role=role, dead_letter_queue=self.dead_letter_queue
+                    )
+                ],
             )
             rule.node.add_dependency(central_bus.bus)
             self.rules[account] = rule
@@ -563,6 +575,7 @@ class CentralStack(Stack):
         *,
         user_accounts: Sequence[str] = (),
         organization_id: str | None = None,
+        operator_email: str | None = None,
         **stack_options: object,
     ) -> None:
         if not user_accounts and not organization_id:
@@ -586,6 +599,11 @@ class CentralStack(Stack):
             user_accounts=user_accounts,
             organization_id=organization_id,
         )
+        from dpc.infra.outbox_sweep import OutboxSweep  # it builds on this module's constructs
+
+        self.outbox_sweep = OutboxSweep(
+            self, ids.OUTBOX_SWEEP, central_bus=self.central_bus, tables=self.tables
+        )
         self.slack_token = SlackToken(self, ids.SLACK_TOKEN)
         self.slack_api = SlackApi(
             self,
@@ -595,6 +613,31 @@ class CentralStack(Stack):
             user_accounts=user_accounts,
             organization_id=organization_id,
         )
+        self.operator_topic = OperatorTopic(self, ids.OPERATOR_TOPIC, email=operator_email)
+        self.alarms = OperatorAlarms(self, ids.OPERATOR_ALARMS, topic=self.operator_topic.topic)
+        self.alarms.watch_function(self.trigger_manager.function, name="trigger-manager")
+        self.alarms.watch_queue(
+            self.trigger_manager.dead_letter_queue, name=naming.TRIGGER_MANAGER_DLQ_NAME
+        )
+        self.alarms.watch_rule(
+            self.trigger_manager.rule,
+            rule_name=constants.TRIGGER_MANAGER_RULE_NAME,
+            bus_name=constants.CENTRAL_BUS_NAME,
+        )
+        if self.routes.dead_letter_queue is not None:
+            self.alarms.watch_queue(self.routes.dead_letter_queue, name=naming.ROUTE_DLQ_NAME)
+        for account, rule in self.routes.rules.items():
+            self.alarms.watch_rule(
+                rule, rule_name=route_rule_name(account), bus_name=constants.CENTRAL_BUS_NAME
+            )
+        self.alarms.watch_function(self.dependency_api.function, name="dependencies-publisher")
+        self.alarms.watch_function(self.slack_api.poster, name="slack-poster")
+        self.alarms.watch_function(self.slack_api.channel_publisher, name="slack-channel-publisher")
+        self.alarms.watch_function(self.outbox_sweep.function, name="outbox-sweeper")
+        self.alarms.watch_queue(
+            self.outbox_sweep.dead_letter_queue, name=constants.OUTBOX_SWEEPER_DLQ_NAME
+        )
+        self.alarms.watch_rule(self.outbox_sweep.rule, rule_name=constants.OUTBOX_SWEEP_RULE_NAME)
         CfnOutput(
             self,
             ids.OUTPUT_DEPENDENCY_API_URL,

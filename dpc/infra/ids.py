@@ -24,6 +24,7 @@ EXPORT_EMR_CORE_SG = "dpc-emr-core-security-group-id"
 EXPORT_REGISTRATION_PROVIDER = "dpc-registration-provider-arn"
 EXPORT_SLACK_API_URL = "dpc-slack-api-url"
 EXPORT_CENTRAL_ACCOUNT = "dpc-central-account"
+EXPORT_OPERATOR_TOPIC = "dpc-operator-topic-arn"
 
 # Outputs of the central stack (setup-user-account takes the URLs as options).
 OUTPUT_DEPENDENCY_API_URL = "DependencyApiUrl"
@@ -48,6 +49,14 @@ ROUTES = "Routes"
 DEPENDENCY_API = "DependencyApi"
 SLACK_TOKEN = "SlackToken"
 SLACK_API = "SlackApi"
+OUTBOX_SWEEP = "OutboxSweep"
+OUTBOX_SWEEP_FUNCTION = "Function"
+OUTBOX_SWEEP_DLQ = "DeadLetterQueue"
+OUTBOX_SWEEP_SCHEDULE = "Schedule"
+
+# Construct ids: operator alerting (every stack)
+OPERATOR_TOPIC = "OperatorTopic"
+OPERATOR_ALARMS = "OperatorAlarms"
 
 # Construct ids: user stack
 PIPELINE_BUS = "PipelineBus"
@@ -56,6 +65,10 @@ ARTIFACTS_BUCKET = "ArtifactsBucket"
 EMR_NETWORK = "EmrNetwork"
 EMR_ROLES = "EmrRoles"
 REGISTRATION_PROVIDER = "RegistrationProvider"
+STATUS_SWEEPER = "StatusSweeper"
+STATUS_SWEEPER_DLQ_NAME = "dpc-status-sweeper-dlq"
+STATUS_SWEEP_RULE_NAME = "dpc-status-sweep"
+"""Every dpc dead-letter queue is named ``dpc-…-dlq``: what `dpc doctor` and `dpc redrive` find."""
 
 # Construct ids: pipeline stack
 STATE_MACHINE = "StateMachine"

@@ -46,19 +46,24 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as logs_destinations
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from dpc import constants, naming
 from dpc.infra import ids
+from dpc.infra.alarms import (
+    RULE_MAX_EVENT_AGE,
+    RULE_RETRY_ATTEMPTS,
+    OperatorAlarms,
+    bound_async_retries,
+    dead_letter_queue,
+)
 from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
@@ -441,19 +446,8 @@ class PipelineStarter(Construct):
         state_machine: sfn.IStateMachine,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            queue_name=f"dpc-{pipeline.name}-starts-dlq",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        suppress(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the pipeline's rules and starter.",
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", queue_name=naming.starter_dlq_name(pipeline.name)
         )
         self.function = dpc_function(
             self,
@@ -468,10 +462,7 @@ class PipelineStarter(Construct):
                 ),
             },
         )
-        self.function.configure_async_invoke(
-            retry_attempts=2,
-            on_failure=lambda_destinations.SqsDestination(self.dead_letter_queue),
-        )
+        bound_async_retries(self.function, self.dead_letter_queue)
         state_machine.grant_start_execution(self.function)
         # start_run looks the name up first: Step Functions answers a repeated start of a
         # running execution with success, so only the lookup tells a repeat (see starter).
@@ -499,8 +490,8 @@ class PipelineStarter(Construct):
             self.function,
             event=events.RuleTargetInput.from_object(payload),
             dead_letter_queue=self.dead_letter_queue,
-            retry_attempts=185,
-            max_event_age=Duration.hours(24),
+            retry_attempts=RULE_RETRY_ATTEMPTS,
+            max_event_age=RULE_MAX_EVENT_AGE,
         )
 
 
@@ -652,6 +643,11 @@ class PipelineNotifications(Construct):
             environment=environment,
         )
         self.topic.grant_publish(self.tracker)
+        # CloudWatch Logs invokes the tracker asynchronously: bounded retries, then a queue.
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", queue_name=naming.tracker_dlq_name(pipeline.name)
+        )
+        bound_async_retries(self.tracker, self.dead_letter_queue)
         executions = (
             f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:"
             f"{state_machine_name(pipeline.name)}:*"
@@ -750,3 +746,30 @@ class PipelineStack(Stack):
             if pipeline.notifications
             else None
         )
+        self.alarms = OperatorAlarms(
+            self,
+            ids.OPERATOR_ALARMS,
+            topic=sns.Topic.from_topic_arn(
+                self, ids.OPERATOR_TOPIC, Fn.import_value(ids.EXPORT_OPERATOR_TOPIC)
+            ),
+        )
+        self.alarms.watch_function(self.starter.function, name=f"{pipeline.name}-starter")
+        self.alarms.watch_queue(
+            self.starter.dead_letter_queue, name=naming.starter_dlq_name(pipeline.name)
+        )
+        if self.triggers.schedule_rule is not None:
+            self.alarms.watch_rule(
+                self.triggers.schedule_rule, rule_name=naming.schedule_rule_name(pipeline.name)
+            )
+        if self.triggers.trigger_rule is not None:
+            self.alarms.watch_rule(
+                self.triggers.trigger_rule,
+                rule_name=naming.trigger_rule_name(pipeline.name),
+                bus_name=constants.PIPELINE_BUS_NAME,
+            )
+        if self.notifications is not None:
+            self.alarms.watch_function(self.notifications.tracker, name=f"{pipeline.name}-tracker")
+            self.alarms.watch_queue(
+                self.notifications.dead_letter_queue,
+                name=naming.tracker_dlq_name(pipeline.name),
+            )

@@ -14,11 +14,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from dpc import constants
+from dpc import constants, naming
 from dpc.infra import ids
+from dpc.infra.alarms import OperatorAlarms, OperatorTopic, dead_letter_queue
 from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
+from dpc.infra.sweeper import StatusSweeper
 from dpc.lambdas import registration_provider
 
 NOT_CONFIGURED = registration_provider.NOT_CONFIGURED
@@ -78,6 +80,10 @@ class ExportToCentralBus(Construct):
             assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
             description="Lets the export rule put dpc status changes on the central bus",
         )
+        # Cross-account bus targets take a dead-letter queue but no retry policy.
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", queue_name=naming.EXPORT_DLQ_NAME
+        )
         self.rule = events.Rule(
             self,
             "Rule",
@@ -95,7 +101,9 @@ class ExportToCentralBus(Construct):
                     ]
                 },
             ),
-            targets=[targets.EventBus(central_bus, role=role)],
+            targets=[
+                targets.EventBus(central_bus, role=role, dead_letter_queue=self.dead_letter_queue)
+            ],
         )
 
 
@@ -336,6 +344,7 @@ class UserAccountStack(Stack):
         api_url: str = "",
         slack_api_url: str = "",
         log_retention_days: int = 90,
+        operator_email: str | None = None,
         **stack_options: object,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)  # type: ignore[arg-type]
@@ -358,6 +367,7 @@ class UserAccountStack(Stack):
         self.export_rule = ExportToCentralBus(
             self, ids.EXPORT_RULE, central_account=central_account
         )
+        self.sweeper = StatusSweeper(self, ids.STATUS_SWEEPER, central_account=central_account)
         self.artifacts = ArtifactsBucket(
             self, ids.ARTIFACTS_BUCKET, log_retention_days=log_retention_days
         )
@@ -370,7 +380,16 @@ class UserAccountStack(Stack):
             api_url=api_url_parameter.value_as_string,
             slack_api_url=slack_api_url_parameter.value_as_string,
         )
+        self.operator_topic = OperatorTopic(self, ids.OPERATOR_TOPIC, email=operator_email)
+        self.alarms = OperatorAlarms(self, ids.OPERATOR_ALARMS, topic=self.operator_topic.topic)
+        self.alarms.watch_rule(self.export_rule.rule, rule_name=constants.EXPORT_RULE_NAME)
+        self.alarms.watch_queue(self.export_rule.dead_letter_queue, name=naming.EXPORT_DLQ_NAME)
+        self.alarms.watch_function(self.registration.function, name="registration-provider")
+        self.alarms.watch_function(self.sweeper.function, name="status-sweeper")
+        self.alarms.watch_queue(self.sweeper.dead_letter_queue, name=ids.STATUS_SWEEPER_DLQ_NAME)
+        self.alarms.watch_rule(self.sweeper.rule, rule_name=ids.STATUS_SWEEP_RULE_NAME)
         exports = {
+            ids.EXPORT_OPERATOR_TOPIC: self.operator_topic.topic.topic_arn,
             ids.EXPORT_ARTIFACTS_BUCKET: self.artifacts.bucket.bucket_name,
             ids.EXPORT_EMR_SUBNET: self.network.vpc.public_subnets[0].subnet_id,
             ids.EXPORT_EMR_MASTER_SG: self.network.master.security_group_id,

@@ -164,7 +164,19 @@ def test_tracker_may_publish_read_its_history_and_post_messages_only(
         "sns:Publish",
         "states:GetExecutionHistory",
         "execute-api:Invoke",
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
     }
+    # Lambda sends a failed asynchronous invocation to the on-failure queue with the
+    # function's own role: the queue is the tracker's dead-letter queue and no other.
+    send = next(s for s in statements if "sqs:SendMessage" in _list(s["Action"]))
+    (queue_id,) = [
+        logical_id
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if queue["Properties"]["QueueName"] == "dpc-every-channel-tracker-dlq"
+    ]
+    assert send["Resource"] == f"<{queue_id}.Arn>"
     topic_id = next(iter(resources(template, "AWS::SNS::Topic")))
     publish = next(s for s in statements if "sns:Publish" in _list(s["Action"]))
     assert publish["Resource"] == f"<{topic_id}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,9 +15,17 @@ from infra_helpers import (
     rule_named,
 )
 
-from dpc.constants import CENTRAL_BUS_NAME, TRIGGER_DETAIL_TYPE, TRIGGER_EVENT_SOURCE
-from dpc.lambdas.tables import CENTRAL_TABLES, SLACK_TABLES
+from dpc.constants import (
+    CENTRAL_BUS_NAME,
+    OUTBOX_SWEEP_MINUTES,
+    OUTBOX_SWEEP_RULE_NAME,
+    OUTBOX_SWEEPER_DLQ_NAME,
+    TRIGGER_DETAIL_TYPE,
+    TRIGGER_EVENT_SOURCE,
+)
+from dpc.lambdas.tables import CENTRAL_TABLES, SLACK_TABLES, TRIGGER_STATE
 from dpc.sandbox.patterns import matches
+from dpc.triggers.engine import OUTBOX_LEASE
 
 pytestmark = pytest.mark.slow
 
@@ -188,3 +197,106 @@ def test_the_trigger_managers_dead_letter_queue_survives_stack_deletion(
 ) -> None:
     queues = resources(central_template, "AWS::SQS::Queue")
     assert queues and {q["DeletionPolicy"] for q in queues.values()} == {"Retain"}
+
+
+def _function_with_handler(template: dict[str, Any], handler: str) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, f["Properties"])
+        for logical_id, f in resources(template, "AWS::Lambda::Function").items()
+        if f["Properties"]["Handler"] == handler
+    ]
+    return found
+
+
+def test_the_outbox_sweep_runs_on_a_schedule_and_keeps_its_failures(
+    central_template: dict[str, Any],
+) -> None:
+    sweeper_id, sweeper = _function_with_handler(
+        central_template, "dpc.lambdas.outbox_sweeper.handler"
+    )
+    assert set(sweeper["Environment"]["Variables"]) == {
+        TRIGGER_STATE.env_var,
+        "EVENT_BUS_NAME",
+    }
+    (queue_id,) = [
+        lid
+        for lid, q in resources(central_template, "AWS::SQS::Queue").items()
+        if q["Properties"].get("QueueName") == OUTBOX_SWEEPER_DLQ_NAME
+    ]
+    queue = central_template["Resources"][queue_id]
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["DeletionPolicy"] == "Retain"
+    # Every 15 minutes; a delivery the rule cannot make is retried, then parked in the queue
+    rule = rule_named(central_template, OUTBOX_SWEEP_RULE_NAME)
+    assert rule["ScheduleExpression"] == "rate(15 minutes)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [sweeper_id, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 185
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    # an invocation that fails is retried twice by Lambda, then sent to the same queue
+    (invoke_config,) = [
+        c["Properties"]
+        for c in resources(central_template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": sweeper_id}
+    ]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    # and only TLS reaches the queue
+    (queue_policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in resources(central_template, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in p["Properties"]["Queues"]
+    ]
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in queue_policy
+    )
+
+
+def test_the_outbox_sweeper_may_only_query_the_outbox_index_claim_and_publish(
+    central_template: dict[str, Any],
+) -> None:
+    sweeper_id, _ = _function_with_handler(central_template, "dpc.lambdas.outbox_sweeper.handler")
+    role_id = central_template["Resources"][sweeper_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted = {
+        (action, json.dumps(render(resource, CENTRAL)))
+        for logical_id, statement in policy_statements(central_template)
+        if {"Ref": role_id}
+        in central_template["Resources"][logical_id]["Properties"].get("Roles", [])
+        for action in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+        if not action.startswith("xray:")
+    }
+    (table_id,) = [
+        lid
+        for lid in resources(central_template, "AWS::DynamoDB::Table")
+        if lid.startswith("TablesTriggerState")
+    ]
+    (queue_id,) = [
+        lid
+        for lid, q in resources(central_template, "AWS::SQS::Queue").items()
+        if q["Properties"].get("QueueName") == OUTBOX_SWEEPER_DLQ_NAME
+    ]
+    (bus_id,) = resources(central_template, "AWS::Events::EventBus")
+    assert granted == {
+        ("dynamodb:Query", json.dumps(f"<{table_id}.Arn>/index/outbox-by-age")),
+        ("dynamodb:UpdateItem", json.dumps(f"<{table_id}.Arn>")),
+        ("events:PutEvents", json.dumps(f"<{bus_id}.Arn>")),
+        ("sqs:SendMessage", json.dumps(f"<{queue_id}.Arn>")),
+        ("sqs:GetQueueAttributes", json.dumps(f"<{queue_id}.Arn>")),
+        ("sqs:GetQueueUrl", json.dumps(f"<{queue_id}.Arn>")),
+    }
+
+
+def test_the_outbox_lease_outlasts_the_trigger_manager_and_fits_between_sweeps(
+    central_template: dict[str, Any],
+) -> None:
+    # A live trigger manager never sees its own trigger taken over; a sweep still finds
+    # every stale entry by the next run
+    _, manager = _function_with_handler(central_template, "dpc.lambdas.trigger_manager.handler")
+    _, sweeper = _function_with_handler(central_template, "dpc.lambdas.outbox_sweeper.handler")
+    lease = OUTBOX_LEASE.total_seconds()
+    assert manager["Timeout"] < lease and sweeper["Timeout"] < lease
+    assert lease < OUTBOX_SWEEP_MINUTES * 60

@@ -335,9 +335,18 @@ def test_the_starter_may_start_its_own_state_machine_only_and_never_drops_a_fail
         ),
         ("states:StartExecution", f"<{machine_id}>"),
     ]
-    invoke_config = only(template, "AWS::Lambda::EventInvokeConfig")["Properties"]
+    starter_id, _ = starter_of(template)
+    (invoke_config,) = [
+        config["Properties"]
+        for config in resources(template, "AWS::Lambda::EventInvokeConfig").values()
+        if config["Properties"]["FunctionName"] == {"Ref": starter_id}
+    ]
     assert invoke_config["MaximumRetryAttempts"] == 2
-    queue_id = next(iter(resources(template, "AWS::SQS::Queue")))
+    (queue_id,) = [
+        logical_id
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if queue["Properties"]["QueueName"] == "dpc-listings-starts-dlq"
+    ]
     assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": [queue_id, "Arn"]
     }
