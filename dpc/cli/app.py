@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "observe",
     "simulate",
     "run_cmds",
+    "recovery_cmds",
     "sandbox_cmds",
 )
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 ACCOUNT_ID = re.compile(r"\d{12}")
 ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 SANDBOX_VARIABLE = "DPC_SANDBOX"
 
 ProjectArg = Annotated[
@@ -347,6 +348,12 @@ def destroy(
     err.print(f"[green]✓ {result.stack_name}: {result.status}[/]")
 
 
+def _operator_email(address: str | None) -> str | None:
+    if address is not None and not EMAIL.fullmatch(address):
+        raise UsageError(f"--operator-email: {address} is not an e-mail address")
+    return address
+
+
 def setup_central_account(
     accounts: Annotated[
         str | None,
@@ -357,6 +364,15 @@ def setup_central_account(
         typer.Option(
             "--org-id",
             help="AWS Organization id (o-...) admitted to the central bus; needs --accounts.",
+        ),
+    ] = None,
+    operator_email: Annotated[
+        str | None,
+        typer.Option(
+            "--operator-email",
+            help="E-mail address subscribed to this account's dpc-operator topic, which "
+            "every dpc alarm (dead-letter queues, function errors, undelivered events) "
+            "notifies.",
         ),
     ] = None,
     dry_run: DryRunOption = False,
@@ -381,7 +397,11 @@ def setup_central_account(
             "account's pipeline bus, and an EventBridge target needs a fixed bus ARN, so list "
             "the accounts to route triggers to (--org-id o-... --accounts ID,...)"
         )
-    build_options = {"user_accounts": user_accounts, "organization_id": org_id}
+    build_options = {
+        "user_accounts": user_accounts,
+        "organization_id": org_id,
+        "operator_email": _operator_email(operator_email),
+    }
     if dry_run:
         _show_plan(
             _synth(synth_central, out or Path("cdk.out"), **build_options), as_json, written=True
@@ -424,6 +444,15 @@ def setup_user_account(
             "is not configured for this account and its pipelines' Slack targets are skipped.",
         ),
     ] = "",
+    operator_email: Annotated[
+        str | None,
+        typer.Option(
+            "--operator-email",
+            help="E-mail address subscribed to this account's dpc-operator topic, which "
+            "every dpc alarm (dead-letter queues, function errors, undelivered events) "
+            "notifies.",
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     out: OutOption = None,
     yes: YesOption = False,
@@ -446,6 +475,7 @@ def setup_user_account(
         "central_account": central_account,
         "api_url": api_url,
         "slack_api_url": slack_api_url,
+        "operator_email": _operator_email(operator_email),
     }
     if dry_run:
         synthesis = _synth(synth_user_account, out or Path("cdk.out"), **build_options)

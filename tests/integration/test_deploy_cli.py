@@ -72,12 +72,21 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
     # Given the central account set up for three user accounts
     central = use_account(monkeypatch, CENTRAL)
     result = dpc(
-        "setup-central-account", "--accounts", "111111111111,222222222222,333333333333", "--yes"
+        "setup-central-account",
+        "--accounts",
+        "111111111111,222222222222,333333333333",
+        "--operator-email",
+        "ops@example.com",
+        "--yes",
     )
     assert result.exit_code == 0, result.output
     assert "dpc-central" in stack_names(central)
     rules = central.client("events").list_rules(EventBusName="dpc-central-bus")["Rules"]
     assert {r["Name"] for r in rules} >= {"trigger-events-manager", "dpc-route-to-333333333333"}
+    # with its operator topic (moto 5.2.5's CloudFormation creates neither alarms nor
+    # subscriptions: the templates' tests check those)
+    topics = [t["TopicArn"] for t in central.client("sns").list_topics()["Topics"]]
+    assert [t for t in topics if t.endswith(":dpc-operator")], topics
 
     # And account C set up against it
     team = use_account(monkeypatch, ACCOUNT_C)
@@ -219,6 +228,8 @@ def test_setup_commands_reject_bad_ids(aws: None) -> None:
     assert dpc("setup-central-account", "--accounts", "1234").exit_code == 2
     assert dpc("setup-central-account").exit_code == 2
     assert dpc("setup-user-account", "--central-account", "abc").exit_code == 2
+    bad_email = ("--accounts", "111111111111", "--operator-email", "ops", "--dry-run")
+    assert dpc("setup-central-account", *bad_email).exit_code == 2
 
 
 def test_setup_central_account_with_an_org_but_no_accounts_is_refused(
