@@ -87,6 +87,41 @@ def _show(result: object, *, as_json: bool, timings: bool) -> None:
         )
 
 
+def _same_runs(clean: object, chaotic: object, *, as_json: bool) -> bool:
+    """Print how the chaos run compares with the clean one; True when the runs are the same."""
+    import json
+    from collections import Counter
+
+    from dpc.cli.console import out
+    from dpc.sandbox.story import StoryResult
+
+    assert isinstance(clean, StoryResult) and isinstance(chaotic, StoryResult)
+    assert chaotic.chaos is not None
+    same = clean.executed == chaotic.executed
+    missing = sorted((Counter(clean.executed) - Counter(chaotic.executed)).elements())
+    extra = sorted((Counter(chaotic.executed) - Counter(clean.executed)).elements())
+    if as_json:
+        summary = {
+            "chaos": {
+                "seed": chaotic.chaos.seed,
+                "faults": dict(chaotic.chaos.counts),
+                "executions": len(chaotic.executed),
+                "same_runs_as_clean": same,
+            }
+        }
+        typer.echo(json.dumps(summary))
+        return same
+    out.print(f"\n[bold]── {chaotic.chaos.summary()} ──[/]")
+    if same:
+        out.print(
+            f"[green]the same {len(chaotic.executed)} executions as the clean demo[/] "
+            "(pipeline, period, status): nothing lost, nothing doubled"
+        )
+        return True
+    out.print(f"[bold red]the runs differ from the clean demo[/]: missing {missing}, extra {extra}")
+    return False
+
+
 UP_HELP = (
     "Keep a sandbox running: deploy an org (default: the case study) into the embedded AWS, "
     "print the environment that points the AWS CLI, boto3 and dpc at its central account, "
@@ -253,14 +288,37 @@ def register(app: typer.Typer) -> None:
                 "a clone of its repository].",
             ),
         ] = None,
+        chaos: Annotated[
+            int | None,
+            typer.Option(
+                "--chaos",
+                metavar="SEED",
+                help="Run the story under AWS's documented faults drawn from SEED (dropped "
+                "status events, duplicate and late deliveries, failed invocations, PutEvents "
+                "failures), with an operator redriving what is stuck; then check that exactly "
+                "the runs of the clean demo happened (exit 1 if not).",
+            ),
+        ] = None,
     ) -> None:
+        from dpc.sandbox.chaos import Chaos
         from dpc.sandbox.story import run_demo
 
         if org_dir is not None and not org_dir.is_dir():
             raise UsageError(f"--org {org_dir}: not a folder")
         with _progress() as progress:
-            result = run_demo(org_dir=org_dir, work_dir=keep, progress=progress)
+            clean = None
+            if chaos is not None:
+                progress("the clean demo first, to compare")
+                clean = run_demo(org_dir=org_dir, progress=progress)
+            result = run_demo(
+                org_dir=org_dir,
+                work_dir=keep,
+                progress=progress,
+                chaos=Chaos(chaos) if chaos is not None else None,
+            )
         _show(result, as_json=as_json, timings=timings)
+        if clean is not None and not _same_runs(clean, result, as_json=as_json):
+            raise typer.Exit(1)
 
     @sandbox_app.command("run", help=RUN_HELP, epilog=RUN_EPILOG)
     def run(

@@ -52,3 +52,39 @@ def read_runs(sandbox: Sandbox, since: datetime) -> RunsSeen:
 
 def read_why(sandbox: Sandbox, pipeline: str, limit: int) -> WhySeen:
     return WhySeen(central(sandbox).why(pipeline, limit=limit), sandbox.now, limit)
+
+
+@dataclass(frozen=True, order=True)
+class Executed:
+    """One execution as Step Functions holds it: the ground truth a chaos run is judged by."""
+
+    pipeline: str
+    period: str
+    status: str
+
+
+def executed(sandbox: Sandbox) -> tuple[Executed, ...]:
+    """Every execution of every dpc state machine in the sandbox's accounts, sorted: what
+    really ran, whatever the events, the run log or the timeline say."""
+    import json
+
+    from dpc import constants
+
+    found: list[Executed] = []
+    for account in sandbox.server.accounts.values():
+        states = sandbox.client(account, "stepfunctions")
+        for page in states.get_paginator("list_state_machines").paginate():
+            for machine in page["stateMachines"]:
+                if not machine["name"].startswith(constants.STATE_MACHINE_PREFIX):
+                    continue
+                pipeline = machine["name"].removeprefix(constants.STATE_MACHINE_PREFIX)
+                pages = states.get_paginator("list_executions").paginate(
+                    stateMachineArn=machine["stateMachineArn"]
+                )
+                for execution in (e for p in pages for e in p["executions"]):
+                    described = states.describe_execution(executionArn=execution["executionArn"])
+                    dpc_input = json.loads(described.get("input") or "{}").get("dpc", {})
+                    found.append(
+                        Executed(pipeline, str(dpc_input.get("period", "")), execution["status"])
+                    )
+    return tuple(sorted(found))

@@ -2,7 +2,7 @@
 
 moto keeps buses, rules, targets, functions and state machines but delivers no event to
 a Lambda or Step Functions target, runs no handler and no state machine, and never checks
-a bus policy. ``Runtime.install()`` patches four moto methods for as long as the sandbox
+a bus policy. ``Runtime.install()`` patches five moto methods for as long as the sandbox
 runs (moto serves from this process, so the patches see every API call):
 
 - ``EventsBackend.put_events``: validates like moto, refuses a cross-account put the
@@ -12,7 +12,15 @@ runs (moto serves from this process, so the patches see every API call):
   queues a run of its deployed definition (``dpc.sandbox.statemachine``);
 - ``Execution.get_execution_history``: answers with the history of that run;
 - ``Topic.publish``: also delivers to the subscriptions the deployed templates declare
-  (moto drops ``AWS::SNS::Subscription``): e-mail to the outbox, Lambda in-process.
+  (moto drops ``AWS::SNS::Subscription``): e-mail to the outbox, Lambda in-process;
+- ``LambdaBackend.invoke``: runs the deployed handler (``Event``: queued, with Lambda's
+  retries and the function's on-failure destination; otherwise at once).
+
+What a target cannot take goes to its dead-letter queue with EventBridge's attributes
+(RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE); a failed asynchronous invocation is
+retried as Lambda retries it and then sent, as Lambda's invocation record, to the
+function's deployed on-failure destination. ``dpc.sandbox.chaos`` injects AWS's documented
+faults at those same places.
 
 Delivery reads the bus's rules and targets through the EventBridge API of the bus's
 account, matches the deployed patterns (``dpc.sandbox.patterns``), applies each target's
@@ -37,13 +45,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from unittest import mock
 
 from dpc import constants
 from dpc.sandbox import policies
+from dpc.sandbox.chaos import Chaos, InvocationFault
 from dpc.sandbox.clock import VirtualClock
 from dpc.sandbox.patterns import matches
 from dpc.sandbox.server import SandboxServer, environment_while
@@ -103,6 +112,8 @@ class Runtime:
     """The organization the sandbox's accounts belong to (for ``aws:PrincipalOrgID``)."""
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
     """(account, pipeline) → reason: the next step of that pipeline fails with this cause."""
+    chaos: Chaos | None = None
+    """Faults to inject (``dpc demo --chaos SEED``); None: a clean run."""
     extra_environment: dict[str, str] = field(default_factory=dict)
     """Set for every handler on top of its deployed environment: the sandbox's stand-ins
     for the internet (the fake Slack Web API), since the sandbox runs offline."""
@@ -114,6 +125,7 @@ class Runtime:
     # -- installation ----------------------------------------------------------------------
 
     def install(self) -> Runtime:
+        from moto.awslambda.models import LambdaBackend
         from moto.events.models import EventsBackend
         from moto.sns.models import Topic
         from moto.stepfunctions.models import Execution, StepFunctionBackend
@@ -138,6 +150,28 @@ class Runtime:
         def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return runtime._put_events(backend.account_id, backend.region_name, events)
 
+        def invoke(
+            backend: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: Any,
+        ) -> bytes:
+            function = backend.get_function(function_name, qualifier)
+            payload = json.loads(body) if body else {}
+            if headers.get("X-Amz-Invocation-Type") == "Event":
+                runtime.clock.soon(
+                    lambda: runtime.invoke_async(function.function_arn, payload, "lambda:Invoke")
+                )
+                return b""
+            try:
+                result = runtime.invoke(function.function_arn, payload)
+            except Exception as error:  # any failure is handled as AWS handles it
+                response_headers["x-amz-function-error"] = "Unhandled"
+                result = {"errorMessage": str(error), "errorType": type(error).__name__}
+            return json.dumps(result).encode()
+
         def start_execution(backend: Any, state_machine_arn: str, name: str, execution_input: str):  # type: ignore[no-untyped-def]
             execution = original_start(backend, state_machine_arn, name, execution_input)
             if getattr(execution, "sandbox_run", None) is None:
@@ -157,6 +191,7 @@ class Runtime:
             mock.patch.object(StepFunctionBackend, "start_execution", start_execution)
         )
         self._patches.enter_context(mock.patch.object(Topic, "publish", publish))
+        self._patches.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
         self._patches.enter_context(
             mock.patch.object(Execution, "get_execution_history", get_execution_history)
         )
@@ -197,6 +232,11 @@ class Runtime:
             problem = _entry_problem(entry)
             if problem:
                 results.append(problem)
+                continue
+            if self.chaos and self.chaos.fails_put_events_entry():
+                results.append(
+                    {"ErrorCode": "InternalFailure", "ErrorMessage": "Internal service error"}
+                )
                 continue
             bus_account, bus_region, bus_name = self._bus_of(sender, region, entry)
             if bus_account != sender and not self.bus_admits(
@@ -299,12 +339,66 @@ class Runtime:
                 Rule=rule["Name"], EventBusName=event.bus_name
             )["Targets"]
             for target in targets:
+                self.deliver_to(event, rule, target)
+
+    def deliver_to(self, event: BusEvent, rule: dict[str, Any], target: dict[str, Any]) -> None:
+        """At least once, and under chaos sometimes twice or minutes late, as EventBridge."""
+        copies = self.chaos.copies() if self.chaos else 1
+        for _ in range(copies):
+            delay = self.chaos.delivery_delay() if self.chaos else 0
+            if delay:
+                moment = self.clock.now + timedelta(seconds=delay)
+                self.clock.at(moment, lambda t=target: self.send(event, rule, t))
+            else:
                 self.send(event, rule, target)
 
     def send(self, event: BusEvent, rule: dict[str, Any], target: dict[str, Any]) -> None:
+        """Deliver to one target; what cannot be delivered goes to the target's dead-letter
+        queue with EventBridge's message attributes, or is noted if it has none."""
+        try:
+            self._send(event, rule, target)
+        except Exception as error:  # any failure is handled as AWS handles it
+            self._dead_letter(event, rule, target, error)
+
+    def _dead_letter(
+        self, event: BusEvent, rule: dict[str, Any], target: dict[str, Any], error: Exception
+    ) -> None:
+        code = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+        queue = (target.get("DeadLetterConfig") or {}).get("Arn")
+        self.note(
+            f"rule {rule['Name']}: delivery to {target['Arn']} failed ({code}: {error})"
+            + (f" → dead-letter queue {queue.rsplit(':', 1)[-1]}" if queue else ""),
+            "error",
+        )
+        if not queue:
+            return
+        attributes = {
+            "RULE_ARN": rule["Arn"],
+            "TARGET_ARN": target["Arn"],
+            "ERROR_CODE": code,
+            "ERROR_MESSAGE": str(error)[:256],
+        }
+        self.send_to_queue(
+            queue,
+            json.dumps(event.envelope),
+            {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
+        )
+
+    def send_to_queue(
+        self, queue_arn: str, body: str, attributes: dict[str, Any] | None = None
+    ) -> None:
+        arn = Arn.parse(queue_arn)
+        sqs = self.server.client(arn.account, "sqs")
+        url = sqs.get_queue_url(QueueName=arn.resource, QueueOwnerAWSAccountId=arn.account)
+        sqs.send_message(
+            QueueUrl=url["QueueUrl"], MessageBody=body, MessageAttributes=attributes or {}
+        )
+
+    def _send(self, event: BusEvent, rule: dict[str, Any], target: dict[str, Any]) -> None:
         payload = target_input(target, event.envelope)
         arn = Arn.parse(target["Arn"])
         if arn.service == "lambda":
+            self._invoke_config(target["Arn"])  # a missing function fails the delivery
             self.invoke_async(target["Arn"], json.loads(payload), rule["Name"])
         elif arn.service == "states":
             states = self.server.client(arn.account, "stepfunctions")
@@ -316,13 +410,11 @@ class Runtime:
         elif arn.service == "events" and arn.resource.startswith("event-bus/"):
             self._forward(event, rule, arn)
         elif arn.service == "sqs":
-            sqs = self.server.client(arn.account, "sqs")
-            url = sqs.get_queue_url(QueueName=arn.resource, QueueOwnerAWSAccountId=arn.account)
-            sqs.send_message(QueueUrl=url["QueueUrl"], MessageBody=payload)
+            self.send_to_queue(target["Arn"], payload)
         elif arn.service == "sns":
             self.publish(target["Arn"], payload, subject=None)
         else:
-            self.note(f"rule {rule['Name']}: target {target['Arn']} is not emulated", "error")
+            raise NotImplementedError(f"target {target['Arn']} is not emulated")
 
     def _forward(self, event: BusEvent, rule: dict[str, Any], target_bus: Arn) -> None:
         bus_name = target_bus.resource.split("/", 1)[1]
@@ -369,19 +461,92 @@ class Runtime:
 
     # -- Lambda --------------------------------------------------------------------------
 
-    def invoke_async(self, function_arn: str, event: Any, source: str) -> None:
-        """An asynchronous invocation (EventBridge, SNS): errors are retried twice, then noted."""
-        for attempt in range(3):
-            try:
-                self.invoke(function_arn, event)
+    def invoke_async(self, function_arn: str, event: Any, source: str, attempt: int = 0) -> None:
+        """An asynchronous invocation (EventBridge, SNS, ``Invoke`` with ``Event``), as Lambda
+        runs it: a failed attempt is retried after one, then two minutes, up to the function's
+        deployed ``MaximumRetryAttempts`` (default 2); then the invocation record goes to its
+        on-failure destination, or is noted when it has none."""
+        try:
+            retries, destination = self._invoke_config(function_arn)
+        except Exception as error:  # any failure is handled as AWS handles it
+            self.note(f"{source} → {function_arn}: {error}", "error")
+            return
+        fault = self.chaos.invocation_fault() if self.chaos else None
+        try:
+            if fault is InvocationFault.BEFORE:
+                raise TimeoutError(f"Task timed out (chaos: {fault.value})")
+            self.invoke(function_arn, event)
+            if fault is InvocationFault.AFTER:
+                raise TimeoutError(f"Task timed out (chaos: {fault.value})")
+        except Exception as error:  # any failure is handled as AWS handles it
+            if attempt < retries:
+                moment = self.clock.now + timedelta(minutes=attempt + 1)
+                self.clock.at(
+                    moment, lambda: self.invoke_async(function_arn, event, source, attempt + 1)
+                )
                 return
-            except Exception as error:
-                if attempt == 2:
-                    self.note(
-                        f"{source} → {function_arn.rsplit(':', 1)[-1]} failed: "
-                        f"{type(error).__name__}: {error}",
-                        "error",
-                    )
+            self._invocation_failed(function_arn, event, source, error, attempt + 1, destination)
+
+    def _invocation_failed(
+        self,
+        function_arn: str,
+        event: Any,
+        source: str,
+        error: Exception,
+        attempts: int,
+        destination: str | None,
+    ) -> None:
+        name = function_arn.rsplit(":", 1)[-1]
+        self.note(
+            f"{source} → {name} failed {attempts} times: {type(error).__name__}: {error}"
+            + (f" → {destination.rsplit(':', 1)[-1]}" if destination else ""),
+            "error",
+        )
+        if not destination:
+            return
+        record = {
+            "version": "1.0",
+            "timestamp": iso(self.clock.now),
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": f"{function_arn}:$LATEST",
+                "condition": "RetriesExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "requestPayload": event,
+            "responseContext": {
+                "statusCode": 200,
+                "executedVersion": "$LATEST",
+                "functionError": "Unhandled",
+            },
+            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
+        }
+        self.send_to_queue(destination, json.dumps(record))
+
+    def _invoke_config(self, function_arn: str) -> tuple[int, str | None]:
+        """(retries, on-failure destination) of a function: its event invoke configuration
+        as the Lambda API holds it, else as a deployed AWS::Lambda::EventInvokeConfig says
+        (moto's CloudFormation does not create that resource)."""
+        arn = Arn.parse(function_arn)
+        name = arn.resource.split(":")[1]
+        lambda_api = self.server.client(arn.account, "lambda")
+        try:
+            config = lambda_api.get_function_event_invoke_config(FunctionName=name)
+        except lambda_api.exceptions.ResourceNotFoundException as error:
+            if "EventInvokeConfig" not in error.response["Error"]["Message"]:
+                raise  # no such function: the caller's delivery fails
+            config = None
+        if config is not None:
+            on_failure = config.get("DestinationConfig", {}).get("OnFailure", {})
+            return int(config.get("MaximumRetryAttempts", 2)), on_failure.get("Destination")
+        for stack in self.stacks(arn.account):
+            for resource in stack.of_type("AWS::Lambda::EventInvokeConfig"):
+                props = resource.properties
+                if str(props.get("FunctionName", "")).rsplit(":", 1)[-1] != name:
+                    continue
+                on_failure = (props.get("DestinationConfig") or {}).get("OnFailure") or {}
+                return int(props.get("MaximumRetryAttempts", 2)), on_failure.get("Destination")
+        return 2, None
 
     def invoke(self, function_arn: str, event: Any) -> Any:
         """Run the dpc handler the deployed function names, in-process, as that function."""
@@ -543,7 +708,7 @@ class Runtime:
             events_api = self.server.client(account, "events")
             targets = events_api.list_targets_by_rule(Rule=rule["Name"])["Targets"]
             for target in targets:
-                self.send(event, rule, target)
+                self.deliver_to(event, rule, target)
 
         return fire
 

@@ -197,6 +197,12 @@ class ExecutionRun:
             resources=[execution.execution_arn],
         )
         self.runtime.record_status(self.account, self.machine_name, execution.name, status)
+        chaos = self.runtime.chaos
+        if chaos and chaos.drops_status_event():
+            self.runtime.note(
+                f"chaos: the {status} event of {execution.name} never reaches the bus", "chaos"
+            )
+            return
         self.runtime.put_on_bus(BusEvent(self.account, self.region, "default", envelope))
 
     # -- the interpreter -----------------------------------------------------------------

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from dpc.errors import DpcError
-from dpc.sandbox.observed import Closing, WhySeen, read_runs, read_why
+from dpc.sandbox.chaos import Chaos
+from dpc.sandbox.observed import Closing, Executed, WhySeen, executed, read_runs, read_why
 from dpc.sandbox.org import DeployedOrg, Timings, deploy_org, load_projects
 from dpc.sandbox.sandbox import DEFAULT_START, Sandbox
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, CENTRAL_ACCOUNT
@@ -52,6 +53,9 @@ class StoryResult:
     """Account id → the story's name for it (``A``, ``central``), for the human timeline."""
     closing: Closing | None = None
     """`dpc runs` and `dpc why pipeline-x` as the demo read them (its human output ends so)."""
+    executed: tuple[Executed, ...] = ()
+    """What really ran (every execution of every dpc state machine), for chaos runs' check."""
+    chaos: Chaos | None = None
 
 
 def case_study(org_dir: Path | None = None) -> Path:
@@ -74,13 +78,21 @@ def run_demo(
     start: datetime = DEFAULT_START,
     work_dir: Path | None = None,
     progress: Progress = lambda _: None,
+    chaos: Chaos | None = None,
 ) -> StoryResult:
-    """The case study over three days (issue 5's story, and a rerun of day 1 on day 3)."""
+    """The case study over three days (issue 5's story, and a rerun of day 1 on day 3).
+
+    With ``chaos``, AWS's documented faults are injected from the first tick on, and an
+    operator on call clears whatever got stuck (``dpc doctor``, ``dpc redrive``) each
+    evening; the runs must be exactly those of the clean story."""
     timings = Timings()
     folder = case_study(org_dir)
     pipelines = load_projects(folder)
     with Sandbox(accounts=CASE_STUDY_ACCOUNTS, start=start, work_dir=work_dir) as sandbox:
-        deploy_org(sandbox, pipelines, timings=timings, progress=progress)
+        deployed = deploy_org(sandbox, pipelines, timings=timings, progress=progress)
+        if chaos is not None:
+            sandbox.runtime.chaos = chaos
+            _operator_on_call(sandbox, deployed, start, DAYS)
         progress("running days 1 to 3 on the virtual clock")
         began = time.perf_counter()
         # Asked on day 2 just before the rerun, `dpc why` answers "searches FAILED".
@@ -91,8 +103,10 @@ def run_demo(
         _three_days(sandbox, start, folder / UPSTREAM)
         timings.run = time.perf_counter() - began
         names = {account: name for name, account in CASE_STUDY_ACCOUNTS.items()}
+        if chaos is not None:
+            _clear_what_is_stuck(sandbox, deployed)
         closing = Closing(read_runs(sandbox, since=start), asked[0])
-        return StoryResult(sandbox.timeline, timings, names, closing)
+        return StoryResult(sandbox.timeline, timings, names, closing, executed(sandbox), chaos)
 
 
 def _three_days(sandbox: Sandbox, start: datetime, upstream: Path) -> None:
@@ -167,8 +181,10 @@ def run_days(
     start: datetime = DEFAULT_START,
     work_dir: Path | None = None,
     progress: Progress = lambda _: None,
+    chaos: Chaos | None = None,
 ) -> StoryResult:
-    """Deploy every project of ``org_dir`` and let the clock run ``days`` days;
+    """Deploy every project of ``org_dir`` and let the clock run ``days`` days (with
+    ``chaos``: under AWS's faults, an operator on call clearing what gets stuck);
     ``failures`` are (pipeline, day) pairs: that pipeline's first step that day is reported
     failed without running (a what-if). When ``org_dir`` has ``upstream/land.sh``, it runs
     at every midnight to land the day's input."""
@@ -185,6 +201,9 @@ def run_days(
     accounts = accounts_for(pipelines, CENTRAL_ACCOUNT)
     with Sandbox(accounts=accounts, start=start, work_dir=work_dir) as sandbox:
         deployed: DeployedOrg = deploy_org(sandbox, pipelines, timings=timings, progress=progress)
+        if chaos is not None:
+            sandbox.runtime.chaos = chaos
+            _operator_on_call(sandbox, deployed, start, days)
         progress(f"running {days} day(s) on the virtual clock")
         began = time.perf_counter()
         upstream = org_dir / UPSTREAM
@@ -198,6 +217,59 @@ def run_days(
                 lambda a=account, n=name, d=day: sandbox.inject_fault(a, n, f"--fail {n}:{d}"),
             )
         sandbox.run_until(start + days * DAY)
+        if chaos is not None:
+            _clear_what_is_stuck(sandbox, deployed)
         timings.run = time.perf_counter() - began
         names = {deployed.central_account: "central"}
-        return StoryResult(sandbox.timeline, timings, names)
+        return StoryResult(
+            sandbox.timeline, timings, names, executed=executed(sandbox), chaos=chaos
+        )
+
+
+PAGED_WITHIN = timedelta(hours=1)
+"""How soon the operator on call looks at `dpc doctor` once a dead-letter alarm fires: the
+sandbox evaluates no CloudWatch alarm, so the operator looks every hour instead."""
+SETTLE = timedelta(hours=1)
+
+
+def _operator_on_call(sandbox: Sandbox, deployed: DeployedOrg, start: datetime, days: int) -> None:
+    moment = start + PAGED_WITHIN
+    while moment <= start + days * DAY:
+        sandbox.clock.at(moment, lambda: _operate(sandbox, deployed))
+        moment += PAGED_WITHIN
+
+
+def _operate(sandbox: Sandbox, deployed: DeployedOrg) -> bool:
+    """What the operator does when an alarm fires: `dpc doctor`, then `dpc redrive` of each
+    queue it lists, in every account, with that account's credentials (the commands' own
+    service code). True when something was stuck."""
+    from dpc.operate.doctor import diagnose
+    from dpc.operate.redrive import Redriver
+
+    stuck = False
+    for account in (deployed.central_account, *deployed.user_accounts):
+        sqs = sandbox.client(account, "sqs")
+        diagnosis = diagnose(sqs, sandbox.client(account, "cloudwatch"), account)
+        if not diagnosis.queues:
+            continue
+        stuck = True
+        redriver = Redriver(
+            sqs, sandbox.client(account, "lambda"), sandbox.client(account, "events")
+        )
+        for queue in diagnosis.queues:
+            sandbox.runtime.note(
+                f"operator: dpc doctor in {account} shows {queue.messages} message(s) in "
+                f"{queue.name}; dpc redrive {queue.name}",
+                "chaos",
+            )
+            redriver.redrive(queue.url)
+    return stuck
+
+
+def _clear_what_is_stuck(sandbox: Sandbox, deployed: DeployedOrg, rounds: int = 5) -> None:
+    """After the story: redrive until `dpc doctor` finds nothing stuck anywhere."""
+    for _ in range(rounds):
+        if not _operate(sandbox, deployed):
+            return
+        sandbox.advance(SETTLE)
+    raise DpcError(f"something is still stuck after {rounds} rounds of dpc redrive")

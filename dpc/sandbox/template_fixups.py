@@ -80,10 +80,12 @@ def for_moto(template: dict[str, Any]) -> dict[str, Any]:
     _forget(result, set(dropped))
     substituted = _substitute_secret_refs(result)
     deferred = _defer_custom_resources(result)
+    retagged = _kms_key_tags(result)
     result.setdefault("Metadata", {})["DpcSandboxFixups"] = {
         **dropped,
         **substituted,
         **deferred,
+        **retagged,
     }
     return result
 
@@ -132,6 +134,22 @@ def _substitute_secret_refs(template: dict[str, Any]) -> dict[str, str]:
         _replace_refs(template, logical_id, arn)
         substituted[logical_id] = f"AWS::SecretsManager::Secret: Ref replaced by ARN of {name}"
     return substituted
+
+
+def _kms_key_tags(template: dict[str, Any]) -> dict[str, str]:
+    """moto's CloudFormation hands an AWS::KMS::Key's ``Tags`` ({Key, Value}) to its KMS
+    API, which reads {TagKey, TagValue}, and fails with KeyError 'TagKey'. The tags are
+    rewritten into the shape moto reads; the key and its tags are created as on AWS."""
+    retagged: dict[str, str] = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        tags = resource.get("Properties", {}).get("Tags")
+        if resource.get("Type") != "AWS::KMS::Key" or not tags:
+            continue
+        resource["Properties"]["Tags"] = [
+            {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in tags
+        ]
+        retagged[logical_id] = "AWS::KMS::Key: Tags in the {TagKey, TagValue} shape moto reads"
+    return retagged
 
 
 def _replace_refs(node: Any, logical_id: str, replacement: Any) -> Any:

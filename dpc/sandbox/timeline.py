@@ -179,5 +179,7 @@ def _describe(entry: Entry, names: dict[str, str]) -> str:
             f"[yellow]alert[/] {entry.channel.lower()} {escape(entry.to)}: "
             f"{escape(_first_line(entry.text))}"
         )
-    style = {"refused": "bold yellow", "error": "bold red"}.get(entry.level, "italic")
+    style = {"refused": "bold yellow", "error": "bold red", "chaos": "magenta"}.get(
+        entry.level, "italic"
+    )
     return f"[{style}]{escape(entry.text)}[/]"

@@ -15,3 +15,9 @@ def handler(event: Any, context: Any) -> dict[str, str]:
     with open(os.environ["RECORD_FILE"], "a", encoding="utf-8") as out:
         out.write(json.dumps(record) + "\n")
     return {"ok": "yes"}
+
+
+def failing_handler(event: Any, context: Any) -> None:
+    """Records the attempt, then fails as a handler with a bug would."""
+    handler(event, context)
+    raise RuntimeError("the downstream database is unreachable")

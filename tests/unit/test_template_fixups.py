@@ -106,3 +106,31 @@ def test_everything_else_and_the_input_are_untouched() -> None:
     for logical_id in ("Publisher", "Queue", "Token"):
         assert prepared["Resources"][logical_id] == original["Resources"][logical_id]
     assert json.dumps(prepared)  # still plain JSON
+
+
+def test_a_kms_keys_tags_take_the_shape_moto_reads_and_the_fixup_is_recorded() -> None:
+    template = {
+        "Resources": {
+            "Key": {
+                "Type": "AWS::KMS::Key",
+                "Properties": {
+                    "KeyPolicy": {},
+                    "Tags": [{"Key": "dpc:component", "Value": "central"}],
+                },
+            },
+            "Queue": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {"Tags": [{"Key": "dpc:component", "Value": "central"}]},
+            },
+        }
+    }
+    fixed = for_moto(template)
+    assert fixed["Resources"]["Key"]["Properties"]["Tags"] == [
+        {"TagKey": "dpc:component", "TagValue": "central"}
+    ]
+    assert fixed["Resources"]["Queue"] == template["Resources"]["Queue"]
+    assert "Key" in fixed["Metadata"]["DpcSandboxFixups"]
+    assert template["Resources"]["Key"]["Properties"]["Tags"][0] == {
+        "Key": "dpc:component",
+        "Value": "central",
+    }
