@@ -239,6 +239,19 @@ class TriggerManager(Construct):
         )
         tables.grant_read_write(self.function, CENTRAL_TABLES)
         central_bus.bus.grant_put_events_to(self.function)
+        # Fan-out chunks go to asynchronous invocations of this function. A policy of its
+        # own: in the role's default policy, the function's ARN would close a dependency
+        # cycle (the function waits for that policy).
+        iam.Policy(
+            self,
+            ids.TRIGGER_MANAGER_FAN_OUT_POLICY,
+            roles=[self.function.role] if self.function.role else [],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["lambda:InvokeFunction"], resources=[self.function.function_arn]
+                )
+            ],
+        )
         suppress_lambda_defaults(self.function)
         suppress(
             self.function,

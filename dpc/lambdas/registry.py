@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -33,7 +34,13 @@ from botocore.exceptions import ClientError
 
 from dpc.constants import MAX_CHILDREN_PER_PARENT
 from dpc.errors import DpcError
-from dpc.lambdas.store_dynamodb import child_key, forget_condition_write, parse_ref, ref_key
+from dpc.lambdas.store_dynamodb import (
+    BATCH_GET_KEYS,
+    child_key,
+    forget_condition_write,
+    parse_ref,
+    ref_key,
+)
 from dpc.triggers.codec import condition_from_json, condition_to_json
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import PeriodSpec
@@ -110,6 +117,25 @@ class DynamoDbRegistry:
             if "LastEvaluatedKey" not in page:
                 return registration, children
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def conditions_of(
+        self, parent: ParentRef, children: Sequence[ParentRef]
+    ) -> list[tuple[ParentRef, Condition]]:
+        """The named children of ``parent`` with their conditions, in strongly consistent
+        batches of 100 (a fan-out chunk); a child no longer registered is left out."""
+        keys = [self._edge_key(parent, child) for child in dict.fromkeys(children)]
+        found: list[tuple[ParentRef, Condition]] = []
+        for start in range(0, len(keys), BATCH_GET_KEYS):
+            request: dict[str, Any] = {
+                self.table: {"Keys": keys[start : start + BATCH_GET_KEYS], "ConsistentRead": True}
+            }
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    child = parse_ref(item["sk"]["S"].removeprefix(CHILD_PREFIX))
+                    found.append((child, condition_from_json(json.loads(item["condition"]["S"]))))
+                request = answer.get("UnprocessedKeys") or {}
+        return found
 
     def get(self, ref: ParentRef) -> Registration | None:
         item = self.client.get_item(

@@ -11,8 +11,18 @@ Trust: the pipeline is named by its state machine (``dpc-<name>``) and the ownin
 the event's ``account`` field, which EventBridge sets and a sender cannot forge. The event is
 rejected unless that account registered that pipeline with that state machine.
 
-Settings come from the environment once (table names, ``EVENT_BUS_NAME``); a failure raises,
-so EventBridge/Lambda retries the event and the stores' idempotency makes the retry safe.
+Fan-out: a parent with more than ``FANOUT_CHUNK_SIZE`` children has the first chunk
+evaluated here and every further chunk handed to an asynchronous invocation of this same
+function (``{"dpc-fanout": {event, children, now}}``), so an invocation's work is bounded
+whatever the fan-out (issue 11: 10,000 children). Lambda, not a queue, because it already
+gives what the chunk needs: an accepted invocation is durable, retried twice and then parked
+in the function's on-failure queue, which ``dpc redrive`` replays; a chunk evaluated twice
+changes nothing (TriggerEngine.evaluate). Only principals allowed to invoke the function send
+such a payload: the rule's events always have EventBridge's envelope, never that key.
+
+Settings come from the environment once (table names, ``EVENT_BUS_NAME``, and Lambda's own
+``AWS_LAMBDA_FUNCTION_NAME``); a failure raises, so EventBridge/Lambda retries the event and
+the stores' idempotency makes the retry safe.
 """
 
 from __future__ import annotations
@@ -39,11 +49,12 @@ from dpc.constants import (
 from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry
-from dpc.lambdas.store_dynamodb import DynamoDbStore
-from dpc.triggers.engine import Outcome, Publisher, TriggerEngine
+from dpc.lambdas.store_dynamodb import DynamoDbStore, parse_ref, ref_key
+from dpc.triggers.engine import Children, Evaluated, Outcome, Publisher, TriggerEngine
 from dpc.triggers.events import RunEvent, RunRecord
 from dpc.triggers.model import STATUSES, TERMINAL_STATUSES, ParentRef, Status
 from dpc.triggers.periods import Period, PeriodError, parse_period, period_containing
+from dpc.triggers.timefmt import format_time, parse_time
 
 logger = Logger(service="dpc-trigger-manager")
 
@@ -54,6 +65,9 @@ class Settings:
     dependencies_table: str
     trigger_state_table: str
     event_bus_name: str
+    function_name: str | None = None
+    """This function (Lambda sets ``AWS_LAMBDA_FUNCTION_NAME``), which large fan-outs invoke;
+    None outside Lambda (``dpc simulate``, tests): every child is evaluated in one call."""
 
     @staticmethod
     def from_env(environ: Mapping[str, str] = os.environ) -> Settings:
@@ -62,6 +76,35 @@ class Settings:
             dependencies_table=environ[ENV_DEPENDENCIES_TABLE],
             trigger_state_table=environ[ENV_TRIGGER_STATE_TABLE],
             event_bus_name=environ[ENV_EVENT_BUS_NAME],
+            function_name=environ.get("AWS_LAMBDA_FUNCTION_NAME") or None,
+        )
+
+
+FANOUT_KEY = "dpc-fanout"
+"""The payload key of a fan-out chunk (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class SelfInvokingHandOff:
+    """Hands a chunk of children to an asynchronous invocation of this function."""
+
+    function_name: str
+    client: Any
+
+    def __call__(self, event: RunEvent, children: Children, now: datetime) -> None:
+        payload = {
+            FANOUT_KEY: {
+                "event": event.to_json(),
+                "children": [ref_key(child) for child, _ in children],
+                "now": format_time(now),
+            }
+        }
+        # Raises unless Lambda accepted (202) the invocation: the parent event then fails
+        # and is retried, handing the chunks over again.
+        self.client.invoke(
+            FunctionName=self.function_name,
+            InvocationType="Event",
+            Payload=json.dumps(payload).encode(),
         )
 
 
@@ -151,8 +194,8 @@ def run_period(run_input: Any) -> tuple[Period | None, bool]:
 def status_change_event(
     run: RunEvent, started_at: datetime | None = None, region: str = "eu-west-1"
 ) -> dict[str, Any]:
-    """(The run's period and propagate flag travel in its input, as the starter writes it.)"""
-    """The native event Step Functions would emit for ``run`` (simulate, tests, sandbox)."""
+    """The native event Step Functions would emit for ``run`` (simulate, tests, sandbox); the
+    run's period and propagate flag travel in its input, as the starter writes it."""
     account, name = run.pipeline.account, STATE_MACHINE_PREFIX + run.pipeline.name
     started_at = started_at or run.time
     terminal = run.status in TERMINAL_STATUSES
@@ -201,6 +244,7 @@ class TriggerManager:
         publisher: Publisher | None = None,
         clock: Callable[[], datetime] = _utc_now,
         wall_clock: Callable[[], datetime] = _utc_now,
+        lambda_client: Any = None,
     ) -> None:
         dynamodb = dynamodb or build_client("dynamodb")
         self.store = DynamoDbStore(settings.run_log_table, settings.trigger_state_table, dynamodb)
@@ -209,8 +253,33 @@ class TriggerManager:
             publisher = EventBridgePublisher(
                 settings.event_bus_name, events or build_client("events")
             )
-        self.engine = TriggerEngine(self.store, publisher, wall_clock=wall_clock)
+        hand_off = None
+        if settings.function_name is not None:
+            hand_off = SelfInvokingHandOff(
+                settings.function_name, lambda_client or build_client("lambda")
+            )
+        self.engine = TriggerEngine(self.store, publisher, wall_clock=wall_clock, hand_off=hand_off)
         self.clock = clock
+
+    def handle_chunk(self, chunk: Mapping[str, Any]) -> Evaluated:
+        """A fan-out chunk: the accepted event, applied to the children named, with their
+        conditions as registered now (a child deregistered since is skipped)."""
+        run = RunEvent.from_json(chunk["event"])
+        named = [parse_ref(str(text)) for text in chunk["children"]]
+        children = self.registry.conditions_of(run.pipeline, named)
+        evaluated = self.engine.evaluate(run, children, parse_time(str(chunk["now"])))
+        logger.info(
+            "processed fan-out chunk",
+            extra={
+                "pipeline": str(run.pipeline),
+                "execution": run.execution,
+                "status": run.status,
+                "period": None if run.period is None else str(run.period),
+                "children": len(children),
+                "triggers": [t.trigger_id for t in evaluated.published],
+            },
+        )
+        return evaluated
 
     def handle(self, event: Mapping[str, Any]) -> Outcome | None:
         change = parse_status_change(event)
@@ -249,6 +318,7 @@ class TriggerManager:
                 "period": None if run.period is None else str(run.period),
                 "acceptance": outcome.acceptance.value,
                 "children": len(children),
+                "handed_off": outcome.handed_off,
                 "triggers": [t.trigger_id for t in outcome.published],
             },
         )
@@ -262,6 +332,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     global _manager
     if _manager is None:
         _manager = TriggerManager(Settings.from_env())
+    if FANOUT_KEY in event:
+        evaluated = _manager.handle_chunk(event[FANOUT_KEY])
+        return {"accepted": "chunk", "triggers": [t.trigger_id for t in evaluated.published]}
     outcome = _manager.handle(event)
     if outcome is None:
         return {"accepted": False, "triggers": []}

@@ -44,6 +44,11 @@ from dpc.triggers.timefmt import format_duration
 PUBLISH_BATCH = 10
 """Triggers per PutEvents call (the API's limit)."""
 
+FANOUT_CHUNK_SIZE = 200
+"""Children one invocation evaluates. A child costs about two requests (its commit, its share
+of the batch read, publish and outbox clearing), so a chunk is ~420 requests: 8.4 s at 20 ms
+a request, a seventh of the trigger manager's 60 s timeout (bench/fan_out.py)."""
+
 OUTBOX_LEASE = timedelta(seconds=OUTBOX_LEASE_SECONDS)
 """How long an outbox entry belongs to the invocation that recorded (or claimed) it. Longer
 than the trigger manager's timeout, so a live invocation never sees its own trigger
@@ -140,6 +145,16 @@ class Outcome:
     evaluations: tuple[Evaluation, ...] = ()
     published: tuple[Trigger, ...] = ()
     """Triggers published by this call, in the order they were recorded."""
+    handed_off: int = 0
+    """Children beyond the first chunk, handed to further invocations (:data:`HandOff`)."""
+
+
+Children = Sequence[tuple[ParentRef, Condition]]
+
+HandOff = Callable[[RunEvent, Children, datetime], None]
+"""Takes over one chunk of an accepted event's children (the trigger manager: an asynchronous
+invocation of itself, which Lambda retries and parks in its on-failure queue); returns once
+the chunk is durably handed over, raises otherwise."""
 
 
 def _utc_now() -> datetime:
@@ -156,29 +171,40 @@ class TriggerEngine:
     """An outbox entry younger than this belongs to the invocation that recorded it: another
     invocation publishing it too would double it."""
     max_attempts: int = 25
+    hand_off: HandOff | None = None
+    """With it, an event with more than ``chunk_size`` children evaluates the first chunk and
+    hands the others over, one chunk each, so no invocation's work grows with the fan-out."""
+    chunk_size: int = FANOUT_CHUNK_SIZE
 
     def process(
         self,
         event: RunEvent,
-        children: Sequence[tuple[ParentRef, Condition]],
+        children: Children,
         now: datetime,
         record: RunRecord | None = None,
     ) -> Outcome:
-        """One event, start to end: accept (rules 1-2), evaluate every child, finish."""
+        """One event, start to end: accept (rules 1-2), evaluate every child (or the first
+        chunk, handing the others over), finish."""
         acceptance = self.store.accept(event, record or RunRecord())
         if acceptance in (Acceptance.DUPLICATE, Acceptance.STALE):
             return Outcome(acceptance)
-        evaluated = self.evaluate(event, children, now)
+        # Children in (name, account) order, whatever order the registry returned them in.
+        ordered = sorted(children, key=lambda pair: pair[0])
+        handed_off = 0
+        if self.hand_off is not None and len(ordered) > self.chunk_size:
+            # Handed over before the first chunk is evaluated: if that fails, the event is
+            # redelivered, hands over again (a repeated chunk changes nothing) and only then
+            # is finished, so no chunk depends on an invocation that may never come back.
+            for start in range(self.chunk_size, len(ordered), self.chunk_size):
+                self.hand_off(event, ordered[start : start + self.chunk_size], now)
+            handed_off = len(ordered) - self.chunk_size
+            ordered = ordered[: self.chunk_size]
+        evaluated = self.evaluate(event, ordered, now)
         if evaluated.complete:
             self.store.finish(event)
-        return Outcome(acceptance, evaluated.evaluations, evaluated.published)
+        return Outcome(acceptance, evaluated.evaluations, evaluated.published, handed_off)
 
-    def evaluate(
-        self,
-        event: RunEvent,
-        children: Sequence[tuple[ParentRef, Condition]],
-        now: datetime,
-    ) -> Evaluated:
+    def evaluate(self, event: RunEvent, children: Children, now: datetime) -> Evaluated:
         """Apply an accepted event to ``children``, commit, publish. Safe to repeat for the
         same event and children (a redelivered fan-out chunk): a child whose state already
         holds the event changes nothing, and only publishes what its outbox still holds."""

@@ -300,3 +300,21 @@ def test_the_outbox_lease_outlasts_the_trigger_manager_and_fits_between_sweeps(
     lease = OUTBOX_LEASE.total_seconds()
     assert manager["Timeout"] < lease and sweeper["Timeout"] < lease
     assert lease < OUTBOX_SWEEP_MINUTES * 60
+
+
+def test_only_the_trigger_manager_may_invoke_itself_for_its_fan_out_chunks(
+    central_template: dict[str, Any],
+) -> None:
+    manager_id, _ = _function_with_handler(central_template, "dpc.lambdas.trigger_manager.handler")
+    role_id = central_template["Resources"][manager_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    invokers = {
+        (logical_id, json.dumps(render(resource, CENTRAL)))
+        for logical_id, statement in policy_statements(central_template)
+        if "lambda:InvokeFunction" in as_list(statement["Action"])
+        for resource in as_list(statement["Resource"])
+    }
+    (policy_id,) = {logical_id for logical_id, _ in invokers}
+    roles = central_template["Resources"][policy_id]["Properties"]["Roles"]
+    # its own function, by its role alone
+    assert {resource for _, resource in invokers} == {json.dumps(f"<{manager_id}.Arn>")}
+    assert roles == [{"Ref": role_id}]
