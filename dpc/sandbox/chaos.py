@@ -15,6 +15,11 @@ produce it on AWS, so the product code meets them through its ordinary API calls
   timeout), sometimes *after* the handler did its work; Lambda retries it twice, then
   hands it to the function's on-failure destination, whence the operator redrives it.
 - **Partial PutEvents failures**: EventBridge answers an entry with ``InternalFailure``.
+- **DynamoDB throttling**: a request is answered with ``ThrottlingException``, as a table at
+  its capacity answers; botocore's retries absorb it, or the invocation fails and is retried.
+- **A crash between trigger record and publish**: the trigger manager (or the outbox sweep)
+  dies after committing its triggers and before its PutEvents reaches the bus; the outbox
+  holds them until the lease expires, then a redelivery or the outbox sweep publishes them.
 
 Every decision draws from one ``random.Random(seed)`` in the order the virtual clock runs
 actions, which is deterministic, so a seed replays the same faults.
@@ -41,6 +46,9 @@ class Chaos:
     late_delivery: float = 0.15
     failed_invocation: float = 0.2
     put_events_failure: float = 0.1
+    dynamodb_throttle: float = 0.02
+    """Per request; low, since each throttle costs the client a real retry back-off."""
+    crash_before_publish: float = 0.3
     max_late_seconds: int = 600
     counts: Counter[str] = field(default_factory=Counter)
     _random: random.Random = field(init=False, repr=False)
@@ -74,6 +82,12 @@ class Chaos:
 
     def fails_put_events_entry(self) -> bool:
         return self._draw(self.put_events_failure, "PutEvents entries failed")
+
+    def throttles_dynamodb(self) -> bool:
+        return self._draw(self.dynamodb_throttle, "DynamoDB requests throttled")
+
+    def crashes_before_publish(self) -> bool:
+        return self._draw(self.crash_before_publish, "crashes between record and publish")
 
     def summary(self) -> str:
         parts = [f"{count} {what}" for what, count in sorted(self.counts.items())]

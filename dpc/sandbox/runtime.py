@@ -195,6 +195,7 @@ class Runtime:
         self._patches.enter_context(
             mock.patch.object(Execution, "get_execution_history", get_execution_history)
         )
+        self._patches.enter_context(_throttled_dynamodb(self))
         return self
 
     def uninstall(self) -> None:
@@ -227,6 +228,22 @@ class Runtime:
                 "1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' "
                 "failed to satisfy constraint: Member must have length less than or equal to 10"
             )
+        if (
+            self.chaos
+            and events
+            and all(e.get("Source") == constants.TRIGGER_EVENT_SOURCE for e in events)
+            and self.chaos.crashes_before_publish()
+        ):
+            # The invocation dies after committing its triggers and before they reach the
+            # bus: nothing of this call is accepted, and its caller fails as a crash would.
+            from moto.core.exceptions import JsonRESTError
+
+            self.note(
+                f"chaos: {sender}'s invocation crashed between recording {len(events)} "
+                "trigger(s) and publishing them",
+                "chaos",
+            )
+            raise JsonRESTError("ChaosCrash", "the invocation crashed before publishing")
         results = []
         for entry in events:
             problem = _entry_problem(entry)
@@ -829,6 +846,28 @@ def _default_session(session: Any) -> Iterator[None]:
         yield
     finally:
         boto3.DEFAULT_SESSION = previous
+
+
+@contextmanager
+def _throttled_dynamodb(runtime: Runtime) -> Iterator[None]:
+    """Under chaos, DynamoDB answers some requests with ``ThrottlingException`` (HTTP 400),
+    as a table at its capacity does; the product's clients retry them (botocore's standard
+    mode)."""
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+    from moto.dynamodb.responses import DynamoHandler
+
+    original = DynamoHandler.call_action
+
+    def call_action(handler: Any) -> Any:
+        if runtime.chaos is not None and runtime.chaos.throttles_dynamodb():
+            raise DynamodbException(
+                ERROR_TYPE_PREFIX + "ThrottlingException",
+                "Rate of requests exceeds the allowed throughput.",
+            )
+        return original(handler)
+
+    with mock.patch.object(DynamoHandler, "call_action", call_action):
+        yield
 
 
 @contextmanager

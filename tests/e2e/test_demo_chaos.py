@@ -22,3 +22,5 @@ def test_dpc_demo_chaos_7_ends_with_exactly_the_runs_of_dpc_demo():
     # and the faults really happened
     assert summary["faults"]["failed invocations"] > 0
     assert summary["faults"]["duplicate deliveries"] > 0
+    assert summary["faults"]["DynamoDB requests throttled"] > 0
+    assert summary["faults"]["crashes between record and publish"] > 0
