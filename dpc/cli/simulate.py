@@ -154,6 +154,9 @@ def simulate(
             _explain(line, replayed[number][1], outcome, known=replayed[number][1].pipeline in refs)
         for trigger in outcome.published:
             detail = trigger.detail()
+            # DESIGN §5's line: the lineage is the causes' pipelines here (input lines carry
+            # none), so it adds nothing to read
+            detail.pop("upstream", None)
             if trigger.child not in correlated:
                 detail.pop("period", None)  # §5's line: a latest child's period is its own
             typer.echo(json.dumps({"event": line, **detail}))
@@ -236,6 +239,7 @@ def _explain(line: int, event: Any, outcome: Any, known: bool) -> None:
             "TRIGGERED": lambda text: f"[green]{text}[/]",
             "NOT_MET": lambda text: f"[yellow]{text}[/]",
             "IGNORED": lambda text: f"[dim]{text}[/]",
+            "BLOCKED": lambda text: f"[red]{text}[/]",
         }
         result = evaluation.result
         suffix = f" {evaluation.trigger_id}" if evaluation.trigger_id else ""

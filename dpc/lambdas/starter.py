@@ -71,17 +71,20 @@ def execution_input(
     causes: Sequence[Mapping[str, Any]] = (),
     rerun_of: str | None = None,
     propagate: bool = True,
+    upstream: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The §6 input of every dpc run."""
-    return {
-        "dpc": {
-            "period": str(period),
-            "trigger_id": trigger_id,
-            "causes": [dict(cause) for cause in causes],
-            "rerun_of": rerun_of,
-            "propagate": propagate,
-        }
+    """The §6 input of every dpc run; ``upstream`` (a triggered run's lineage, sorted
+    ``name@account``) only when there is one, for the trigger manager's cycle guard."""
+    dpc_input: dict[str, Any] = {
+        "period": str(period),
+        "trigger_id": trigger_id,
+        "causes": [dict(cause) for cause in causes],
+        "rerun_of": rerun_of,
+        "propagate": propagate,
     }
+    if upstream:
+        dpc_input["upstream"] = sorted(str(ref) for ref in upstream)
+    return {"dpc": dpc_input}
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
@@ -135,6 +138,7 @@ def request_of(event: Mapping[str, Any], period: PeriodSpec) -> StartRequest:
                 parse_period(str(detail["period"])),
                 trigger_id=trigger_id,
                 causes=detail.get("causes", ()),
+                upstream=detail.get("upstream", ()),
             ),
         )
     raise ValueError(f"starter: unknown event kind {kind!r} (expected schedule or trigger)")

@@ -104,6 +104,8 @@ def _event_json(event: RunEvent) -> dict[str, Any]:
     }
     if event.period is not None:
         item["period"] = {"S": str(event.period)}
+    if event.upstream:
+        item["upstream"] = {"SS": sorted(str(ref) for ref in event.upstream)}
     return {"M": item}
 
 
@@ -116,6 +118,7 @@ def _event_from(parent: ParentRef, value: dict[str, Any]) -> RunEvent:
         fields["status"]["S"],
         fields["execution"]["S"],
         None if period is None else parse_period(period),
+        upstream=frozenset(parse_ref(text) for text in fields.get("upstream", {}).get("SS", [])),
     )
 
 

@@ -51,7 +51,7 @@ from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry
 from dpc.lambdas.store_dynamodb import DynamoDbStore, parse_ref, ref_key
 from dpc.triggers.engine import Children, Evaluated, Outcome, Publisher, TriggerEngine
-from dpc.triggers.events import RunEvent, RunRecord
+from dpc.triggers.events import RunEvent, RunRecord, parse_upstream
 from dpc.triggers.model import STATUSES, TERMINAL_STATUSES, ParentRef, Status
 from dpc.triggers.periods import Period, PeriodError, parse_period, period_containing
 from dpc.triggers.timefmt import format_time, parse_time
@@ -155,7 +155,13 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
     period, propagate = run_period(run_input)
     return StatusChange(
         event=RunEvent(
-            time, pipeline, cast(Status, status), str(detail.get("name", "")), period, propagate
+            time,
+            pipeline,
+            cast(Status, status),
+            str(detail.get("name", "")),
+            period,
+            propagate,
+            run_upstream(run_input),
         ),
         state_machine_arn=arn,
         source_account=str(event.get("account", "")),
@@ -191,6 +197,23 @@ def run_period(run_input: Any) -> tuple[Period | None, bool]:
         return None, propagate
 
 
+def run_upstream(run_input: Any) -> frozenset[ParentRef]:
+    """The pipelines upstream of a triggered run (``dpc.upstream`` of its §6 input); none for
+    a run without it, or with a malformed one (logged: the guard then sees no lineage)."""
+    try:
+        parsed = json.loads(run_input) if isinstance(run_input, str) else run_input
+    except ValueError:
+        return frozenset()
+    dpc_input = parsed.get("dpc") if isinstance(parsed, dict) else None
+    if not isinstance(dpc_input, dict) or "upstream" not in dpc_input:
+        return frozenset()
+    try:
+        return parse_upstream(dpc_input["upstream"])
+    except ValueError:
+        logger.warning("run input has no valid dpc.upstream", extra={"input": dpc_input})
+        return frozenset()
+
+
 def status_change_event(
     run: RunEvent, started_at: datetime | None = None, region: str = "eu-west-1"
 ) -> dict[str, Any]:
@@ -221,6 +244,11 @@ def status_change_event(
                     "dpc": {
                         **({"period": str(run.period)} if run.period is not None else {}),
                         "propagate": run.propagate,
+                        **(
+                            {"upstream": sorted(str(r) for r in run.upstream)}
+                            if run.upstream
+                            else {}
+                        ),
                     }
                 }
             ),

@@ -80,6 +80,8 @@ def headline(child: ParentRef, latest: Evaluation) -> str:
         return f"{child} was triggered after {_event(latest.event)} (trigger {latest.trigger_id})"
     if latest.result == "IGNORED":
         return f"{child}: every recent event was ignored — {'; '.join(latest.notes)}"
+    if latest.result == "BLOCKED":
+        return f"{child} did not run after {_event(latest.event)}: {latest.notes[-1]}"
     unmet = [item.reason for item in latest.items if not item.met]
     return f"{child} did not run after {_event(latest.event)}: " + "; ".join(unmet)
 
@@ -101,7 +103,7 @@ def period_headline(child: ParentRef, period: str, evaluations: Sequence[Evaluat
     for word, reasons in (("met", met), ("unmet", unmet), ("missing", missing)):
         if reasons:
             parts.append(f"{word}: {'; '.join(reasons)}")
-    if latest.result == "IGNORED":
+    if latest.result in ("IGNORED", "BLOCKED"):
         parts.append("; ".join(latest.notes))
     return " — ".join(parts)
 
@@ -136,8 +138,13 @@ def why_report(explanation: Explanation) -> RenderableType:
     return Group(*parts)
 
 
-RESULT_WORDS = {"TRIGGERED": "TRIGGERED", "NOT_MET": "not met", "IGNORED": "ignored"}
-RESULT_STYLES = {"TRIGGERED": "bold green", "NOT_MET": "yellow", "IGNORED": "dim"}
+RESULT_WORDS = {
+    "TRIGGERED": "TRIGGERED",
+    "NOT_MET": "not met",
+    "IGNORED": "ignored",
+    "BLOCKED": "BLOCKED (cycle)",
+}
+RESULT_STYLES = {"TRIGGERED": "bold green", "NOT_MET": "yellow", "IGNORED": "dim", "BLOCKED": "red"}
 
 
 def evaluation_text(evaluation: Evaluation) -> Text:

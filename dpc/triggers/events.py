@@ -31,6 +31,9 @@ class RunEvent:
     period: Period | None = None
     propagate: bool = True
     """P8: False for a run started with ``--no-downstream``: no child fires on it."""
+    upstream: frozenset[ParentRef] = frozenset()
+    """Every pipeline whose runs led to this one through triggers (its §6 input's
+    ``dpc.upstream``): a child found here would close a cycle at run time (BLOCKED)."""
 
     @property
     def key(self) -> str:
@@ -49,6 +52,8 @@ class RunEvent:
             data["period"] = str(self.period)
         if not self.propagate:
             data["propagate"] = False
+        if self.upstream:
+            data["upstream"] = sorted(str(ref) for ref in self.upstream)
         return data
 
     @staticmethod
@@ -67,6 +72,7 @@ class RunEvent:
             execution=str(data["execution"]),
             period=None if period is None else parse_period(str(period)),
             propagate=propagate,
+            upstream=parse_upstream(data.get("upstream", ())),
         )
 
 
@@ -99,6 +105,9 @@ class Trigger:
         }
         if self.period is not None:
             detail["period"] = str(self.period)
+        upstream = lineage(self.causes)
+        if upstream:
+            detail["upstream"] = sorted(str(ref) for ref in upstream)
         return detail
 
     @staticmethod
@@ -112,12 +121,36 @@ class Trigger:
         )
 
 
+def parse_upstream(value: Any) -> frozenset[ParentRef]:
+    """``["name@account", ...]`` (``dpc.upstream``, ``upstream`` in event JSON)."""
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"upstream: expected a list of name@account, got {json.dumps(value)}")
+    refs = set()
+    for text in value:
+        name, at, account = str(text).rpartition("@")
+        if not at or not name:
+            raise ValueError(f"upstream: '{text}' is not name@account")
+        refs.add(ParentRef(name, account))
+    return frozenset(refs)
+
+
+def lineage(causes: Sequence[RunEvent]) -> frozenset[ParentRef]:
+    """The pipelines upstream of a run started by these causes: theirs and their own."""
+    return frozenset(c.pipeline for c in causes).union(*(c.upstream for c in causes))
+
+
 def trigger_id(child: ParentRef, causes: Sequence[RunEvent], period: Period | None = None) -> str:
     """Rule 7 / P7: a function of the child, its causes (in any order) and, for a correlated
-    child, the period it fired for."""
+    child, the period it fired for. A cause's ``upstream`` is left out: it follows from the
+    cause's execution, and trigger ids stay what they were before it was carried."""
+
+    def cause_identity(cause: RunEvent) -> str:
+        data = {k: v for k, v in cause.to_json().items() if k != "upstream"}
+        return json.dumps(data, sort_keys=True)
+
     identity: dict[str, Any] = {
         "child": str(child),
-        "causes": sorted(json.dumps(c.to_json(), sort_keys=True) for c in causes),
+        "causes": sorted(cause_identity(c) for c in causes),
     }
     if period is not None:
         identity["period"] = str(period)
@@ -134,7 +167,9 @@ class PendingTrigger:
 
 
 Block = Literal["allOf", "anyOf"]
-Result = Literal["TRIGGERED", "NOT_MET", "IGNORED"]
+Result = Literal["TRIGGERED", "NOT_MET", "IGNORED", "BLOCKED"]
+"""BLOCKED: the condition held, but the child is upstream of its own causes (a cycle at run
+time, which registration refuses and which is stopped here too); the causes are consumed."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +188,7 @@ class Evaluation:
     JSON (``to_json``, stored in the evaluation record's ``record`` attribute)::
 
         {"child": {"pipeline", "account"}, "event": <RunEvent JSON>, "result": "TRIGGERED" |
-         "NOT_MET" | "IGNORED", "evaluated_at": ISO, "trigger_id": str | null,
+         "NOT_MET" | "IGNORED" | "BLOCKED", "evaluated_at": ISO, "trigger_id": str | null,
          "period": str | null (a correlated child's period), "notes": [str],
          "items": [{"block": "allOf" | "anyOf", "pipeline", "account", "statuses": [..],
          "met": bool, "reason": str}]}

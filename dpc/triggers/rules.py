@@ -18,7 +18,7 @@ tick at or before the clock, so the same applies to its very first event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -31,6 +31,7 @@ from dpc.triggers.events import (
     PendingTrigger,
     RunEvent,
     Trigger,
+    lineage,
     trigger_id,
 )
 from dpc.triggers.model import STATUSES, Condition, Item, ParentRef
@@ -197,8 +198,12 @@ def apply_latest(
 
     cause_parents = dict.fromkeys(v.parent for v in verdicts if v.met)
     causes = tuple(last[parent] for parent in cause_parents)
-    trigger = Trigger(child, trigger_id(child, causes), causes, condition.period.at(now))
     new_state = replace(state, last={}, applied=applied, clock=clock, reset_at=reset_at)
+    cycle = _cycle(child, causes)
+    if cycle is not None:
+        blocked = Evaluation(child, event, "BLOCKED", now, tuple(verdicts), (*notes, cycle))
+        return Step(new_state, blocked, None)
+    trigger = Trigger(child, trigger_id(child, causes), causes, condition.period.at(now))
     evaluation = Evaluation(
         child, event, "TRIGGERED", now, tuple(verdicts), tuple(notes), trigger.trigger_id
     )
@@ -206,6 +211,19 @@ def apply_latest(
 
 
 # -- §5b: correlate: period -------------------------------------------------------------------
+
+
+def _cycle(child: ParentRef, causes: Sequence[RunEvent]) -> str | None:
+    """Issue 11's run-time guard: the reason a child upstream of its own causes must not
+    start (its run would trigger its causes' pipelines again, without end); registration
+    refuses such cycles, this stops one that got past it (a registry edited by hand)."""
+    if child not in lineage(causes):
+        return None
+    through = ", ".join(f"{c.pipeline} ({c.execution})" for c in causes if child in c.upstream)
+    return (
+        f"blocked: {child} is upstream of its own causes — starting it would close a cycle "
+        f"through {through or child}"
+    )
 
 
 def event_period(event: RunEvent) -> Period:
@@ -349,8 +367,12 @@ def apply_period(
             ),
         )
     causes = tuple(dict.fromkeys(e for j in judged.values() for e in j.fulfilled_by))
-    trigger = Trigger(child, trigger_id(child, causes, period), causes, period)
     state = replace(state, fired=fulfilled)
+    cycle = _cycle(child, causes)
+    if cycle is not None:
+        blocked = Evaluation(child, event, "BLOCKED", now, verdicts, (*notes, cycle), period=period)
+        return Step(state, blocked, None)
+    trigger = Trigger(child, trigger_id(child, causes, period), causes, period)
     evaluation = Evaluation(
         child, event, "TRIGGERED", now, verdicts, notes, trigger.trigger_id, period
     )

@@ -99,7 +99,7 @@ def test_a_duplicated_trigger_delivery_starts_one_execution(sfn: Any) -> None:
     assert first == {"execution": f"t-{detail['trigger_id']}", "started": True}
     assert second == {"execution": f"t-{detail['trigger_id']}", "started": False}
     (run,) = executions(sfn, arn)
-    # with the §6 input, exactly: the trigger's period, id and causes
+    # with the §6 input, exactly: the trigger's period, id, causes and their lineage
     assert run == {
         "name": f"t-{detail['trigger_id']}",
         "input": {
@@ -109,6 +109,7 @@ def test_a_duplicated_trigger_delivery_starts_one_execution(sfn: Any) -> None:
                 "causes": detail["causes"],
                 "rerun_of": None,
                 "propagate": True,
+                "upstream": sorted({f"{c['pipeline']}@{c['account']}" for c in detail["causes"]}),
             }
         },
     }

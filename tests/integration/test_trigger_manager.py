@@ -212,6 +212,8 @@ def test_trigger_events_reach_the_central_bus_in_the_contract_shape(central: Loc
         ],
         # a latest child runs for the period containing the trigger time (its unit: day)
         "period": "2026-11-27",
+        # the child's run is downstream of these (the run-time cycle guard reads it back)
+        "upstream": ["listings@111111111111", "searches@222222222222"],
     }
 
 
@@ -363,3 +365,34 @@ def test_a_run_started_by_hand_counts_for_the_period_of_its_pipelines_unit(
         Key={"pipeline": {"S": str(hourly)}, "execution": {"S": "by-hand"}},
     )["Item"]
     assert item["period"] == {"S": "2026-11-27T03"}
+
+
+def test_a_run_whose_input_names_the_child_upstream_is_blocked_not_started(
+    central: LocalCentral,
+) -> None:
+    # Given listings' run was itself triggered by pipeline-x (its §6 input says so), as a
+    # registry edited by hand around the cycle check would allow
+    run = Lambda(central)
+    looped = RunEvent(
+        parse_time("2026-11-27T03:10:00Z"),
+        LISTINGS,
+        "SUCCEEDED",
+        "t-from-x",
+        upstream=frozenset({X}),
+    )
+    run.manager.handle(status_change_event(looped))
+    # When searches succeeds and pipeline-x's condition holds
+    assert run.deliver("2026-11-27T05:10:00Z", SEARCHES, "SUCCEEDED", "s-27") == []
+    # Then pipeline-x is not started, and its record says which cause closes the cycle
+    records = central.dynamodb.query(
+        TableName=central.settings.trigger_state_table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": why_partition(X)}},
+        ScanIndexForward=False,
+    )["Items"]
+    newest = json.loads(records[0]["record"]["S"])
+    assert newest["result"] == "BLOCKED"
+    assert "cycle through listings@111111111111 (t-from-x)" in newest["notes"][-1]
+    # and the next clean day starts it as usual
+    run.deliver("2026-11-28T03:10:00Z", LISTINGS, "SUCCEEDED", "l-28")
+    assert len(run.deliver("2026-11-28T05:10:00Z", SEARCHES, "SUCCEEDED", "s-28")) == 1
