@@ -3,7 +3,7 @@ sandbox and one virtual day under AWS's documented faults (dpc.sandbox.chaos), c
 the clean run of the same org. Prints, per seed, the faults drawn, whether the executions
 (pipeline, period, status) are exactly the clean run's, and the wall time.
 
-CI runs two seeds per org (tests/e2e/test_chaos.py) and `dpc demo --chaos 7`; this runs as
+CI runs one seed per org (tests/e2e/test_chaos.py) and `dpc demo --chaos 7`; this runs as
 many as asked (issue 11: twenty).
 
 Usage: python bench/chaos.py [--seeds 20] [--days 1]

@@ -46,7 +46,7 @@ class Chaos:
     late_delivery: float = 0.15
     failed_invocation: float = 0.2
     put_events_failure: float = 0.1
-    dynamodb_throttle: float = 0.02
+    dynamodb_throttle: float = 0.01
     """Per request; low, since each throttle costs the client a real retry back-off."""
     crash_before_publish: float = 0.3
     max_late_seconds: int = 600
