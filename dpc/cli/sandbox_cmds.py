@@ -114,11 +114,11 @@ def _same_runs(clean: object, chaotic: object, *, as_json: bool) -> bool:
     out.print(f"\n[bold]── {chaotic.chaos.summary()} ──[/]")
     if same:
         out.print(
-            f"[green]the same {len(chaotic.executed)} executions as the clean demo[/] "
+            f"[green]the same {len(chaotic.executed)} executions as the clean run[/] "
             "(pipeline, period, status): nothing lost, nothing doubled"
         )
         return True
-    out.print(f"[bold red]the runs differ from the clean demo[/]: missing {missing}, extra {extra}")
+    out.print(f"[bold red]the runs differ from the clean run[/]: missing {missing}, extra {extra}")
     return False
 
 
@@ -336,17 +336,38 @@ def register(app: typer.Typer) -> None:
         as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
         timings: TimingsOption = False,
         keep: KeepOption = None,
+        chaos: Annotated[
+            int | None,
+            typer.Option(
+                "--chaos",
+                metavar="SEED",
+                help="Run under AWS's documented faults drawn from SEED, after a clean run, "
+                "and compare: exit 1 unless every (pipeline, period, status) run is the same.",
+            ),
+        ] = None,
     ) -> None:
+        from dpc.sandbox.chaos import Chaos
         from dpc.sandbox.story import run_days
 
         if not org_dir.is_dir():
             raise UsageError(f"{org_dir}: not a folder")
         failures = _failures(fail)
         with _progress() as progress:
+            clean = None
+            if chaos is not None:
+                progress("the clean run first, to compare")
+                clean = run_days(org_dir, days=days, failures=failures, progress=progress)
             result = run_days(
-                org_dir, days=days, failures=failures, work_dir=keep, progress=progress
+                org_dir,
+                days=days,
+                failures=failures,
+                work_dir=keep,
+                progress=progress,
+                chaos=Chaos(chaos) if chaos is not None else None,
             )
         _show(result, as_json=as_json, timings=timings)
+        if clean is not None and not _same_runs(clean, result, as_json=as_json):
+            raise typer.Exit(1)
 
     @sandbox_app.command(
         "up",
