@@ -36,9 +36,13 @@ from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.lambdas.tables import (
     CENTRAL_TABLES,
+    DEPENDENCIES,
+    REGISTRY_TABLES,
+    RUN_LOG,
     SLACK_CHANNELS,
     SLACK_TABLES,
     SLACK_THREADS,
+    TRIGGER_STATE,
     Index,
     Key,
     Table,
@@ -237,7 +241,9 @@ class TriggerManager(Construct):
             },
             timeout=Duration.seconds(constants.TRIGGER_MANAGER_TIMEOUT_SECONDS),
         )
-        tables.grant_read_write(self.function, CENTRAL_TABLES)
+        # Least privilege: the registry is only read here (the dependencies publisher writes it).
+        tables.grant_read_write(self.function, (RUN_LOG, TRIGGER_STATE))
+        tables.grant_read(self.function, (DEPENDENCIES,))
         central_bus.bus.grant_put_events_to(self.function)
         # Fan-out chunks go to asynchronous invocations of this function. A policy of its
         # own: in the role's default policy, the function's ARN would close a dependency
@@ -256,7 +262,7 @@ class TriggerManager(Construct):
         suppress(
             self.function,
             "AwsSolutions-IAM5",
-            "Read/write on the central tables includes their indexes (table-arn/index/*), "
+            "Access to the central tables includes their indexes (table-arn/index/*), "
             "which the run log and registry queries use.",
             findings=tables.index_findings(CENTRAL_TABLES),
         )
@@ -477,15 +483,17 @@ class DependencyApi(Construct):
             "Publisher",
             handler="dpc.lambdas.dependencies_publisher.handler",
             description="dpc: registers and removes pipelines and their trigger conditions",
-            environment=tables.environment_for(CENTRAL_TABLES),
+            environment=tables.environment_for(REGISTRY_TABLES),
         )
-        tables.grant_read_write(self.function, CENTRAL_TABLES)
+        # The registry and the children's state it resets; never the run log.
+        tables.grant_read_write(self.function, REGISTRY_TABLES)
         suppress_lambda_defaults(self.function)
         suppress(
             self.function,
             "AwsSolutions-IAM5",
-            "Read/write on the central tables includes their indexes (table-arn/index/*).",
-            findings=tables.index_findings(CENTRAL_TABLES),
+            "Read/write on the registry and trigger-state tables includes their indexes "
+            "(table-arn/index/*).",
+            findings=tables.index_findings(REGISTRY_TABLES),
         )
         self.api = SignedApi(
             self,

@@ -152,6 +152,8 @@ TRIGGER_STATE = Table(
 
 CENTRAL_TABLES: tuple[Table, ...] = (RUN_LOG, DEPENDENCIES, TRIGGER_STATE)
 """Tables the trigger manager and the dependencies publisher use (Slack tables live elsewhere)."""
+REGISTRY_TABLES: tuple[Table, ...] = (DEPENDENCIES, TRIGGER_STATE)
+"""The dependencies publisher's: the registry, and the state a re-registration resets."""
 
 SLACK_CHANNELS = Table(
     logical_id="SlackChannels",

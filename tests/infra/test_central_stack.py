@@ -318,3 +318,39 @@ def test_only_the_trigger_manager_may_invoke_itself_for_its_fan_out_chunks(
     # its own function, by its role alone
     assert {resource for _, resource in invokers} == {json.dumps(f"<{manager_id}.Arn>")}
     assert roles == [{"Ref": role_id}]
+
+
+def _table_actions(template: dict[str, Any], handler: str) -> dict[str, set[str]]:
+    """DynamoDB actions a function's role has, by table logical-id prefix."""
+    function_id, _ = _function_with_handler(template, handler)
+    role_id = template["Resources"][function_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    tables = resources(template, "AWS::DynamoDB::Table")
+    granted: dict[str, set[str]] = {}
+    for logical_id, statement in policy_statements(template):
+        if {"Ref": role_id} not in template["Resources"][logical_id]["Properties"].get("Roles", []):
+            continue
+        for resource in as_list(statement["Resource"]):
+            text = json.dumps(resource)
+            for table_id in tables:
+                if f'"{table_id}"' in text:
+                    name = next(
+                        t.logical_id
+                        for t in CENTRAL_TABLES
+                        if table_id.startswith(f"Tables{t.logical_id}")
+                    )
+                    granted.setdefault(name, set()).update(
+                        a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")
+                    )
+    return granted
+
+
+def test_the_trigger_manager_only_reads_the_registry_and_the_publisher_never_sees_runs(
+    central_template: dict[str, Any],
+) -> None:
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    manager = _table_actions(central_template, "dpc.lambdas.trigger_manager.handler")
+    assert not manager["Dependencies"] & writes
+    assert "dynamodb:Query" in manager["Dependencies"]
+    assert writes <= manager["RunLog"] and writes <= manager["TriggerState"]
+    publisher = _table_actions(central_template, "dpc.lambdas.dependencies_publisher.handler")
+    assert set(publisher) == {"Dependencies", "TriggerState"}
