@@ -175,6 +175,10 @@ class Runtime:
         def start_execution(backend: Any, state_machine_arn: str, name: str, execution_input: str):  # type: ignore[no-untyped-def]
             execution = original_start(backend, state_machine_arn, name, execution_input)
             if getattr(execution, "sandbox_run", None) is None:
+                # Started now on the virtual clock, as ListExecutions / DescribeExecution must
+                # say from this moment on (moto wrote the wall clock): a status sweep running
+                # at this same instant would otherwise re-send a RUNNING from the future.
+                execution.start_date = runtime.clock.now
                 # moto, like Step Functions, answers a repeated start of a running execution
                 # (same name and input) with that execution: it must not run twice
                 runtime._queue_run(execution)

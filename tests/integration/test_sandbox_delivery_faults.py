@@ -206,3 +206,16 @@ def test_a_seed_replays_the_same_faults():
         )
     assert draws[0] == draws[1]
     assert Chaos(seed=7).summary() == "chaos seed 7: no fault drawn"
+
+
+def test_an_execution_is_listed_with_its_virtual_start_from_the_moment_it_starts(sandbox):
+    # Given a pipeline started at the sandbox's virtual time
+    machine = _pipeline(sandbox, A, "listings", "ok.sh")
+    sfn = sandbox.client(A, "stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=machine, name="r1")["executionArn"]
+    # When a status sweep lists it at that same instant, before the run began
+    # Then Step Functions answers with the virtual start, never the wall clock (a chaos
+    # seed once saw the sweep re-send a RUNNING dated today, which hid the 1 am success)
+    listed = sfn.list_executions(stateMachineArn=machine)["executions"][0]["startDate"]
+    described = sfn.describe_execution(executionArn=arn)["startDate"]
+    assert listed == described == sandbox.runtime.clock.now
