@@ -54,6 +54,14 @@ RegionOption = Annotated[
     typer.Option("--region", help="AWS region (default: from the profile or AWS_REGION)."),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+OperatorEmailOption = Annotated[
+    str | None,
+    typer.Option(
+        "--operator-email",
+        help="E-mail address subscribed to this account's dpc-operator topic, which every dpc "
+        "alarm (dead-letter queues, function errors, undelivered events) notifies.",
+    ),
+]
 
 HELP = {
     "synth": (
@@ -366,15 +374,7 @@ def setup_central_account(
             help="AWS Organization id (o-...) admitted to the central bus; needs --accounts.",
         ),
     ] = None,
-    operator_email: Annotated[
-        str | None,
-        typer.Option(
-            "--operator-email",
-            help="E-mail address subscribed to this account's dpc-operator topic, which "
-            "every dpc alarm (dead-letter queues, function errors, undelivered events) "
-            "notifies.",
-        ),
-    ] = None,
+    operator_email: OperatorEmailOption = None,
     dry_run: DryRunOption = False,
     out: OutOption = None,
     yes: YesOption = False,
@@ -444,15 +444,7 @@ def setup_user_account(
             "is not configured for this account and its pipelines' Slack targets are skipped.",
         ),
     ] = "",
-    operator_email: Annotated[
-        str | None,
-        typer.Option(
-            "--operator-email",
-            help="E-mail address subscribed to this account's dpc-operator topic, which "
-            "every dpc alarm (dead-letter queues, function errors, undelivered events) "
-            "notifies.",
-        ),
-    ] = None,
+    operator_email: OperatorEmailOption = None,
     dry_run: DryRunOption = False,
     out: OutOption = None,
     yes: YesOption = False,
