@@ -10,19 +10,22 @@ queue (and the alarms on it) says the sweep is not working.
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from dpc import constants
 from dpc.infra import ids
-from dpc.infra.alarms import bound_async_retries
+from dpc.infra.alarms import (
+    RULE_MAX_EVENT_AGE,
+    RULE_RETRY_ATTEMPTS,
+    bound_async_retries,
+    dead_letter_queue,
+)
 from dpc.infra.central import CentralBus, CentralTables, suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
-from dpc.infra.nag import suppress
 from dpc.lambdas.tables import OUTBOX_INDEX, TRIGGER_STATE
 
 
@@ -39,20 +42,8 @@ class OutboxSweep(Construct):
         tables: CentralTables,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            ids.OUTBOX_SWEEP_DLQ,
-            queue_name=constants.OUTBOX_SWEEPER_DLQ_NAME,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        suppress(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the outbox sweeper's on-failure destination and its "
-            "schedule rule's dead-letter queue.",
+        self.dead_letter_queue = dead_letter_queue(
+            self, ids.OUTBOX_SWEEP_DLQ, queue_name=constants.OUTBOX_SWEEPER_DLQ_NAME
         )
         self.function = dpc_function(
             self,
@@ -88,8 +79,8 @@ class OutboxSweep(Construct):
                 targets.LambdaFunction(
                     self.function,
                     dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=185,
-                    max_event_age=Duration.hours(24),
+                    retry_attempts=RULE_RETRY_ATTEMPTS,
+                    max_event_age=RULE_MAX_EVENT_AGE,
                 )
             ],
         )

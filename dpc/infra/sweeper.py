@@ -11,16 +11,20 @@ original window: the window is taken from the scheduled event's time).
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from dpc import constants
 from dpc.infra import ids
-from dpc.infra.alarms import bound_async_retries
+from dpc.infra.alarms import (
+    RULE_MAX_EVENT_AGE,
+    RULE_RETRY_ATTEMPTS,
+    bound_async_retries,
+    dead_letter_queue,
+)
 from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
@@ -37,20 +41,8 @@ class StatusSweeper(Construct):
             f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{central_account}:event-bus/"
             f"{constants.CENTRAL_BUS_NAME}"
         )
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            queue_name=ids.STATUS_SWEEPER_DLQ_NAME,
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        suppress(
-            self.dead_letter_queue,
-            "AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the sweep schedule and the "
-            "sweeper's on-failure destination.",
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetterQueue", queue_name=ids.STATUS_SWEEPER_DLQ_NAME
         )
         self.function = dpc_function(
             self,
@@ -123,8 +115,8 @@ class StatusSweeper(Construct):
                 targets.LambdaFunction(
                     self.function,
                     dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=185,
-                    max_event_age=Duration.hours(24),
+                    retry_attempts=RULE_RETRY_ATTEMPTS,
+                    max_event_age=RULE_MAX_EVENT_AGE,
                 )
             ],
         )
