@@ -51,6 +51,7 @@ from typing import Any
 from unittest import mock
 
 from dpc import constants
+from dpc.operate.rule_input import render_template
 from dpc.sandbox import policies
 from dpc.sandbox.chaos import Chaos, InvocationFault
 from dpc.sandbox.clock import VirtualClock
@@ -783,7 +784,7 @@ def target_input(target: dict[str, Any], envelope: dict[str, Any]) -> str:
             name: json_path(envelope, path)
             for name, path in transformer.get("InputPathsMap", {}).items()
         }
-        return _render_template(transformer["InputTemplate"], values)
+        return render_template(transformer["InputTemplate"], values)
     return json.dumps(envelope)
 
 
@@ -800,23 +801,6 @@ def json_path(document: Any, path: str) -> Any:
         else:
             value = value[int(index)]
     return value
-
-
-def _render_template(template: str, values: dict[str, Any]) -> str:
-    """EventBridge's InputTemplate: ``<name>`` is replaced by the JSON value, except inside a
-    JSON string, where a string value is inserted as is."""
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            return match.group(0)
-        value = values[name]
-        inside_string = template[: match.start()].count('"') % 2 == 1
-        if inside_string and isinstance(value, str):
-            return json.dumps(value)[1:-1]
-        return json.dumps(value)
-
-    return re.sub(r"<([A-Za-z0-9_.$-]+)>", replace, template)
 
 
 class _Sink(io.TextIOBase):
