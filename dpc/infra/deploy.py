@@ -197,22 +197,35 @@ class DeployService:
         return substitute(ASSETS_BUCKET_TEMPLATE, self.account, self.region)
 
     def ensure_assets_bucket(self) -> str:
-        """Create the dpc assets bucket once per account and region (idempotent)."""
+        """Create the dpc assets bucket once per account and region (idempotent).
+
+        The name is predictable, so another account could create it first and have its
+        template or code run here: a bucket of that name that this account does not own is
+        refused, and every later call states the expected owner, so S3 itself refuses a
+        bucket that changed hands in between."""
         from botocore.exceptions import ClientError
 
         bucket = self.assets_bucket
-        try:
-            self.s3.head_bucket(Bucket=bucket)
+        owned = self.s3.list_buckets(Prefix=bucket).get("Buckets", [])
+        if any(b.get("Name") == bucket for b in owned):
             return bucket
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket"):
-                raise DeployError(f"cannot use the assets bucket {bucket}: {error}") from None
         create: dict[str, Any] = {"Bucket": bucket}
         if self.region != "us-east-1":
             create["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
-        self.s3.create_bucket(**create)
+        try:
+            self.s3.create_bucket(**create)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code != "BucketAlreadyExists":
+                raise DeployError(f"cannot create the assets bucket {bucket}: {error}") from None
+            raise DeployError(
+                f"the assets bucket {bucket} belongs to another AWS account; dpc will not "
+                "upload templates or code into it (delete it there, or ask AWS support)"
+            ) from None
+        owner = {"ExpectedBucketOwner": self.account}
         self.s3.put_public_access_block(
             Bucket=bucket,
+            **owner,
             PublicAccessBlockConfiguration={
                 "BlockPublicAcls": True,
                 "IgnorePublicAcls": True,
@@ -222,15 +235,19 @@ class DeployService:
         )
         self.s3.put_bucket_encryption(
             Bucket=bucket,
+            **owner,
             ServerSideEncryptionConfiguration={
                 "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
             },
         )
-        self.s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        self.s3.put_bucket_versioning(
+            Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner
+        )
         if not self.tls_only_assets_bucket:
             return bucket
         self.s3.put_bucket_policy(
             Bucket=bucket,
+            **owner,
             Policy=json.dumps(
                 {
                     "Version": "2012-10-17",
@@ -258,23 +275,26 @@ class DeployService:
             bucket = substitute(asset.bucket, self.account, self.region)
             key = substitute(asset.key, self.account, self.region)
             try:
-                self.s3.head_object(Bucket=bucket, Key=key)
+                self.s3.head_object(Bucket=bucket, Key=key, ExpectedBucketOwner=self.account)
                 continue
-            except ClientError:
-                pass
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+                    raise DeployError(f"cannot read s3://{bucket}/{key}: {error}") from None
             body = (
                 zip_directory(asset.source)
                 if asset.packaging == "zip" or asset.source.is_dir()
                 else asset.source.read_bytes()
             )
-            self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+            self.s3.put_object(Bucket=bucket, Key=key, Body=body, ExpectedBucketOwner=self.account)
             uploaded += 1
         return uploaded
 
     def _template_url(self, stack: AssemblyStack, template: dict[str, Any]) -> str:
         body = json.dumps(template, separators=(",", ":")).encode()
         key = f"templates/{stack.name}/{hashlib.sha256(body).hexdigest()}.json"
-        self.s3.put_object(Bucket=self.assets_bucket, Key=key, Body=body)
+        self.s3.put_object(
+            Bucket=self.assets_bucket, Key=key, Body=body, ExpectedBucketOwner=self.account
+        )
         return f"https://{self.assets_bucket}.s3.{self.region}.amazonaws.com/{key}"
 
     # -- stacks ---------------------------------------------------------------------------

@@ -114,8 +114,13 @@ def test_a_rollback_names_the_failing_resource_and_reason(tmp_path: Path) -> Non
         event(4, "dpc-test", "AWS::CloudFormation::Stack", "ROLLBACK_COMPLETE"),
     ]
     s3 = Stubber(service.s3)
-    s3.add_response("head_bucket", {}, {"Bucket": "dpc-assets-333333333333-eu-west-1"})
-    s3.add_response("put_object", {}, {"Bucket": ANY, "Key": ANY, "Body": ANY})
+    bucket = "dpc-assets-333333333333-eu-west-1"
+    s3.add_response("list_buckets", {"Buckets": [{"Name": bucket}]}, {"Prefix": bucket})
+    s3.add_response(
+        "put_object",
+        {},
+        {"Bucket": bucket, "Key": ANY, "Body": ANY, "ExpectedBucketOwner": "333333333333"},
+    )
     cloudformation = Stubber(service.cloudformation)
     cloudformation.add_client_error(
         "describe_stacks", "ValidationError", "Stack with id dpc-test does not exist"
@@ -145,3 +150,36 @@ def test_a_rollback_names_the_failing_resource_and_reason(tmp_path: Path) -> Non
     message = str(raised.value)
     assert "ROLLBACK_COMPLETE" in message
     assert "RunLog (AWS::DynamoDB::Table): Table already exists: RunLog" in message
+
+
+def _session_of(account: str) -> boto3.Session:
+    """Credentials of another account, as moto hands them out for an assumed role."""
+    credentials = boto3.client("sts", region_name=REGION).assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/squatter", RoleSessionName="squatter"
+    )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=REGION,
+    )
+
+
+def test_an_assets_bucket_created_first_by_another_account_is_refused(
+    moto_session: boto3.Session, tmp_path: Path
+) -> None:
+    # Given another account took the name of this account's assets bucket and opened it up
+    account = moto_session.client("sts").get_caller_identity()["Account"]
+    squatted = f"dpc-assets-{account}-{REGION}"
+    squatter = _session_of("999999999999").client("s3")
+    squatter.create_bucket(
+        Bucket=squatted, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    service = DeployService(
+        session=moto_session, region=REGION, tls_only_assets_bucket=False, poll_seconds=0
+    )
+    # When this account deploys, Then dpc refuses the bucket instead of uploading into it
+    with pytest.raises(DeployError, match=f"{squatted} .*another AWS account"):
+        service.deploy(_stack(tmp_path, TEMPLATE))
+    assert squatter.list_objects_v2(Bucket=squatted).get("KeyCount", 0) == 0
+    assert service.stack_status("dpc-test") is None
