@@ -49,31 +49,6 @@ from dpc.lambdas.tables import (
 )
 
 
-def suppress_lambda_defaults(function: lambda_.Function) -> None:
-    suppress(
-        function,
-        "AwsSolutions-IAM4",
-        "AWSLambdaBasicExecutionRole only lets the function write its own CloudWatch logs; "
-        "it is the AWS-maintained minimum for a Lambda.",
-        findings=[
-            "Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
-        ],
-    )
-    suppress(
-        function,
-        "AwsSolutions-L1",
-        "dpc pins Python 3.12, the runtime its handlers and the Powertools layer are tested "
-        "with; it is a supported runtime.",
-    )
-    suppress(
-        function,
-        "AwsSolutions-IAM5",
-        "X-Ray tracing needs xray:PutTraceSegments/PutTelemetryRecords on '*' (the actions "
-        "support no resource-level permissions).",
-        findings=["Resource::*"],
-    )
-
-
 def route_rule_name(account: str) -> str:
     return f"dpc-route-to-{account}"
 
@@ -258,7 +233,6 @@ class TriggerManager(Construct):
                 )
             ],
         )
-        suppress_lambda_defaults(self.function)
         suppress(
             self.function,
             "AwsSolutions-IAM5",
@@ -487,7 +461,6 @@ class DependencyApi(Construct):
         )
         # The registry and the children's state it resets; never the run log.
         tables.grant_read_write(self.function, REGISTRY_TABLES)
-        suppress_lambda_defaults(self.function)
         suppress(
             self.function,
             "AwsSolutions-IAM5",
@@ -545,8 +518,6 @@ class SlackApi(Construct):
             environment=tables.environment_for((SLACK_CHANNELS,)),
         )
         tables.grant_read_write(self.channel_publisher, (SLACK_CHANNELS,))
-        for function in (self.poster, self.channel_publisher):
-            suppress_lambda_defaults(function)
         self.api = SignedApi(
             self,
             "Api",

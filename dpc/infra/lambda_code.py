@@ -16,11 +16,13 @@ from functools import cache
 from pathlib import Path
 
 from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 import dpc
+from dpc.infra.nag import suppress
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 POWERTOOLS_LAYER_ARN = (
@@ -60,11 +62,21 @@ def dpc_function(
     environment: Mapping[str, str] | None = None,
     timeout: Duration | None = None,
 ) -> lambda_.Function:
-    """A dpc handler as a Lambda: Python 3.12, Powertools layer, X-Ray, bounded log retention."""
+    """A dpc handler as a Lambda: Python 3.12, Powertools layer, X-Ray, bounded log retention.
+
+    Its role is written out rather than AWSLambdaBasicExecutionRole, whose ``logs:*`` grant
+    covers every log group of the account: a function writes only its own."""
     log_group = logs.LogGroup(
         scope, f"{construct_id}Logs", retention=logs.RetentionDays.THREE_MONTHS
     )
-    return lambda_.Function(
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"dpc Lambda: {description}"[:1000],
+    )
+    log_group.grant_write(role)
+    function = lambda_.Function(
         scope,
         construct_id,
         runtime=RUNTIME,
@@ -81,4 +93,19 @@ def dpc_function(
             )
         ],
         log_group=log_group,
+        role=role,
     )
+    suppress(
+        function,
+        "AwsSolutions-L1",
+        "dpc pins Python 3.12, the runtime its handlers and the Powertools layer are tested "
+        "with; it is a supported runtime.",
+    )
+    suppress(
+        role,
+        "AwsSolutions-IAM5",
+        "X-Ray tracing needs xray:PutTraceSegments/PutTelemetryRecords on '*' (the actions "
+        "support no resource-level permissions).",
+        findings=["Resource::*"],
+    )
+    return function

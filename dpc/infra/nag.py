@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import cdk_nag
 from aws_cdk import Acknowledgment, App, Validations
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
 NAG_PACK = "AwsSolutions"
 
@@ -26,11 +26,16 @@ def suppress(
     construct: IConstruct, rule_id: str, reason: str, *, findings: Sequence[str] = ()
 ) -> None:
     """Acknowledge ``rule_id`` on ``construct`` and its children (only ``findings`` if given,
-    e.g. ``Resource::*`` for ``AwsSolutions-IAM5[Resource::*]``)."""
+    e.g. ``Resource::*`` for ``AwsSolutions-IAM5[Resource::*]``). A Lambda function's grants
+    land on its role, which dpc builds beside the function: the role is included."""
     ids = [f"{NAG_PACK}::{rule_id}[{finding}]" for finding in findings] or [
         f"{NAG_PACK}::{rule_id}"
     ]
-    Validations.of(construct).acknowledge(*(Acknowledgment(id=i, reason=reason) for i in ids))
+    acknowledgments = [Acknowledgment(id=i, reason=reason) for i in ids]
+    Validations.of(construct).acknowledge(*acknowledgments)
+    role = getattr(construct, "role", None)
+    if isinstance(role, Construct) and role.node.scope is not construct:
+        Validations.of(role).acknowledge(*acknowledgments)
 
 
 def findings_from_report(assembly_dir: str) -> list[str]:

@@ -24,7 +24,7 @@ from dpc.infra.alarms import (
     bound_async_retries,
     dead_letter_queue,
 )
-from dpc.infra.central import CentralBus, CentralTables, suppress_lambda_defaults
+from dpc.infra.central import CentralBus, CentralTables
 from dpc.infra.lambda_code import dpc_function
 from dpc.lambdas.tables import OUTBOX_INDEX, TRIGGER_STATE
 
@@ -68,7 +68,6 @@ class OutboxSweep(Construct):
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[state_table.table_arn])
         )
         central_bus.bus.grant_put_events_to(self.function)
-        suppress_lambda_defaults(self.function)
         self.rule = events.Rule(
             self,
             ids.OUTBOX_SWEEP_SCHEDULE,

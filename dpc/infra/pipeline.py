@@ -64,7 +64,6 @@ from dpc.infra.alarms import (
     bound_async_retries,
     dead_letter_queue,
 )
-from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.infra.user import artifacts_bucket_name
@@ -473,7 +472,6 @@ class PipelineStarter(Construct):
         self.function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
         )
-        suppress_lambda_defaults(self.function)
         suppress(
             self.function,
             "AwsSolutions-IAM5",
@@ -682,7 +680,6 @@ class PipelineNotifications(Construct):
                     "Channels": slack_channels,
                 },
             )
-        suppress_lambda_defaults(self.tracker)
         suppress(
             self.tracker,
             "AwsSolutions-IAM5",

@@ -25,7 +25,6 @@ from dpc.infra.alarms import (
     bound_async_retries,
     dead_letter_queue,
 )
-from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.lambdas import status_sweeper
@@ -58,7 +57,6 @@ class StatusSweeper(Construct):
                 sid="PutOnCentralBus", actions=["events:PutEvents"], resources=[central_bus_arn]
             )
         )
-        suppress_lambda_defaults(self.function)
         state_machines = (
             f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:stateMachine:"
             f"{constants.STATE_MACHINE_PREFIX}*"

@@ -17,7 +17,6 @@ from constructs import Construct
 from dpc import constants, naming
 from dpc.infra import ids
 from dpc.infra.alarms import OperatorAlarms, OperatorTopic, dead_letter_queue
-from dpc.infra.central import suppress_lambda_defaults
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
 from dpc.infra.sweeper import StatusSweeper
@@ -317,7 +316,6 @@ class RegistrationProvider(Construct):
                 ],
             )
         )
-        suppress_lambda_defaults(self.function)
         suppress(
             self.function,
             "AwsSolutions-IAM5",

@@ -90,6 +90,8 @@ def test_the_sweeper_may_read_dpc_executions_and_put_on_the_central_bus_only(
         if {"Ref": role} not in policy.get("Roles", []):
             continue
         for action in as_list(statement["Action"]):
+            if action.startswith("logs:"):  # its own log group: tests/infra/test_lambda_roles.py
+                continue
             granted.setdefault(action, []).extend(render(as_list(statement["Resource"])))
     states = "arn:aws:states:eu-west-1:333333333333"
     assert granted["states:ListStateMachines"] == ["*"]
