@@ -22,6 +22,9 @@ OUTBOX_LEASE_SECONDS = 3 * TRIGGER_MANAGER_TIMEOUT_SECONDS
 plus a margin for clock skew between Lambda hosts and the publish after the last write."""
 STATE_MACHINE_PREFIX = "dpc-"
 """Every dpc state machine's name starts with this, so the export rule can match only them."""
+TAG_PIPELINE = "dpc:pipeline"
+"""Every resource of a pipeline stack, and its EMR clusters: the state machine may act on
+clusters carrying its own pipeline's tag only."""
 TAG_PERIOD_UNIT = "dpc:period-unit"
 TAG_PERIOD_OFFSET_SECONDS = "dpc:period-offset-seconds"
 """Tags on a pipeline's state machine: `dpc run NAME` reads the period from them (§5b)."""

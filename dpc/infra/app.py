@@ -42,7 +42,7 @@ class Synthesis:
 
 def synthesizer() -> cdk.IStackSynthesizer:
     return cdk.CliCredentialsStackSynthesizer(
-        file_assets_bucket_name=ids.ASSETS_BUCKET_NAME, bucket_prefix="assets/"
+        file_assets_bucket_name=ids.ASSETS_BUCKET_NAME, bucket_prefix=ids.ASSETS_PREFIX
     )
 
 

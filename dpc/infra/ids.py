@@ -13,6 +13,23 @@ PIPELINE_STACK_PREFIX = "dpc-pipeline-"
 
 # Assets: the bucket the deploy service ensures before publishing (no CDK bootstrap).
 ASSETS_BUCKET_NAME = "dpc-assets-${AWS::AccountId}-${AWS::Region}"
+ASSETS_PREFIX = "assets/"
+"""Where the account-level stacks' assets go in the assets bucket."""
+
+
+def pipeline_assets_prefix(pipeline_name: str) -> str:
+    """A pipeline's own assets (step scripts, Lambda code): the only ones its cluster reads."""
+    return f"{ASSETS_PREFIX}pipelines/{pipeline_name}/"
+
+
+def pipeline_artifacts_prefixes(pipeline_name: str) -> tuple[str, str]:
+    """Where a pipeline's cluster may write in the artifacts bucket: its outputs, its logs."""
+    return (f"pipelines/{pipeline_name}/", f"logs/emr/{pipeline_name}/")
+
+
+EMR_INSTANCE_ROLE_PATH = "/dpc/emr-instance/"
+"""Every pipeline has its own cluster role, under this path: the account's EMR service role
+may pass exactly these roles to EC2."""
 ARTIFACTS_BUCKET_NAME_PREFIX = "dpc-artifacts"
 """The user stack's artifacts-and-logs bucket is ``dpc-artifacts-<account>-<region>``."""
 
@@ -32,10 +49,7 @@ OUTPUT_SLACK_API_URL = "SlackApiUrl"
 
 # Fixed IAM names, so pipeline stacks can pass them without an import.
 EMR_SERVICE_ROLE_NAME = "dpc-emr-service-role"
-EMR_INSTANCE_ROLE_NAME = "dpc-emr-instance-role"
 EMR_AUTOSCALING_ROLE_NAME = "dpc-emr-autoscaling-role"
-EMR_INSTANCE_PROFILE_NAME = EMR_INSTANCE_ROLE_NAME
-"""EMR passes the role by the profile's name, so the two names are the same."""
 
 # Construct ids (PascalCase): central stack
 CENTRAL_BUS = "CentralBus"

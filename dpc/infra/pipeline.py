@@ -41,7 +41,16 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from aws_cdk import Aws, CustomResource, Duration, Fn, RemovalPolicy, Stack, Tags
+from aws_cdk import (
+    Aws,
+    CliCredentialsStackSynthesizer,
+    CustomResource,
+    Duration,
+    Fn,
+    RemovalPolicy,
+    Stack,
+    Tags,
+)
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -66,7 +75,7 @@ from dpc.infra.alarms import (
 )
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
-from dpc.infra.user import artifacts_bucket_name
+from dpc.infra.user import artifacts_bucket_name, assets_bucket_name
 from dpc.spec.model import Pipeline, Step
 from dpc.triggers.codec import condition_to_json
 
@@ -169,6 +178,84 @@ def emr_step(
 DEFAULT_STEP_TASKS: Mapping[str, StepTask] = {"spark": spark_step, "shell": shell_step}
 
 
+class PipelineClusterRole(Construct):
+    """The role (and instance profile) of this pipeline's cluster nodes: they read this
+    pipeline's scripts only and write only under its own prefixes, in this account's
+    buckets only (``s3:ResourceAccount``: a bucket of the same name elsewhere is refused)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, pipeline_name: str) -> None:
+        super().__init__(scope, construct_id)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            path=ids.EMR_INSTANCE_ROLE_PATH,
+            description=f"dpc pipeline {pipeline_name}: its EMR cluster nodes",
+        )
+        own_account = {"StringEquals": {"s3:ResourceAccount": Aws.ACCOUNT_ID}}
+        assets = f"arn:{Aws.PARTITION}:s3:::{assets_bucket_name()}"
+        artifacts = f"arn:{Aws.PARTITION}:s3:::{artifacts_bucket_name()}"
+        scripts = ids.pipeline_assets_prefix(pipeline_name)
+        writes = ids.pipeline_artifacts_prefixes(pipeline_name)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOwnStepScripts",
+                actions=["s3:GetObject"],
+                resources=[f"{assets}/{scripts}*"],
+                conditions=own_account,
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnOutputsAndLogs",
+                actions=["s3:GetObject", "s3:PutObject"],
+                resources=[f"{artifacts}/{prefix}*" for prefix in writes],
+                conditions=own_account,
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListOwnPrefixes",
+                actions=["s3:ListBucket"],
+                resources=[assets, artifacts],
+                conditions={
+                    **own_account,
+                    "StringLike": {"s3:prefix": [f"{p}*" for p in (scripts, *writes)]},
+                },
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadEmrScriptRunner",
+                actions=["s3:GetObject"],
+                resources=[f"arn:{Aws.PARTITION}:s3:::{Aws.REGION}.elasticmapreduce/libs/*"],
+            )
+        )
+        # EMR names the cluster role by its instance profile: the two names are the same.
+        self.profile = iam.CfnInstanceProfile(
+            self,
+            "InstanceProfile",
+            instance_profile_name=self.role.role_name,
+            path=ids.EMR_INSTANCE_ROLE_PATH,
+            roles=[self.role.role_name],
+        )
+        suppress(
+            self.role,
+            "AwsSolutions-IAM5",
+            "Script keys are content hashes and output keys run ids, unknown at deploy time: "
+            "the grants end at this pipeline's own prefixes; shell steps read EMR's "
+            "script-runner.jar from the AWS-owned <region>.elasticmapreduce/libs/.",
+            findings=[
+                f"Resource::arn:<AWS::Partition>:s3:::dpc-assets-<AWS::AccountId>-<AWS::Region>/{scripts}*",
+                *(
+                    f"Resource::arn:<AWS::Partition>:s3:::dpc-artifacts-<AWS::AccountId>-<AWS::Region>/{prefix}*"
+                    for prefix in writes
+                ),
+                "Resource::arn:<AWS::Partition>:s3:::<AWS::Region>.elasticmapreduce/libs/*",
+            ],
+        )
+
+
 class PipelineStateMachine(Construct):
     """create cluster → steps in order → terminate; every failure terminates, then fails.
 
@@ -190,8 +277,9 @@ class PipelineStateMachine(Construct):
         service_role = iam.Role.from_role_name(
             self, "EmrServiceRole", ids.EMR_SERVICE_ROLE_NAME, mutable=False
         )
+        self.cluster_role = PipelineClusterRole(self, "ClusterRole", pipeline_name=name)
         instance_role = iam.Role.from_role_name(
-            self, "EmrInstanceRole", ids.EMR_INSTANCE_ROLE_NAME, mutable=False
+            self, "ClusterRoleAsBuilt", self.cluster_role.role.role_name, mutable=False
         )
         autoscaling_role = iam.Role.from_role_name(
             self, "EmrAutoScalingRole", ids.EMR_AUTOSCALING_ROLE_NAME, mutable=False
@@ -207,7 +295,7 @@ class PipelineStateMachine(Construct):
             service_role=service_role,
             cluster_role=instance_role,
             auto_scaling_role=autoscaling_role,
-            log_uri=f"s3://{artifacts_bucket_name()}/logs/emr/{name}/",
+            log_uri=f"s3://{artifacts_bucket_name()}/{ids.pipeline_artifacts_prefixes(name)[1]}",
             visible_to_all_users=True,
             auto_termination_policy_idle_timeout=CLUSTER_IDLE_TIMEOUT,
             instances=tasks.EmrCreateCluster.InstancesConfigProperty(
@@ -229,7 +317,7 @@ class PipelineStateMachine(Construct):
                     ),
                 ],
             ),
-            tags={"dpc:pipeline": name},
+            tags={constants.TAG_PIPELINE: name},
             result_path="$.cluster",
             integration_pattern=sfn.IntegrationPattern.RUN_JOB,
         )
@@ -300,14 +388,17 @@ class PipelineStateMachine(Construct):
         tail.next(terminate)
         terminate.next(sfn.Succeed(self, "Done", state_name="Done"))
 
+        # Kept when the pipeline is destroyed (its runs' history); the stack id in the name
+        # lets the pipeline be deployed again beside the retained group.
+        stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            log_group_name=f"/aws/vendedlogs/states/{state_machine_name(name)}",
+            log_group_name=f"/aws/vendedlogs/states/{state_machine_name(name)}-{stack_uuid}",
             retention=logs.RetentionDays.THREE_MONTHS,
-            removal_policy=RemovalPolicy.DESTROY,
+            removal_policy=RemovalPolicy.RETAIN,
         )
-        self.role = self._role(name)
+        self.role = self._role(name, self.cluster_role.role)
         self.state_machine = sfn.StateMachine(
             self,
             "Resource",
@@ -324,6 +415,7 @@ class PipelineStateMachine(Construct):
             comment=pipeline.description or f"dpc pipeline {name}",
         )
         self.state_machine.node.add_dependency(self.role)
+        self.state_machine.node.add_dependency(self.cluster_role)
         suppress(
             self.role,
             "AwsSolutions-IAM5",
@@ -352,9 +444,11 @@ class PipelineStateMachine(Construct):
             ],
         )
 
-    def _role(self, name: str) -> iam.Role:
+    def _role(self, name: str, cluster_role: iam.IRole) -> iam.Role:
         """The state machine's role, written out: CDK's EMR tasks would grant cluster actions
         on '*', while only RunJobFlow (and X-Ray, log delivery) lack resource-level scoping.
+        Cluster actions need the pipeline's own tag (a pipeline cannot touch another's
+        cluster), and roles are passed to EMR and EC2 only.
         The role is handed to the state machine immutable, so nothing is added behind it."""
         arn = f"arn:{Aws.PARTITION}"
         clusters = f"{arn}:elasticmapreduce:{Aws.REGION}:{Aws.ACCOUNT_ID}:cluster/*"
@@ -364,14 +458,15 @@ class PipelineStateMachine(Construct):
         ]
         emr_roles = [
             f"{arn}:iam::{Aws.ACCOUNT_ID}:role/{role}"
-            for role in (
-                ids.EMR_SERVICE_ROLE_NAME,
-                ids.EMR_INSTANCE_ROLE_NAME,
-                ids.EMR_AUTOSCALING_ROLE_NAME,
-            )
-        ]
+            for role in (ids.EMR_SERVICE_ROLE_NAME, ids.EMR_AUTOSCALING_ROLE_NAME)
+        ] + [cluster_role.role_arn]
+        own_tag = f"elasticmapreduce:{{}}Tag/{constants.TAG_PIPELINE}"
         statements = [
-            iam.PolicyStatement(actions=["elasticmapreduce:RunJobFlow"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["elasticmapreduce:RunJobFlow"],
+                resources=["*"],
+                conditions={"StringEquals": {own_tag.format("Request"): name}},
+            ),
             iam.PolicyStatement(
                 actions=[
                     "elasticmapreduce:DescribeCluster",
@@ -382,8 +477,20 @@ class PipelineStateMachine(Construct):
                     "elasticmapreduce:CancelSteps",
                 ],
                 resources=[clusters],
+                conditions={"StringEquals": {own_tag.format("Resource"): name}},
             ),
-            iam.PolicyStatement(actions=["iam:PassRole"], resources=emr_roles),
+            iam.PolicyStatement(
+                actions=["iam:PassRole"],
+                resources=emr_roles,
+                conditions={
+                    "StringEquals": {
+                        "iam:PassedToService": [
+                            "elasticmapreduce.amazonaws.com",
+                            "ec2.amazonaws.com",
+                        ]
+                    }
+                },
+            ),
             iam.PolicyStatement(
                 actions=["iam:CreateServiceLinkedRole"],
                 resources=[
@@ -709,11 +816,19 @@ class PipelineStack(Stack):
         step_tasks: Mapping[str, StepTask] = DEFAULT_STEP_TASKS,
         **stack_options: object,
     ) -> None:
+        # The pipeline's assets under its own prefix: its cluster may read nothing else.
+        stack_options.setdefault(
+            "synthesizer",
+            CliCredentialsStackSynthesizer(
+                file_assets_bucket_name=ids.ASSETS_BUCKET_NAME,
+                bucket_prefix=ids.pipeline_assets_prefix(pipeline.name),
+            ),
+        )
         super().__init__(  # type: ignore[arg-type]
             scope, construct_id or pipeline_stack_name(pipeline.name), **stack_options
         )
         self.pipeline = pipeline
-        Tags.of(self).add("dpc:pipeline", pipeline.name)
+        Tags.of(self).add(constants.TAG_PIPELINE, pipeline.name)
         for key, value in pipeline.tags.items():
             Tags.of(self).add(key, value)
         self.scripts = StepScripts(self, ids.STEP_SCRIPTS, pipeline=pipeline)

@@ -169,69 +169,15 @@ class EmrNetwork(Construct):
 
 
 class EmrRoles(Construct):
-    """EMR's service role, the cluster's instance role/profile and the autoscaling role.
+    """EMR's service role and the autoscaling role, shared by the account's pipelines.
 
-    Fixed names (``dpc.infra.ids``), because every pipeline's state machine passes them.
+    Fixed names (``dpc.infra.ids``), because every pipeline's state machine passes them. The
+    cluster (instance) role is each pipeline's own (dpc.infra.pipeline), so a pipeline's
+    steps read only its scripts and write only its prefixes.
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, artifacts: s3.IBucket) -> None:
+    def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        self.instance_role = iam.Role(
-            self,
-            "InstanceRole",
-            role_name=ids.EMR_INSTANCE_ROLE_NAME,
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="dpc EMR cluster nodes: read step scripts, write outputs and logs",
-        )
-        assets_arn = f"arn:{Aws.PARTITION}:s3:::{assets_bucket_name()}"
-        self.instance_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadStepScripts",
-                actions=["s3:GetObject"],
-                resources=[f"{assets_arn}/*"],
-            )
-        )
-        self.instance_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteOutputsAndLogs",
-                actions=["s3:GetObject", "s3:PutObject"],
-                resources=[artifacts.arn_for_objects("*")],
-            )
-        )
-        self.instance_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadEmrScriptRunner",
-                actions=["s3:GetObject"],
-                resources=[f"arn:{Aws.PARTITION}:s3:::{Aws.REGION}.elasticmapreduce/libs/*"],
-            )
-        )
-        self.instance_role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListBuckets",
-                actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                resources=[assets_arn, artifacts.bucket_arn],
-            )
-        )
-        suppress(
-            self.instance_role,
-            "AwsSolutions-IAM5",
-            "Steps read any script under the dpc assets bucket and write outputs/logs under "
-            "the account's artifacts bucket: object keys are content hashes and run ids, "
-            "unknown when the account is set up; shell steps read EMR's script-runner.jar "
-            "from the AWS-owned <region>.elasticmapreduce/libs/.",
-            findings=[
-                f"Resource::<{Stack.of(self).resolve(artifacts.node.default_child.logical_id)}.Arn>/*",  # type: ignore[union-attr]
-                "Resource::arn:<AWS::Partition>:s3:::dpc-assets-<AWS::AccountId>-<AWS::Region>/*",
-                "Resource::arn:<AWS::Partition>:s3:::<AWS::Region>.elasticmapreduce/libs/*",
-            ],
-        )
-        iam.CfnInstanceProfile(
-            self,
-            "InstanceProfile",
-            instance_profile_name=ids.EMR_INSTANCE_PROFILE_NAME,
-            roles=[self.instance_role.role_name],
-        )
-
         self.service_role = iam.Role(
             self,
             "ServiceRole",
@@ -244,7 +190,25 @@ class EmrRoles(Construct):
             ],
             description="dpc EMR service role (acts only on resources tagged for EMR)",
         )
-        self.instance_role.grant_pass_role(self.service_role)
+        self.service_role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PassPipelineClusterRoles",
+                actions=["iam:PassRole"],
+                resources=[
+                    f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role{ids.EMR_INSTANCE_ROLE_PATH}*"
+                ],
+                conditions={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            )
+        )
+        suppress(
+            self.service_role,
+            "AwsSolutions-IAM5",
+            "Pipelines deployed later each bring their own cluster role under "
+            f"{ids.EMR_INSTANCE_ROLE_PATH}; EMR may pass exactly those, and only to EC2.",
+            findings=[
+                f"Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role{ids.EMR_INSTANCE_ROLE_PATH}*"
+            ],
+        )
         suppress(
             self.service_role,
             "AwsSolutions-IAM4",
@@ -370,7 +334,7 @@ class UserAccountStack(Stack):
             self, ids.ARTIFACTS_BUCKET, log_retention_days=log_retention_days
         )
         self.network = EmrNetwork(self, ids.EMR_NETWORK, flow_logs=self.artifacts.bucket)
-        self.emr_roles = EmrRoles(self, ids.EMR_ROLES, artifacts=self.artifacts.bucket)
+        self.emr_roles = EmrRoles(self, ids.EMR_ROLES)
         self.registration = RegistrationProvider(
             self,
             ids.REGISTRATION_PROVIDER,

@@ -68,12 +68,30 @@ def test_artifacts_bucket_is_private_encrypted_tls_only_and_expires_logs(
 
 
 def test_emr_roles_have_the_names_pipelines_pass(user_template: dict[str, Any]) -> None:
-    names = {
-        r["Properties"].get("RoleName") for r in resources(user_template, "AWS::IAM::Role").values()
-    }
-    assert {"dpc-emr-service-role", "dpc-emr-instance-role", "dpc-emr-autoscaling-role"} <= names
-    profile = only(user_template, "AWS::IAM::InstanceProfile")["Properties"]
-    assert profile["InstanceProfileName"] == "dpc-emr-instance-role"
+    roles = resources(user_template, "AWS::IAM::Role")
+    names = {r["Properties"].get("RoleName") for r in roles.values()}
+    assert {"dpc-emr-service-role", "dpc-emr-autoscaling-role"} <= names
+    # no account-wide cluster role: each pipeline brings its own (tests/infra/test_emr_security.py)
+    assert not resources(user_template, "AWS::IAM::InstanceProfile")
+    (service_id,) = [
+        i for i, r in roles.items() if r["Properties"].get("RoleName") == "dpc-emr-service-role"
+    ]
+    passes = [
+        render(s)
+        for logical_id, s in policy_statements(user_template)
+        if "iam:PassRole" in as_list(s["Action"])
+        and {"Ref": service_id}
+        in user_template["Resources"][logical_id]["Properties"].get("Roles", [])
+    ]
+    assert passes == [
+        {
+            "Sid": "PassPipelineClusterRoles",
+            "Action": "iam:PassRole",
+            "Effect": "Allow",
+            "Resource": f"arn:aws:iam::{ACCOUNT}:role/dpc/emr-instance/*",
+            "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+        }
+    ]
     assert len(resources(user_template, "AWS::EC2::SecurityGroup")) == 2
 
 
