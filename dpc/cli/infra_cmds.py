@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dpc.spec.model import Pipeline
 
 ACCOUNT_ID = re.compile(r"\d{12}")
+S3_ZIP = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.zip")
 ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 SANDBOX_VARIABLE = "DPC_SANDBOX"
@@ -445,6 +446,15 @@ def setup_user_account(
         ),
     ] = "",
     operator_email: OperatorEmailOption = None,
+    emr_tls_certificates: Annotated[
+        str,
+        typer.Option(
+            "--emr-tls-certificates",
+            help="s3://BUCKET/KEY.zip of this account: the PEM bundle (privateKey.pem, "
+            "certificateChain.pem, trustedCertificates.pem) EMR encrypts traffic between "
+            "nodes with. Default: a self-signed bundle dpc creates once in the assets bucket.",
+        ),
+    ] = "",
     dry_run: DryRunOption = False,
     out: OutOption = None,
     yes: YesOption = False,
@@ -463,11 +473,16 @@ def setup_user_account(
             "--api-url is required: the central dependency API's URL (DependencyApiUrl); "
             "`dpc setup-central-account` prints the filled-in setup-user-account command"
         )
+    if emr_tls_certificates and not S3_ZIP.fullmatch(emr_tls_certificates):
+        raise UsageError(
+            f"--emr-tls-certificates: {emr_tls_certificates} is not s3://BUCKET/KEY.zip"
+        )
     build_options = {
         "central_account": central_account,
         "api_url": api_url,
         "slack_api_url": slack_api_url,
         "operator_email": _operator_email(operator_email),
+        "emr_tls_certificates": emr_tls_certificates or None,
     }
     if dry_run:
         synthesis = _synth(synth_user_account, out or Path("cdk.out"), **build_options)
@@ -476,6 +491,10 @@ def setup_user_account(
     service = _service(profile, region)
     synthesis = _synth(synth_user_account, out, **build_options)
     _confirm(f"Deploy the dpc user-account stack to account {service.account}?", yes)
+    if not emr_tls_certificates:
+        from dpc.infra.emr_tls import ensure_tls_certificates
+
+        ensure_tls_certificates(service)
     _deploy(service, synthesis, as_json)
 
 

@@ -121,12 +121,14 @@ def synth_user_account(
     api_url: str = "",
     slack_api_url: str = "",
     operator_email: str | None = None,
+    emr_tls_certificates: str | None = None,
 ) -> Synthesis:
     app = new_app(outdir)
     UserAccountStack(
         app,
         central_account=central_account,
         operator_email=operator_email,
+        emr_tls_certificates=emr_tls_certificates,
         api_url=api_url,
         slack_api_url=slack_api_url,
         description="dpc user account: pipeline bus, export rule, artifacts, EMR plumbing",

@@ -27,6 +27,14 @@ def pipeline_artifacts_prefixes(pipeline_name: str) -> tuple[str, str]:
     return (f"pipelines/{pipeline_name}/", f"logs/emr/{pipeline_name}/")
 
 
+EMR_TLS_CERTIFICATES_KEY = "emr/tls-certificates.zip"
+"""The self-signed PEM bundle of EMR's in-transit encryption, in the assets bucket
+(dpc.infra.emr_tls), unless the team gives its own."""
+EMR_SECURITY_CONFIGURATION_NAME = "dpc-emr-encryption"
+"""Encryption at rest and in transit, for every dpc cluster of the account."""
+EXPORT_EMR_DISK_KEY = "dpc-emr-disk-key-arn"
+EXPORT_EMR_TLS_CERTIFICATES = "dpc-emr-tls-certificates-arn"
+
 EMR_INSTANCE_ROLE_PATH = "/dpc/emr-instance/"
 """Every pipeline has its own cluster role, under this path: the account's EMR service role
 may pass exactly these roles to EC2."""
@@ -35,7 +43,10 @@ ARTIFACTS_BUCKET_NAME_PREFIX = "dpc-artifacts"
 
 # Cross-stack exports of the user stack, imported by every pipeline stack.
 EXPORT_ARTIFACTS_BUCKET = "dpc-artifacts-bucket-name"
-EXPORT_EMR_SUBNET = "dpc-emr-subnet-id"
+EXPORT_EMR_PUBLIC_SUBNET = "dpc-emr-subnet-id"
+"""The public subnet (``cluster.network: public``); the name predates the private one."""
+EXPORT_EMR_PRIVATE_SUBNET = "dpc-emr-private-subnet-id"
+EXPORT_EMR_SERVICE_ACCESS_SG = "dpc-emr-service-access-security-group-id"
 EXPORT_EMR_MASTER_SG = "dpc-emr-master-security-group-id"
 EXPORT_EMR_CORE_SG = "dpc-emr-core-security-group-id"
 EXPORT_REGISTRATION_PROVIDER = "dpc-registration-provider-arn"
@@ -79,6 +90,7 @@ EXPORT_RULE = "ExportToCentralBus"
 ARTIFACTS_BUCKET = "ArtifactsBucket"
 EMR_NETWORK = "EmrNetwork"
 EMR_ROLES = "EmrRoles"
+EMR_ENCRYPTION = "EmrEncryption"
 REGISTRATION_PROVIDER = "RegistrationProvider"
 STATUS_SWEEPER = "StatusSweeper"
 STATUS_SWEEPER_DLQ_NAME = "dpc-status-sweeper-dlq"

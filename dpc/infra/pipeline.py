@@ -75,8 +75,8 @@ from dpc.infra.alarms import (
 )
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
-from dpc.infra.user import artifacts_bucket_name, assets_bucket_name
-from dpc.spec.model import Pipeline, Step
+from dpc.infra.user import DISK_KEY_USE, artifacts_bucket_name, assets_bucket_name
+from dpc.spec.model import ClusterNetwork, Pipeline, Step
 from dpc.triggers.codec import condition_to_json
 
 CLUSTER_IDLE_TIMEOUT = Duration.minutes(15)
@@ -178,6 +178,21 @@ def emr_step(
 DEFAULT_STEP_TASKS: Mapping[str, StepTask] = {"spark": spark_step, "shell": shell_step}
 
 
+def _network(network: ClusterNetwork) -> dict[str, str]:
+    """The cluster's subnet and EMR-managed security groups (from the user-account stack)."""
+    placement = {
+        "emr_managed_master_security_group": Fn.import_value(ids.EXPORT_EMR_MASTER_SG),
+        "emr_managed_slave_security_group": Fn.import_value(ids.EXPORT_EMR_CORE_SG),
+    }
+    if network == "public":
+        return {"ec2_subnet_id": Fn.import_value(ids.EXPORT_EMR_PUBLIC_SUBNET), **placement}
+    return {
+        "ec2_subnet_id": Fn.import_value(ids.EXPORT_EMR_PRIVATE_SUBNET),
+        "service_access_security_group": Fn.import_value(ids.EXPORT_EMR_SERVICE_ACCESS_SG),
+        **placement,
+    }
+
+
 class PipelineClusterRole(Construct):
     """The role (and instance profile) of this pipeline's cluster nodes: they read this
     pipeline's scripts only and write only under its own prefixes, in this account's
@@ -222,6 +237,21 @@ class PipelineClusterRole(Construct):
                     **own_account,
                     "StringLike": {"s3:prefix": [f"{p}*" for p in (scripts, *writes)]},
                 },
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTlsCertificates",
+                actions=["s3:GetObject"],
+                resources=[Fn.import_value(ids.EXPORT_EMR_TLS_CERTIFICATES)],
+                conditions=own_account,
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EncryptLocalDisks",
+                actions=list(DISK_KEY_USE),
+                resources=[Fn.import_value(ids.EXPORT_EMR_DISK_KEY)],
             )
         )
         self.role.add_to_policy(
@@ -297,11 +327,10 @@ class PipelineStateMachine(Construct):
             auto_scaling_role=autoscaling_role,
             log_uri=f"s3://{artifacts_bucket_name()}/{ids.pipeline_artifacts_prefixes(name)[1]}",
             visible_to_all_users=True,
+            security_configuration=ids.EMR_SECURITY_CONFIGURATION_NAME,
             auto_termination_policy_idle_timeout=CLUSTER_IDLE_TIMEOUT,
             instances=tasks.EmrCreateCluster.InstancesConfigProperty(
-                ec2_subnet_id=Fn.import_value(ids.EXPORT_EMR_SUBNET),
-                emr_managed_master_security_group=Fn.import_value(ids.EXPORT_EMR_MASTER_SG),
-                emr_managed_slave_security_group=Fn.import_value(ids.EXPORT_EMR_CORE_SG),
+                **_network(cluster.network),
                 instance_groups=[
                     tasks.EmrCreateCluster.InstanceGroupConfigProperty(
                         name="Primary",

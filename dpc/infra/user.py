@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aws_cdk import Aws, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_emr as emr
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -141,7 +143,10 @@ class ArtifactsBucket(Construct):
 
 
 class EmrNetwork(Construct):
-    """A small VPC with public subnets (no NAT to pay for) and the EMR-managed security groups."""
+    """A small VPC for EMR: private subnets without any route to the internet (where clusters
+    run by default; S3 through a free gateway endpoint), public subnets for pipelines that ask
+    for ``cluster.network: public`` (no NAT gateway to pay for), and the EMR-managed security
+    groups, including the service-access group EMR requires in a private subnet."""
 
     def __init__(self, scope: Construct, construct_id: str, *, flow_logs: s3.IBucket) -> None:
         super().__init__(scope, construct_id)
@@ -151,8 +156,14 @@ class EmrNetwork(Construct):
             max_azs=2,
             nat_gateways=0,
             subnet_configuration=[
-                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC)
+                ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC),
+                ec2.SubnetConfiguration(
+                    name="Private", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED
+                ),
             ],
+            gateway_endpoints={
+                "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3)
+            },
             flow_logs={
                 "FlowLogs": ec2.FlowLogOptions(
                     destination=ec2.FlowLogDestination.to_s3(flow_logs, "logs/vpc-flow/")
@@ -164,6 +175,13 @@ class EmrNetwork(Construct):
         )
         self.core = ec2.SecurityGroup(
             self, "Core", vpc=self.vpc, description="dpc EMR core nodes (rules managed by EMR)"
+        )
+        self.service_access = ec2.SecurityGroup(
+            self,
+            "ServiceAccess",
+            vpc=self.vpc,
+            description="dpc EMR service access in the private subnet (rules managed by EMR)",
+            allow_all_outbound=False,
         )
         Tags.of(self).add(*EMR_MANAGED_TAG)
 
@@ -245,6 +263,77 @@ class EmrRoles(Construct):
         )
 
 
+DISK_KEY_USE = (
+    "kms:Encrypt",
+    "kms:Decrypt",
+    "kms:ReEncryptFrom",
+    "kms:ReEncryptTo",
+    "kms:GenerateDataKey",
+    "kms:GenerateDataKeyWithoutPlaintext",
+    "kms:DescribeKey",
+)
+"""What EMR's nodes and service role do with the disk key (no wildcard actions)."""
+
+
+class EmrEncryption(Construct):
+    """The EMR security configuration every dpc cluster runs with: S3 data encrypted (SSE-S3),
+    local disks and EBS volumes with a KMS key of the account, traffic between nodes over TLS
+    with the PEM bundle at ``certificates`` (dpc.infra.emr_tls)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        service_role: iam.IRole,
+        certificates: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.disk_key = kms.Key(
+            self,
+            "DiskKey",
+            description="dpc: EMR local disk and EBS encryption",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # EMR attaches the encrypted EBS volumes with its service role (through grants).
+        self.disk_key.grant(
+            service_role, *DISK_KEY_USE, "kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"
+        )
+        self.certificates = certificates
+        self.configuration = emr.CfnSecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            name=ids.EMR_SECURITY_CONFIGURATION_NAME,
+            security_configuration={
+                "EncryptionConfiguration": {
+                    "EnableAtRestEncryption": True,
+                    "AtRestEncryptionConfiguration": {
+                        "S3EncryptionConfiguration": {"EncryptionMode": "SSE-S3"},
+                        "LocalDiskEncryptionConfiguration": {
+                            "EncryptionKeyProviderType": "AwsKms",
+                            "AwsKmsKey": self.disk_key.key_arn,
+                            "EnableEbsEncryption": True,
+                        },
+                    },
+                    "EnableInTransitEncryption": True,
+                    "InTransitEncryptionConfiguration": {
+                        "TLSCertificateConfiguration": {
+                            "CertificateProviderType": "PEM",
+                            "S3Object": certificates,
+                        }
+                    },
+                }
+            },
+        )
+
+
+def s3_uri_to_object_arn(uri: str) -> str:
+    """``s3://bucket/key`` → the object's ARN (for the cluster roles' read grant)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return f"arn:{Aws.PARTITION}:s3:::{bucket}/{key}"
+
+
 class RegistrationProvider(Construct):
     """The custom-resource provider pipeline stacks use to register with the central API."""
 
@@ -307,6 +396,7 @@ class UserAccountStack(Stack):
         slack_api_url: str = "",
         log_retention_days: int = 90,
         operator_email: str | None = None,
+        emr_tls_certificates: str | None = None,
         **stack_options: object,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)  # type: ignore[arg-type]
@@ -335,6 +425,13 @@ class UserAccountStack(Stack):
         )
         self.network = EmrNetwork(self, ids.EMR_NETWORK, flow_logs=self.artifacts.bucket)
         self.emr_roles = EmrRoles(self, ids.EMR_ROLES)
+        self.emr_encryption = EmrEncryption(
+            self,
+            ids.EMR_ENCRYPTION,
+            service_role=self.emr_roles.service_role,
+            certificates=emr_tls_certificates
+            or f"s3://{assets_bucket_name()}/{ids.EMR_TLS_CERTIFICATES_KEY}",
+        )
         self.registration = RegistrationProvider(
             self,
             ids.REGISTRATION_PROVIDER,
@@ -353,9 +450,13 @@ class UserAccountStack(Stack):
         exports = {
             ids.EXPORT_OPERATOR_TOPIC: self.operator_topic.topic.topic_arn,
             ids.EXPORT_ARTIFACTS_BUCKET: self.artifacts.bucket.bucket_name,
-            ids.EXPORT_EMR_SUBNET: self.network.vpc.public_subnets[0].subnet_id,
+            ids.EXPORT_EMR_PUBLIC_SUBNET: self.network.vpc.public_subnets[0].subnet_id,
+            ids.EXPORT_EMR_PRIVATE_SUBNET: self.network.vpc.isolated_subnets[0].subnet_id,
             ids.EXPORT_EMR_MASTER_SG: self.network.master.security_group_id,
             ids.EXPORT_EMR_CORE_SG: self.network.core.security_group_id,
+            ids.EXPORT_EMR_SERVICE_ACCESS_SG: self.network.service_access.security_group_id,
+            ids.EXPORT_EMR_DISK_KEY: self.emr_encryption.disk_key.key_arn,
+            ids.EXPORT_EMR_TLS_CERTIFICATES: s3_uri_to_object_arn(self.emr_encryption.certificates),
             ids.EXPORT_REGISTRATION_PROVIDER: self.registration.function.function_arn,
             ids.EXPORT_SLACK_API_URL: slack_api_url_parameter.value_as_string,
             ids.EXPORT_CENTRAL_ACCOUNT: central_account,

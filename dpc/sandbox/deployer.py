@@ -123,6 +123,9 @@ def setup_user(
         api_url=urls.get(DEPENDENCY_API_NAME, ""),
         slack_api_url=urls.get(SLACK_API_NAME, ""),
     )
+    from dpc.infra.emr_tls import ensure_tls_certificates
+
+    ensure_tls_certificates(_service(sandbox, account))
     _deploy(sandbox, account, synthesis, timings)
 
 

@@ -24,6 +24,7 @@ from dpc.spec.errors import Finding, SpecError
 from dpc.spec.model import (
     Channel,
     Cluster,
+    ClusterNetwork,
     InstanceGroup,
     Notifications,
     NotificationTarget,
@@ -177,6 +178,7 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
             release=cluster.get("release", default_cluster.release),
             master=_group(cluster.get("master"), default_cluster.master),
             core=_group(cluster.get("core"), default_cluster.core),
+            network=cast(ClusterNetwork, cluster.get("network", default_cluster.network)),
         ),
         steps=tuple(
             Step(

@@ -15,6 +15,7 @@ from dpc.triggers.periods import PeriodSpec
 StepType = Literal["spark", "shell"]
 Channel = Literal["SLACK", "EMAIL", "OPSGENIE", "WEBHOOK"]
 NotificationType = Literal["FULL_EXECUTION", "ON_FAILURE", "ON_FINISH"]
+ClusterNetwork = Literal["private", "public"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class Cluster:
     release: str = "emr-7.5.0"
     master: InstanceGroup = InstanceGroup("m5.xlarge", 1)
     core: InstanceGroup = InstanceGroup("m5.xlarge", 2)
+    network: ClusterNetwork = "private"
+    """``private``: no route to the internet (S3 through the VPC's gateway endpoint)."""
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ def test_emr_roles_have_the_names_pipelines_pass(user_template: dict[str, Any]) 
             "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
         }
     ]
-    assert len(resources(user_template, "AWS::EC2::SecurityGroup")) == 2
+    assert len(resources(user_template, "AWS::EC2::SecurityGroup")) == 3  # + service access
 
 
 def test_exports_every_value_pipeline_stacks_import(user_template: dict[str, Any]) -> None:
@@ -100,8 +100,12 @@ def test_exports_every_value_pipeline_stacks_import(user_template: dict[str, Any
     assert exported == {
         "dpc-artifacts-bucket-name",
         "dpc-emr-subnet-id",
+        "dpc-emr-private-subnet-id",
         "dpc-emr-master-security-group-id",
         "dpc-emr-core-security-group-id",
+        "dpc-emr-service-access-security-group-id",
+        "dpc-emr-disk-key-arn",
+        "dpc-emr-tls-certificates-arn",
         "dpc-registration-provider-arn",
         "dpc-slack-api-url",
         "dpc-central-account",

@@ -94,6 +94,15 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
     assert result.exit_code == 0, result.output
     export_rule = team.client("events").describe_rule(Name="export-events-to-central-bus")
     assert "dpc-" in export_rule["EventPattern"]
+    # with the PEM bundle of EMR's in-transit encryption, created once and then kept
+    assets = f"dpc-assets-{ACCOUNT_C}-{REGION}"
+    bundle = team.client("s3").get_object(Bucket=assets, Key="emr/tls-certificates.zip")
+    assert bundle["ServerSideEncryption"] == "AES256"
+    names = zipfile.ZipFile(io.BytesIO(bundle["Body"].read())).namelist()
+    assert sorted(names) == ["certificateChain.pem", "privateKey.pem", "trustedCertificates.pem"]
+    assert dpc(*SETUP_USER).exit_code == 0
+    again = team.client("s3").head_object(Bucket=assets, Key="emr/tls-certificates.zip")
+    assert again["ETag"] == bundle["ETag"]
 
     # When pipeline-x is deployed
     project = tmp_path / "pipeline-x"
@@ -151,7 +160,9 @@ def test_lambda_asset_holds_the_handlers_and_nothing_of_the_cli(
     s3 = team.client("s3")
     bucket = f"dpc-assets-{ACCOUNT_C}-{REGION}"
     zips = [
-        o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"] if o["Key"].endswith(".zip")
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="assets/")["Contents"]
+        if o["Key"].endswith(".zip")
     ]
     (key,) = zips
     names = zipfile.ZipFile(
@@ -264,6 +275,22 @@ def test_setup_user_account_without_the_api_url_is_refused_before_any_aws_call(
     assert "--api-url" in result.output and "dpc setup-central-account" in result.output
     assert "Traceback" not in result.output
     assert stack_names(team) == set()
+
+
+def test_a_teams_own_emr_certificates_replace_the_self_signed_bundle(tmp_path: Path) -> None:
+    own = "s3://team-pki-333333333333/emr/bundle.zip"
+    options = ("setup-user-account", "--central-account", CENTRAL, "--dry-run", "-o", str(tmp_path))
+    assert dpc(*options, "--emr-tls-certificates", "team-pki/bundle.zip").exit_code == 2
+    result = dpc(*options, "--emr-tls-certificates", own)
+    assert result.exit_code == 0, result.output
+    template = json.loads((tmp_path / "dpc-user-account.template.json").read_text())
+    (configuration,) = [
+        r["Properties"]["SecurityConfiguration"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::EMR::SecurityConfiguration"
+    ]
+    tls = configuration["EncryptionConfiguration"]["InTransitEncryptionConfiguration"]
+    assert tls["TLSCertificateConfiguration"]["S3Object"] == own
 
 
 def test_setup_user_account_dry_run_needs_no_api_url(tmp_path: Path) -> None:
