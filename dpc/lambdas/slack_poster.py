@@ -21,6 +21,13 @@ from the runtime and layer), and the two behaviours that matter here — waiting
 explicit lines rather than SDK retry handlers to configure. ``DPC_SLACK_BASE_URL`` points
 it at another Slack-compatible endpoint (the sandbox's and the tests' fake Slack).
 
+Every message's text comes from a user account (the execution tracker composes it there from
+pipeline and step names, errors and causes), so the poster treats it as untrusted: it escapes
+``&``, ``<`` and ``>`` as Slack's formatting rules ask before posting. Otherwise any admitted
+account could ping a whole channel (``<!channel>``, ``<@U…>``) or disguise a link
+(``<https://…|runbook>``). dpc adds no mentions or markup links of its own; plain URLs (the
+console link) stay clickable, as Slack links them itself.
+
 Failures are per channel: a missing or archived channel is logged with its name and the
 other channels still get the message. A rejected token (revoked, invalid) is re-read once
 from Secrets Manager — it may just have been replaced — and otherwise logged as what to fix.
@@ -207,7 +214,7 @@ class SlackPoster:
         except ApiError as error:
             logger.error("message refused", extra={"status": error.status, "reason": str(error)})
             return response(error.status, {"message": str(error)})
-        posted, failed = self.post(execution, channels, text)
+        posted, failed = self.post(execution, channels, escape(text))
         status = 200 if not failed else 502
         return response(status, {"posted": posted, "failed": failed})
 
@@ -330,6 +337,12 @@ class SlackPoster:
                 ":ts": {"S": posted.ts},
             },
         )
+
+
+def escape(text: str) -> str:
+    """Text as Slack shows it literally: its control sequences (mentions, links, channel
+    references) all start with ``<``, and ``&`` must go first so entities stay literal too."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _account_of(execution_arn: str) -> str | None:
