@@ -28,6 +28,11 @@ account could ping a whole channel (``<!channel>``, ``<@U…>``) or disguise a l
 (``<https://…|runbook>``). dpc adds no mentions or markup links of its own; plain URLs (the
 console link) stay clickable, as Slack links them itself.
 
+A pipeline's registered channels are also checked against their owners
+(dpc.lambdas.slack_channels) before each message, one BatchGetItem: registration already
+refuses another account's channel, but a registration from before channels had owners, or
+one the central allow-list has since excluded, must not keep writing into it.
+
 Failures are per channel: a missing or archived channel is logged with its name and the
 other channels still get the message. A rejected token (revoked, invalid) is re-read once
 from Secrets Manager — it may just have been replaced — and otherwise logged as what to fix.
@@ -53,6 +58,7 @@ from botocore.exceptions import ClientError
 from dpc import constants
 from dpc.lambdas.apigw import ApiError, ApiRequest, response
 from dpc.lambdas.clients import client
+from dpc.lambdas.slack_channels import Owners, channel_name, parse_owners, read_claims, refusal
 
 logger = Logger(service="dpc-slack-poster")
 
@@ -179,6 +185,8 @@ class Settings:
     threads_table: str
     token_secret_id: str
     slack_base_url: str
+    channel_owners: Owners = field(default_factory=dict)
+    """The central config's allow-list (dpc.lambdas.slack_channels)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -187,6 +195,7 @@ class Settings:
             threads_table=env[constants.ENV_SLACK_THREADS_TABLE],
             token_secret_id=env[constants.ENV_SLACK_TOKEN_SECRET],
             slack_base_url=env.get(constants.ENV_SLACK_BASE_URL) or DEFAULT_SLACK_BASE_URL,
+            channel_owners=parse_owners(env.get(constants.ENV_SLACK_CHANNEL_OWNERS)),
         )
 
 
@@ -226,7 +235,28 @@ class SlackPoster:
         channels = [c["S"] for c in (item or {}).get("channels", {}).get("L", [])]
         if not channels:
             raise ApiError(404, f"no Slack channels are registered for {key}")
-        return channels
+        return self._owned(channels, account)
+
+    def _owned(self, channels: list[str], account: str) -> list[str]:
+        """The channels ``account`` may still post to; a 403 when that is none of them."""
+        names: dict[str, str] = {}
+        refused: dict[str, str] = {}
+        for channel in channels:
+            try:
+                names[channel] = channel_name(channel)
+            except ApiError as error:  # a Slack id registered before ids were refused
+                refused[channel] = str(error)
+        claims = read_claims(self.dynamodb, self.settings.channels_table, names.values())
+        for channel, name in names.items():
+            why = refusal(name, account, self.settings.channel_owners, claims[name])
+            if why is not None:
+                refused[channel] = why
+        for why in refused.values():
+            logger.error(f"message not posted: {why}")
+        allowed = [c for c in channels if c not in refused]
+        if not allowed:
+            raise ApiError(403, "; ".join(refused.values()))
+        return allowed
 
     def post(
         self, execution: str, channels: list[str], text: str
