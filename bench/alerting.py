@@ -87,7 +87,9 @@ def run(kind: str, slack_url: str, slack_calls: Counter[str]) -> dict[str, float
         dynamodb.create_table(**create_table_request(SLACK_THREADS, "threads"))
         secret = secrets.create_secret(Name="dpc/slack-token", SecretString="xoxb-bench")["ARN"]
         topic = sns.create_topic(Name="dpc-searches-notifications")["TopicArn"]
-        ChannelPublisher("channels", dynamodb).put(f"searches@{ACCOUNT}", ["alerts", "team-b"])
+        ChannelPublisher("channels", dynamodb).put(
+            f"searches@{ACCOUNT}", ACCOUNT, ["alerts", "team-b"]
+        )
 
         requests: Counter[str] = Counter()
         count_requests([dynamodb, secrets, sns], requests)

@@ -357,6 +357,34 @@ def destroy(
     err.print(f"[green]✓ {result.stack_name}: {result.status}[/]")
 
 
+def _slack_channel_owners(options: list[str] | None) -> dict[str, list[str]]:
+    """``--slack-channel CHANNEL=ACCOUNT[,ACCOUNT]`` (repeatable) → channel → accounts."""
+    from dpc.lambdas.apigw import ApiError
+    from dpc.lambdas.slack_channels import channel_name
+
+    owners: dict[str, list[str]] = {}
+    for option in options or []:
+        channel, _, listed = option.partition("=")
+        channel = channel.strip().removeprefix("#")
+        accounts = [a.strip() for a in listed.split(",") if a.strip()]
+        if not channel or not accounts:
+            raise UsageError(
+                f"--slack-channel: {option} is not CHANNEL=ACCOUNT[,ACCOUNT] "
+                "(e.g. --slack-channel data-alerts=111111111111,222222222222)"
+            )
+        bad = [a for a in accounts if not ACCOUNT_ID.fullmatch(a)]
+        if bad:
+            raise UsageError(f"--slack-channel: {', '.join(bad)} is not a 12-digit AWS account id")
+        try:
+            name = channel_name(channel)
+        except ApiError as error:
+            raise UsageError(f"--slack-channel: {error}") from None
+        if name in owners:
+            raise UsageError(f"--slack-channel: {channel} is given twice; list its accounts once")
+        owners[name] = accounts
+    return owners
+
+
 def _operator_email(address: str | None) -> str | None:
     if address is not None and not EMAIL.fullmatch(address):
         raise UsageError(f"--operator-email: {address} is not an e-mail address")
@@ -376,6 +404,15 @@ def setup_central_account(
         ),
     ] = None,
     operator_email: OperatorEmailOption = None,
+    slack_channel: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--slack-channel",
+            metavar="CHANNEL=ACCOUNT[,ACCOUNT]",
+            help="Reserve a Slack channel for these accounts (repeatable). Without it a channel "
+            "belongs to the first account whose pipeline registers it.",
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     out: OutOption = None,
     yes: YesOption = False,
@@ -402,6 +439,7 @@ def setup_central_account(
         "user_accounts": user_accounts,
         "organization_id": org_id,
         "operator_email": _operator_email(operator_email),
+        "slack_channel_owners": _slack_channel_owners(slack_channel),
     }
     if dry_run:
         _show_plan(

@@ -11,7 +11,7 @@ Stacks are environment-agnostic (account and region are ``AWS::AccountId`` /
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +102,7 @@ def synth_central(
     user_accounts: Sequence[str] = (),
     organization_id: str | None = None,
     operator_email: str | None = None,
+    slack_channel_owners: Mapping[str, Sequence[str]] | None = None,
 ) -> Synthesis:
     app = new_app(outdir)
     CentralStack(
@@ -109,6 +110,7 @@ def synth_central(
         user_accounts=user_accounts,
         organization_id=organization_id,
         operator_email=operator_email,
+        slack_channel_owners=slack_channel_owners,
         description="dpc central account: central bus, trigger manager, registry",
     )
     return synthesize(app)

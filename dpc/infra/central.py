@@ -8,7 +8,8 @@ CloudFormation can deploy (DESIGN §8).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Aws, CfnOutput, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_apigateway as apigw
@@ -34,6 +35,8 @@ from dpc.infra.alarms import (
 )
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
+from dpc.lambdas.apigw import ApiError
+from dpc.lambdas.slack_channels import channel_name
 from dpc.lambdas.tables import (
     CENTRAL_TABLES,
     DEPENDENCIES,
@@ -482,7 +485,13 @@ class DependencyApi(Construct):
 
 class SlackApi(Construct):
     """The Slack API: ``POST /messages`` → Slack poster (token from Secrets Manager),
-    ``PUT``/``DELETE /channels/{account}/{name}`` → Slack-channel publisher."""
+    ``PUT``/``DELETE /channels/{account}/{name}`` → Slack-channel publisher.
+
+    ``channel_owners`` is the central config's allow-list (channel → accounts), which wins
+    over first-come ownership of a channel (dpc.lambdas.slack_channels); both functions get
+    it, the publisher to refuse registrations and the poster to stop messages at once when
+    the data-platform team changes it.
+    """
 
     def __init__(
         self,
@@ -493,8 +502,14 @@ class SlackApi(Construct):
         token: secretsmanager.ISecret,
         user_accounts: Sequence[str],
         organization_id: str | None,
+        channel_owners: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
+        owners = (
+            {constants.ENV_SLACK_CHANNEL_OWNERS: _owners_json(channel_owners)}
+            if channel_owners
+            else {}
+        )
         self.poster = dpc_function(
             self,
             "Poster",
@@ -503,6 +518,7 @@ class SlackApi(Construct):
             environment={
                 **tables.environment_for(SLACK_TABLES),
                 constants.ENV_SLACK_TOKEN_SECRET: token.secret_arn,
+                **owners,
             },
         )
         # The poster only looks channels up (the channel publisher writes them); it keeps
@@ -515,8 +531,9 @@ class SlackApi(Construct):
             "ChannelPublisher",
             handler="dpc.lambdas.slack_channel_publisher.handler",
             description="dpc: registers the Slack channels of a pipeline",
-            environment=tables.environment_for((SLACK_CHANNELS,)),
+            environment={**tables.environment_for((SLACK_CHANNELS,)), **owners},
         )
+        # Pipelines' channel lists and channels' owners, changed in one transaction.
         tables.grant_read_write(self.channel_publisher, (SLACK_CHANNELS,))
         self.api = SignedApi(
             self,
@@ -531,6 +548,20 @@ class SlackApi(Construct):
             organization_id=organization_id,
         )
         self.url = self.api.url
+
+
+def _owners_json(channel_owners: Mapping[str, Sequence[str]]) -> str:
+    """The allow-list as the functions read it, with each channel as ownership names it."""
+    owners: dict[str, list[str]] = {}
+    for channel, accounts in channel_owners.items():
+        try:
+            name = channel_name(channel)
+        except ApiError as error:
+            raise ValueError(str(error)) from None
+        if not accounts or not all(a.isdigit() and len(a) == 12 for a in accounts):
+            raise ValueError(f"Slack channel {channel}: owners must be 12-digit account ids")
+        owners[name] = sorted({*owners.get(name, []), *accounts})
+    return json.dumps(owners, sort_keys=True, separators=(",", ":"))
 
 
 class SlackToken(Construct):
@@ -568,6 +599,7 @@ class CentralStack(Stack):
         user_accounts: Sequence[str] = (),
         organization_id: str | None = None,
         operator_email: str | None = None,
+        slack_channel_owners: Mapping[str, Sequence[str]] | None = None,
         **stack_options: object,
     ) -> None:
         if not user_accounts and not organization_id:
@@ -604,6 +636,7 @@ class CentralStack(Stack):
             token=self.slack_token.secret,
             user_accounts=user_accounts,
             organization_id=organization_id,
+            channel_owners=slack_channel_owners,
         )
         self.operator_topic = OperatorTopic(self, ids.OPERATOR_TOPIC, email=operator_email)
         self.alarms = OperatorAlarms(self, ids.OPERATOR_ALARMS, topic=self.operator_topic.topic)

@@ -21,6 +21,18 @@ from the runtime and layer), and the two behaviours that matter here — waiting
 explicit lines rather than SDK retry handlers to configure. ``DPC_SLACK_BASE_URL`` points
 it at another Slack-compatible endpoint (the sandbox's and the tests' fake Slack).
 
+Every message's text comes from a user account (the execution tracker composes it there from
+pipeline and step names, errors and causes), so the poster treats it as untrusted: it escapes
+``&``, ``<`` and ``>`` as Slack's formatting rules ask before posting. Otherwise any admitted
+account could ping a whole channel (``<!channel>``, ``<@U…>``) or disguise a link
+(``<https://…|runbook>``). dpc adds no mentions or markup links of its own; plain URLs (the
+console link) stay clickable, as Slack links them itself.
+
+A pipeline's registered channels are also checked against their owners
+(dpc.lambdas.slack_channels) before each message, one BatchGetItem: registration already
+refuses another account's channel, but a registration from before channels had owners, or
+one the central allow-list has since excluded, must not keep writing into it.
+
 Failures are per channel: a missing or archived channel is logged with its name and the
 other channels still get the message. A rejected token (revoked, invalid) is re-read once
 from Secrets Manager — it may just have been replaced — and otherwise logged as what to fix.
@@ -46,6 +58,7 @@ from botocore.exceptions import ClientError
 from dpc import constants
 from dpc.lambdas.apigw import ApiError, ApiRequest, response
 from dpc.lambdas.clients import client
+from dpc.lambdas.slack_channels import Owners, channel_name, parse_owners, read_claims, refusal
 
 logger = Logger(service="dpc-slack-poster")
 
@@ -172,6 +185,8 @@ class Settings:
     threads_table: str
     token_secret_id: str
     slack_base_url: str
+    channel_owners: Owners = field(default_factory=dict)
+    """The central config's allow-list (dpc.lambdas.slack_channels)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -180,6 +195,7 @@ class Settings:
             threads_table=env[constants.ENV_SLACK_THREADS_TABLE],
             token_secret_id=env[constants.ENV_SLACK_TOKEN_SECRET],
             slack_base_url=env.get(constants.ENV_SLACK_BASE_URL) or DEFAULT_SLACK_BASE_URL,
+            channel_owners=parse_owners(env.get(constants.ENV_SLACK_CHANNEL_OWNERS)),
         )
 
 
@@ -207,7 +223,7 @@ class SlackPoster:
         except ApiError as error:
             logger.error("message refused", extra={"status": error.status, "reason": str(error)})
             return response(error.status, {"message": str(error)})
-        posted, failed = self.post(execution, channels, text)
+        posted, failed = self.post(execution, channels, escape(text))
         status = 200 if not failed else 502
         return response(status, {"posted": posted, "failed": failed})
 
@@ -219,7 +235,28 @@ class SlackPoster:
         channels = [c["S"] for c in (item or {}).get("channels", {}).get("L", [])]
         if not channels:
             raise ApiError(404, f"no Slack channels are registered for {key}")
-        return channels
+        return self._owned(channels, account)
+
+    def _owned(self, channels: list[str], account: str) -> list[str]:
+        """The channels ``account`` may still post to; a 403 when that is none of them."""
+        names: dict[str, str] = {}
+        refused: dict[str, str] = {}
+        for channel in channels:
+            try:
+                names[channel] = channel_name(channel)
+            except ApiError as error:  # a Slack id registered before ids were refused
+                refused[channel] = str(error)
+        claims = read_claims(self.dynamodb, self.settings.channels_table, names.values())
+        for channel, name in names.items():
+            why = refusal(name, account, self.settings.channel_owners, claims[name])
+            if why is not None:
+                refused[channel] = why
+        for why in refused.values():
+            logger.error(f"message not posted: {why}")
+        allowed = [c for c in channels if c not in refused]
+        if not allowed:
+            raise ApiError(403, "; ".join(refused.values()))
+        return allowed
 
     def post(
         self, execution: str, channels: list[str], text: str
@@ -330,6 +367,12 @@ class SlackPoster:
                 ":ts": {"S": posted.ts},
             },
         )
+
+
+def escape(text: str) -> str:
+    """Text as Slack shows it literally: its control sequences (mentions, links, channel
+    references) all start with ``<``, and ``&`` must go first so entities stay literal too."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _account_of(execution_arn: str) -> str | None:

@@ -59,9 +59,13 @@ TriggerState (env ``DPC_TRIGGER_STATE_TABLE``) — §5 state, idempotency and ex
 SlackChannels (env ``DPC_SLACK_CHANNELS_TABLE``) — written by the Slack-channel publisher::
 
     pipeline  S  partition key, "name@account"
-    channels  L  the pipeline's SLACK addresses, in pipeline.yaml order; updated_at S
+    channels  L  the pipeline's SLACK addresses, in pipeline.yaml order; version N
+                 (optimistic concurrency), updated_at S
+    channel ownership: pipeline "CHANNEL#<channel name>", owner S, pipelines SS — who may
+                 alert into the channel (dpc.lambdas.slack_channels)
 
-  The Slack poster reads one item per message (GetItem).
+  The Slack poster reads one item per message (GetItem), then its channels' ownership
+  (BatchGetItem).
 
 SlackThreads (env ``DPC_SLACK_THREADS_TABLE``) — one Slack thread per execution and channel::
 

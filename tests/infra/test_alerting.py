@@ -309,3 +309,84 @@ def test_no_slack_token_in_any_template(
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def test_the_central_allow_list_reaches_the_publisher_and_the_poster() -> None:
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Match, Template
+
+    from dpc.infra.central import CentralStack
+
+    # Given the data-platform team reserves two channels, one spelled with its "#"
+    stack = CentralStack(
+        cdk.App(),
+        user_accounts=["111111111111", "222222222222"],
+        slack_channel_owners={
+            "#Shared-Alerts": ["222222222222", "111111111111"],
+            "platform": ["999999999999"],
+        },
+    )
+    # Then both Slack functions get it, as the channel names ownership is recorded under
+    expected = '{"platform":["999999999999"],"shared-alerts":["111111111111","222222222222"]}'
+    template = Template.from_stack(stack)
+    for handler in ("slack_channel_publisher", "slack_poster"):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": f"dpc.lambdas.{handler}.handler",
+                "Environment": {
+                    "Variables": Match.object_like({constants.ENV_SLACK_CHANNEL_OWNERS: expected})
+                },
+            },
+        )
+
+
+def test_channel_ownership_needs_transactions_for_the_publisher_and_reads_for_the_poster(
+    central_template: dict[str, Any],
+) -> None:
+    functions = resources(central_template, "AWS::Lambda::Function")
+
+    def actions_of(handler: str) -> set[str]:
+        function = next(
+            f
+            for f in functions.values()
+            if f["Properties"]["Handler"] == f"dpc.lambdas.{handler}.handler"
+        )
+        role = {"Ref": function["Properties"]["Role"]["Fn::GetAtt"][0]}
+        table = function["Properties"]["Environment"]["Variables"][
+            constants.ENV_SLACK_CHANNELS_TABLE
+        ]["Ref"]
+        granted: set[str] = set()
+        for logical_id, statement in policy_statements(central_template):
+            document = central_template["Resources"][logical_id]["Properties"]
+            if role in document.get("Roles", []) and f'"{table}"' in json.dumps(
+                statement.get("Resource")
+            ):
+                granted |= set(_list(statement["Action"]))
+        return granted
+
+    # The claims and the pipeline's entry change in one TransactWriteItems
+    assert {
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:BatchGetItem",
+    } <= actions_of("slack_channel_publisher")
+    # and the poster reads owners in one BatchGetItem, never writing them
+    poster = actions_of("slack_poster")
+    assert "dynamodb:BatchGetItem" in poster
+    assert not poster & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+def test_a_slack_id_cannot_be_reserved() -> None:
+    import aws_cdk as cdk
+
+    from dpc.infra.central import CentralStack
+
+    with pytest.raises(ValueError, match="C0123ABCD is not a channel name"):
+        CentralStack(
+            cdk.App(),
+            user_accounts=["111111111111"],
+            slack_channel_owners={"C0123ABCD": ["111111111111"]},
+        )

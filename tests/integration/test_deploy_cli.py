@@ -346,3 +346,52 @@ def test_synth_of_a_pipeline_without_account_targets_the_deploying_account(
     template = json.loads((tmp_path / "out" / "dpc-pipeline-pipeline-x.template.json").read_text())
     (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
     assert rule["Properties"]["EventPattern"]["detail"]["account"] == [{"Ref": "AWS::AccountId"}]
+
+
+def test_setup_central_account_reserves_slack_channels_for_accounts(tmp_path: Path) -> None:
+    # When the data-platform team reserves a channel for two accounts
+    result = dpc(
+        "setup-central-account",
+        "--accounts",
+        "111111111111,222222222222",
+        "--slack-channel",
+        "#shared-alerts=111111111111,222222222222",
+        "--slack-channel",
+        "platform=111111111111",
+        "--dry-run",
+        "-o",
+        str(tmp_path),
+    )
+    # Then the central Slack functions know it
+    assert result.exit_code == 0, result.output
+    template = json.loads((tmp_path / "dpc-central.template.json").read_text())
+    reserved = {
+        f["Properties"]["Handler"]: f["Properties"]["Environment"]["Variables"].get(
+            "DPC_SLACK_CHANNEL_OWNERS"
+        )
+        for f in template["Resources"].values()
+        if f["Type"] == "AWS::Lambda::Function" and "slack" in f["Properties"].get("Handler", "")
+    }
+    expected = '{"platform":["111111111111"],"shared-alerts":["111111111111","222222222222"]}'
+    assert reserved == {
+        "dpc.lambdas.slack_poster.handler": expected,
+        "dpc.lambdas.slack_channel_publisher.handler": expected,
+    }
+
+
+@pytest.mark.parametrize(
+    ("option", "reason"),
+    [
+        ("shared-alerts", "is not CHANNEL=ACCOUNT[,ACCOUNT]"),
+        ("=111111111111", "is not CHANNEL=ACCOUNT[,ACCOUNT]"),
+        ("shared-alerts=1234", "1234 is not a 12-digit AWS account id"),
+        ("C0123ABCD=111111111111", "C0123ABCD is not a channel name"),
+    ],
+)
+def test_a_malformed_slack_channel_reservation_is_a_usage_error(
+    option: str, reason: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    result = dpc("setup-central-account", "--accounts", "111111111111", "--slack-channel", option)
+    assert result.exit_code == 2
+    assert reason in " ".join(result.output.split())

@@ -153,3 +153,28 @@ def test_control_messages_tell_nothing(searches: Any, notification_topic: Any) -
     counts = tracker(searches, notification_topic, "FULL_EXECUTION").handle(event)
     assert counts == {"events": 0, "notices": 0, "failed_deliveries": 0}
     assert notification_topic.received() == []
+
+
+def test_text_from_the_run_reaches_slack_escaped_and_the_email_verbatim(
+    searches: Any, notification_topic: Any, fake_slack: Any
+) -> None:
+    # Given a step that fails with a cause crafted to ping the whole channel and hide a link
+    attack = "<!channel> <@U0ADMIN> log in at <https://evil.example/login|the runbook> & retry"
+    lines = [
+        line.replace("shell script exited with code 3", attack)
+        for line in HISTORY.read_text().splitlines()
+    ]
+    history = [e for e in map(event_from_log, lines) if e is not None]
+    subject = tracker(searches, notification_topic, "ON_FAILURE", history=lambda arn: history)
+    # When the failed run is reported
+    subject.handle(encode_subscription(LOG_GROUP, lines[-3:]))
+    # Then Slack gets the cause as text: no mention, no disguised link (Slack's escaping)
+    (message,) = fake_slack.messages
+    assert (
+        "&lt;!channel&gt; &lt;@U0ADMIN&gt; log in at "
+        "&lt;https://evil.example/login|the runbook&gt; &amp; retry"
+    ) in message["text"]
+    assert "<" not in message["text"] and ">" not in message["text"]
+    # while the e-mail, which has no such markup, says exactly what the step said
+    (email,) = notification_topic.received()
+    assert attack in email["Message"]

@@ -207,3 +207,14 @@ def test_a_root_that_could_not_be_posted_lets_the_next_message_start_the_thread(
     assert central.post(RUN_1, "second")["status"] == 200
     root, reply = fake_slack.in_channel("C0ALERTS")
     assert root["thread_ts"] is None and reply["thread_ts"] == root["ts"]
+
+
+def test_whatever_text_an_account_posts_is_escaped_for_slack(central: Any, fake_slack: Any) -> None:
+    # Given a pipeline whose caller sends Slack control sequences in its message text
+    central.register(["data-pipeline-alerts"])
+    central.post(RUN_1, "[dpc] <!here> <!subteam^S0ADMINS> a&b <#C0TEAMB|team-b>")
+    # Then Slack receives them as literal text
+    (message,) = fake_slack.messages
+    assert message["text"] == (
+        "[dpc] &lt;!here&gt; &lt;!subteam^S0ADMINS&gt; a&amp;b &lt;#C0TEAMB|team-b&gt;"
+    )
