@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from dpc.errors import DpcError
+from dpc.lambdas.arns import dns_suffix, partition
 
 ASSETS_BUCKET_TEMPLATE = "dpc-assets-${AWS::AccountId}-${AWS::Region}"
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
@@ -245,6 +246,7 @@ class DeployService:
         )
         if not self.tls_only_assets_bucket:
             return bucket
+        bucket_arn = f"arn:{partition(self.region)}:s3:::{bucket}"
         self.s3.put_bucket_policy(
             Bucket=bucket,
             **owner,
@@ -257,7 +259,7 @@ class DeployService:
                             "Effect": "Deny",
                             "Principal": "*",
                             "Action": "s3:*",
-                            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                            "Resource": [f"{bucket_arn}", f"{bucket_arn}/*"],
                             "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                         }
                     ],
@@ -295,7 +297,7 @@ class DeployService:
         self.s3.put_object(
             Bucket=self.assets_bucket, Key=key, Body=body, ExpectedBucketOwner=self.account
         )
-        return f"https://{self.assets_bucket}.s3.{self.region}.amazonaws.com/{key}"
+        return f"https://{self.assets_bucket}.s3.{self.region}.{dns_suffix(self.region)}/{key}"
 
     # -- stacks ---------------------------------------------------------------------------
 

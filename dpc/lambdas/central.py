@@ -16,8 +16,8 @@ from dpc.constants import (
     ENV_DEPENDENCIES_TABLE,
     ENV_EVENT_BUS_NAME,
     ENV_TRIGGER_STATE_TABLE,
-    STATE_MACHINE_PREFIX,
 )
+from dpc.lambdas import arns
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry, Registration
 from dpc.lambdas.tables import create_tables
@@ -30,7 +30,7 @@ from dpc.triggers.replay import replay
 
 
 def state_machine_arn(ref: ParentRef, region: str = "eu-west-1") -> str:
-    return f"arn:aws:states:{region}:{ref.account}:stateMachine:{STATE_MACHINE_PREFIX}{ref.name}"
+    return arns.state_machine_arn(region, ref.account, ref.name)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from dpc.constants import (
     STATE_MACHINE_PREFIX,
     STATUS_SWEEP_SOURCE,
 )
+from dpc.lambdas import arns
 from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry
@@ -219,10 +220,10 @@ def status_change_event(
 ) -> dict[str, Any]:
     """The native event Step Functions would emit for ``run`` (simulate, tests, sandbox); the
     run's period and propagate flag travel in its input, as the starter writes it."""
-    account, name = run.pipeline.account, STATE_MACHINE_PREFIX + run.pipeline.name
+    account = run.pipeline.account
     started_at = started_at or run.time
     terminal = run.status in TERMINAL_STATUSES
-    execution_arn = f"arn:aws:states:{region}:{account}:execution:{name}:{run.execution}"
+    execution_arn = arns.execution_arn(region, account, run.pipeline.name, run.execution)
     return {
         "version": "0",
         "id": f"{run.pipeline}/{run.key}",
@@ -234,7 +235,7 @@ def status_change_event(
         "resources": [execution_arn],
         "detail": {
             "executionArn": execution_arn,
-            "stateMachineArn": f"arn:aws:states:{region}:{account}:stateMachine:{name}",
+            "stateMachineArn": arns.state_machine_arn(region, account, run.pipeline.name),
             "name": run.execution,
             "status": run.status,
             "startDate": int(started_at.timestamp() * 1000),

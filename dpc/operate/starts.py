@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from dpc.constants import STATE_MACHINE_PREFIX
 from dpc.errors import DpcError, UsageError
+from dpc.lambdas import arns
 from dpc.lambdas.starter import execution_arn, execution_input, start_run
 from dpc.triggers.periods import (
     Period,
@@ -51,10 +51,7 @@ class Target:
 
     @property
     def state_machine_arn(self) -> str:
-        return (
-            f"arn:aws:states:{self.region}:{self.account}:stateMachine:"
-            f"{STATE_MACHINE_PREFIX}{self.name}"
-        )
+        return arns.state_machine_arn(self.region, self.account, self.name)
 
     def execution_arn(self, execution: str) -> str:
         return execution_arn(self.state_machine_arn, execution)
