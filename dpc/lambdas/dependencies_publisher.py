@@ -4,16 +4,19 @@ Routes::
 
     PUT    /pipelines/{account}/{name}   body {"stateMachineArn": ..., "condition": <JSON form,
                                                see dpc.triggers.codec> | null, "schedule": ...,
-                                               "period": {"unit", "offsetSeconds"} | null}
+                                               "period": {"unit", "offsetSeconds"} | null,
+                                               "dependents": {"accounts": [...]} | null}
     DELETE /pipelines/{account}/{name}
 
 The caller's account is the one IAM authenticated (``requestContext.identity.accountId``):
 an account may register only its own pipelines, with a state machine in its own account.
-Answers: 200 with the registration, 400 bad request, 403 another account's pipeline,
-404 unknown pipeline (DELETE), 409 a dependency cycle (named) or a parent already at the
-dependents limit (``MAX_CHILDREN_PER_PARENT``), 503 concurrent registrations kept winning
-(deploy again). The message is one line: the registration provider passes it to
-CloudFormation as the failure reason, which ``dpc deploy`` prints.
+Answers: 200 with the registration, 400 bad request, 403 another account's pipeline or a
+parent that does not accept dependents from the caller's account (its ``dependents``),
+404 unknown pipeline (DELETE), 409 a dependency cycle (named), a parent already at a
+dependents limit (``MAX_CHILDREN_PER_PARENT``, ``MAX_CHILDREN_PER_ACCOUNT_PER_PARENT``) or
+a ``dependents`` list that leaves out children already registered (named), 503 concurrent
+registrations kept winning (deploy again). The message is one line: the registration
+provider passes it to CloudFormation as the failure reason, which ``dpc deploy`` prints.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_TRIGGER_STATE_TABLE, STATE
 from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.registry import (
     CycleError,
+    DependentNotAllowedError,
+    DependentsNarrowedError,
     DynamoDbRegistry,
     Registration,
     RegistryBusyError,
@@ -115,8 +120,14 @@ class DependenciesPublisher:
             except PeriodError as error:
                 return _response(400, {"message": str(error)})
         try:
-            self.registry.register(Registration(ref, arn, condition, schedule, period))
-        except (CycleError, TooManyChildrenError) as error:
+            dependents = _dependents(body.get("dependents"))
+        except ValueError as error:
+            return _response(400, {"message": str(error)})
+        try:
+            self.registry.register(Registration(ref, arn, condition, schedule, period, dependents))
+        except DependentNotAllowedError as error:
+            return _response(403, {"message": str(error)})
+        except (CycleError, TooManyChildrenError, DependentsNarrowedError) as error:
             return _response(409, {"message": str(error)})
         except RegistryBusyError as error:
             return _response(503, {"message": str(error)})
@@ -135,8 +146,27 @@ class DependenciesPublisher:
                 "registered": True,
                 "condition": None if condition is None else condition_to_json(condition),
                 "period": None if period is None else period.to_json(),
+                "dependents": None if dependents is None else {"accounts": sorted(dependents)},
             },
         )
+
+
+def _dependents(value: Any) -> frozenset[str] | None:
+    """``{"accounts": [...]}`` → the accounts; None (absent or null) admits every account."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("dependents: expected {accounts: [12-digit account ids]}")
+    unknown = sorted(set(value) - {"accounts"})
+    if unknown:
+        raise ValueError(f"dependents: unknown field(s) {', '.join(unknown)}")
+    accounts = value.get("accounts", [])
+    if not isinstance(accounts, list):
+        raise ValueError("dependents.accounts: expected a list of account ids")
+    for index, account in enumerate(accounts):
+        if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+            raise ValueError(f"dependents.accounts[{index}]: expected a 12-digit account id")
+    return frozenset(accounts)
 
 
 _publisher: DependenciesPublisher | None = None
