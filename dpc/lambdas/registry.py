@@ -92,6 +92,10 @@ class DependentsNarrowedError(DpcError):
     """The parent's ``dependents`` leaves out children already registered (module docstring)."""
 
 
+class TooManyParentsError(DpcError):
+    """More parents than one DynamoDB transaction can register (a 400: bad input)."""
+
+
 class RegistryBusyError(DpcError):
     """Concurrent registrations kept changing the registry; deploying again will do."""
 
@@ -296,7 +300,11 @@ class DynamoDbRegistry:
         if self.state_table is not None and changed:
             writes.append(forget_condition_write(self.state_table, ref, self._state_version(ref)))
         if len(writes) > MAX_TRANSACTION_ITEMS:
-            raise DpcError(f"{ref}: too many parents to register at once ({len(parents)})")
+            fit = MAX_TRANSACTION_ITEMS - (len(writes) - len(parents))
+            raise TooManyParentsError(
+                f"condition: {len(parents)} parents; at most {fit} fit in one registration of "
+                f"{ref} (one DynamoDB transaction)"
+            )
         return writes
 
     def _check_dependents(self, registration: Registration) -> None:
