@@ -48,6 +48,10 @@ MAX_CHILDREN_PER_PARENT = 10_000
 """Dependents one pipeline may have: a parent's status change is decided for every child, so
 the registry refuses the one past this with a clear error rather than let fan-out grow
 without bound."""
+MAX_CHILDREN_PER_ACCOUNT_PER_PARENT = 1_000
+"""Dependents one account may register on one parent: without it, one account (a parent's
+``dependents`` defaults to every account of the organization) could take all of a parent's
+``MAX_CHILDREN_PER_PARENT`` places and lock every other team out of depending on it."""
 
 # The central outbox sweep (dpc.lambdas.outbox_sweeper)
 OUTBOX_SWEEPER_DLQ_NAME = "dpc-outbox-sweeper-dlq"

@@ -14,6 +14,15 @@ def trigger_rule_name(pipeline: str) -> str:
     return f"{STATE_MACHINE_PREFIX}{pipeline}-trigger"
 
 
+RULE_NAME_LIMIT = 64
+"""EventBridge rule names: at most 64 characters."""
+
+
+def longest_pipeline_name() -> int:
+    """The longest pipeline name whose derived names all fit (validate and the APIs)."""
+    return RULE_NAME_LIMIT - max(len(schedule_rule_name("")), len(trigger_rule_name("")))
+
+
 def step_state_name(step: str) -> str:
     return f"Step {step}"
 

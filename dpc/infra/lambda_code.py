@@ -1,7 +1,8 @@
 """The Lambda code asset and the one way dpc builds a Lambda function.
 
 The asset is a staged copy of only what the handlers import (``dpc/lambdas``,
-``dpc/triggers``, ``dpc/constants.py``, ``dpc/errors.py`` and a package marker), not the whole
+``dpc/triggers``, ``dpc/schemas`` — the APIs check names with the schema's own rules —,
+``dpc/constants.py``, ``dpc/errors.py``, ``dpc/naming.py`` and a package marker), not the whole
 ``dpc`` distribution: the CLI, the CDK code and the sandbox never reach Lambda, and the
 asset hash changes only when handler code does. aws-lambda-powertools comes from the
 AWS-managed layer, boto3 from the runtime, so the asset needs no pip install.
@@ -32,8 +33,8 @@ POWERTOOLS_LAYER_ARN = (
 """The AWS-managed Powertools layer (account 017000801446 publishes it in every region)."""
 
 _PACKAGE_ROOT = Path(dpc.__file__).parent
-_STAGED_PACKAGES = ("lambdas", "triggers")
-_STAGED_MODULES = ("__init__.py", "constants.py", "errors.py")
+_STAGED_PACKAGES = ("lambdas", "triggers", "schemas")
+_STAGED_MODULES = ("__init__.py", "constants.py", "errors.py", "naming.py")
 
 
 @cache

@@ -718,6 +718,10 @@ class DependencyRegistration(Construct):
                 "Condition": json.dumps(condition_to_json(condition)) if condition else "",
                 "Schedule": schedule.expression if schedule else "",
                 "Period": json.dumps(pipeline.period.to_json()),
+                # "" admits every account of the organization; the registry enforces a list.
+                "Dependents": ""
+                if pipeline.dependents is None
+                else json.dumps({"accounts": sorted(pipeline.dependents)}),
             },
         )
 

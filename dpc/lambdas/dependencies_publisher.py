@@ -4,21 +4,23 @@ Routes::
 
     PUT    /pipelines/{account}/{name}   body {"stateMachineArn": ..., "condition": <JSON form,
                                                see dpc.triggers.codec> | null, "schedule": ...,
-                                               "period": {"unit", "offsetSeconds"} | null}
+                                               "period": {"unit", "offsetSeconds"} | null,
+                                               "dependents": {"accounts": [...]} | null}
     DELETE /pipelines/{account}/{name}
 
 The caller's account is the one IAM authenticated (``requestContext.identity.accountId``):
 an account may register only its own pipelines, with a state machine in its own account.
-Answers: 200 with the registration, 400 bad request, 403 another account's pipeline,
-404 unknown pipeline (DELETE), 409 a dependency cycle (named) or a parent already at the
-dependents limit (``MAX_CHILDREN_PER_PARENT``), 503 concurrent registrations kept winning
-(deploy again). The message is one line: the registration provider passes it to
-CloudFormation as the failure reason, which ``dpc deploy`` prints.
+Answers: 200 with the registration, 400 bad request, 403 another account's pipeline or a
+parent that does not accept dependents from the caller's account (its ``dependents``),
+404 unknown pipeline (DELETE), 409 a dependency cycle (named), a parent already at a
+dependents limit (``MAX_CHILDREN_PER_PARENT``, ``MAX_CHILDREN_PER_ACCOUNT_PER_PARENT``) or
+a ``dependents`` list that leaves out children already registered (named), 503 concurrent
+registrations kept winning (deploy again). The message is one line: the registration
+provider passes it to CloudFormation as the failure reason, which ``dpc deploy`` prints.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -27,31 +29,33 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_TRIGGER_STATE_TABLE, STATE_MACHINE_PREFIX
+from dpc.lambdas.apigw import ApiError, ApiRequest, pipeline_name, response
 from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.registry import (
     CycleError,
+    DependentNotAllowedError,
+    DependentsNarrowedError,
     DynamoDbRegistry,
     Registration,
     RegistryBusyError,
     TooManyChildrenError,
+    TooManyParentsError,
 )
+from dpc.schemas import account_pattern, pipeline_schema
 from dpc.triggers.codec import ConditionFormatError, condition_from_json, condition_to_json
-from dpc.triggers.model import ParentRef
+from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import PeriodError, PeriodSpec
 
 logger = Logger(service="dpc-dependencies-publisher")
 
-_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
-_ACCOUNT = re.compile(r"\d{12}")
+MAX_DEPENDENT_ACCOUNTS = int(
+    pipeline_schema()["properties"]["dependents"]["properties"]["accounts"]["maxItems"]
+)
+"""pipeline.yaml's bound on ``dependents.accounts``."""
+
+MAX_SCHEDULE_CHARS = 256
+"""EventBridge's limit for a schedule expression."""
 _STATE_MACHINE_ARN = re.compile(r"arn:aws[a-z-]*:states:[a-z0-9-]+:(\d{12}):stateMachine:(.+)")
-
-
-def _response(status: int, body: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "body": json.dumps(body),
-    }
 
 
 class DependenciesPublisher:
@@ -59,67 +63,71 @@ class DependenciesPublisher:
         self.registry = registry
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
-        method = event.get("httpMethod")
-        params = event.get("pathParameters") or {}
-        name, account = str(params.get("name", "")), str(params.get("account", ""))
-        caller = str(
-            ((event.get("requestContext") or {}).get("identity") or {}).get("accountId", "")
-        )
-        if not _NAME.fullmatch(name) or not _ACCOUNT.fullmatch(account):
-            return _response(400, {"message": "path must be /pipelines/{12-digit account}/{name}"})
-        ref = ParentRef(name, account)
-        if caller != account:
-            logger.warning(
-                "refused: another account's pipeline",
-                extra={"pipeline": str(ref), "caller": caller},
-            )
-            return _response(403, {"message": f"account {caller or '?'} cannot change {ref}"})
-        if method == "DELETE":
-            found = self.registry.deregister(ref)
-            logger.info("deregistered", extra={"pipeline": str(ref), "found": found})
-            if not found:
-                return _response(404, {"message": f"{ref} is not registered"})
-            return _response(200, {"pipeline": name, "account": account, "registered": False})
-        if method != "PUT":
-            return _response(400, {"message": f"unsupported method {method}"})
-        return self._put(ref, event.get("body"))
-
-    def _put(self, ref: ParentRef, raw_body: Any) -> dict[str, Any]:
         try:
-            body = json.loads(raw_body or "{}")
-        except json.JSONDecodeError as error:
-            return _response(400, {"message": f"body is not JSON: {error}"})
-        if not isinstance(body, dict):
-            return _response(400, {"message": "body must be a JSON object"})
+            request = ApiRequest.from_event(event)
+            ref = request.path_pipeline()
+            if request.caller_account != ref.account:
+                logger.warning(
+                    "refused: another account's pipeline",
+                    extra={"pipeline": str(ref), "caller": request.caller_account},
+                )
+                raise ApiError(403, f"account {request.caller_account} cannot change {ref}")
+            if request.method == "DELETE":
+                return self._delete(ref)
+            if request.method != "PUT":
+                raise ApiError(400, f"unsupported method {request.method}")
+            return self._put(ref, request)
+        except ApiError as error:
+            return response(error.status, {"message": str(error)})
+
+    def _delete(self, ref: ParentRef) -> dict[str, Any]:
+        found = self.registry.deregister(ref)
+        logger.info("deregistered", extra={"pipeline": str(ref), "found": found})
+        if not found:
+            raise ApiError(404, f"{ref} is not registered")
+        return response(200, {"pipeline": ref.name, "account": ref.account, "registered": False})
+
+    def _put(self, ref: ParentRef, request: ApiRequest) -> dict[str, Any]:
+        body = request.body
         arn = str(body.get("stateMachineArn", ""))
         match = _STATE_MACHINE_ARN.fullmatch(arn)
         expected_name = STATE_MACHINE_PREFIX + ref.name
         if match is None or match.group(1) != ref.account or match.group(2) != expected_name:
-            return _response(
-                400,
-                {"message": f"stateMachineArn must name {expected_name} in account {ref.account}"},
+            raise ApiError(
+                400, f"stateMachineArn must name {expected_name} in account {ref.account}"
             )
         condition = None
         if body.get("condition") is not None:
             try:
                 condition = condition_from_json(body["condition"])
             except ConditionFormatError as error:
-                return _response(400, {"message": str(error)})
+                raise ApiError(400, str(error)) from None
+            _check_parent_names(condition)
         schedule = body.get("schedule")
         if schedule is not None and not isinstance(schedule, str):
-            return _response(400, {"message": "schedule must be a string"})
+            raise ApiError(400, "schedule must be a string")
+        if schedule is not None and len(schedule) > MAX_SCHEDULE_CHARS:
+            raise ApiError(400, f"schedule: at most {MAX_SCHEDULE_CHARS} characters")
         period = None
         if body.get("period") is not None:
             try:
                 period = PeriodSpec.from_json(body["period"])
             except PeriodError as error:
-                return _response(400, {"message": str(error)})
+                raise ApiError(400, str(error)) from None
         try:
-            self.registry.register(Registration(ref, arn, condition, schedule, period))
-        except (CycleError, TooManyChildrenError) as error:
-            return _response(409, {"message": str(error)})
+            dependents = _dependents(body.get("dependents"))
+        except ValueError as error:
+            raise ApiError(400, str(error)) from None
+        try:
+            self.registry.register(Registration(ref, arn, condition, schedule, period, dependents))
+        except TooManyParentsError as error:
+            raise ApiError(400, str(error)) from None
+        except DependentNotAllowedError as error:
+            raise ApiError(403, str(error)) from None
+        except (CycleError, TooManyChildrenError, DependentsNarrowedError) as error:
+            raise ApiError(409, str(error)) from None
         except RegistryBusyError as error:
-            return _response(503, {"message": str(error)})
+            raise ApiError(503, str(error)) from None
         logger.info(
             "registered",
             extra={
@@ -127,7 +135,7 @@ class DependenciesPublisher:
                 "parents": [str(p) for p in (condition.parents if condition else ())],
             },
         )
-        return _response(
+        return response(
             200,
             {
                 "pipeline": ref.name,
@@ -135,8 +143,36 @@ class DependenciesPublisher:
                 "registered": True,
                 "condition": None if condition is None else condition_to_json(condition),
                 "period": None if period is None else period.to_json(),
+                "dependents": None if dependents is None else {"accounts": sorted(dependents)},
             },
         )
+
+
+def _check_parent_names(condition: Condition) -> None:
+    """The codec checks a condition's shape; a parent's name follows pipeline.yaml's rule."""
+    for block, items in (("allOf", condition.all_of), ("anyOf", condition.any_of)):
+        for index, item in enumerate(items):
+            pipeline_name(item.parent.name, f"condition.{block}[{index}].name")
+
+
+def _dependents(value: Any) -> frozenset[str] | None:
+    """``{"accounts": [...]}`` → the accounts; None (absent or null) admits every account."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("dependents: expected {accounts: [12-digit account ids]}")
+    unknown = sorted(set(value) - {"accounts"})
+    if unknown:
+        raise ValueError(f"dependents: unknown field(s) {', '.join(unknown)}")
+    accounts = value.get("accounts", [])
+    if not isinstance(accounts, list):
+        raise ValueError("dependents.accounts: expected a list of account ids")
+    if len(accounts) > MAX_DEPENDENT_ACCOUNTS:
+        raise ValueError(f"dependents.accounts: at most {MAX_DEPENDENT_ACCOUNTS} accounts")
+    for index, account in enumerate(accounts):
+        if not isinstance(account, str) or not account_pattern().fullmatch(account):
+            raise ValueError(f"dependents.accounts[{index}]: expected a 12-digit account id")
+    return frozenset(accounts)
 
 
 _publisher: DependenciesPublisher | None = None

@@ -12,6 +12,18 @@ step that failed: facts that may sit in an earlier batch. The tracker reads the 
 history (``states:GetExecutionHistory``) for that context and merges it with the batch; if
 the history cannot be read it still formats every event from what the batch holds.
 
+Trust (issue 12, item 6: every handler checks its input itself). The tracker's input is a
+CloudWatch Logs subscription, not an EventBridge event, so "source and detail-type" are, for
+it, the ``awslogs`` envelope and each message's execution ARN: anything else invoking it (an
+EventBridge event of any source or detail-type, the Step Functions status change itself, a
+payload that does not decode) is logged and ignored, and so is a history event of any state
+machine but this pipeline's (``dpc-<pipeline>``), which would otherwise be told as this
+pipeline's. Ignored, not raised: the function is invoked asynchronously, and a raise would
+be retried twice and parked in its dead-letter queue — alarming an operator about input no
+retry can make valid; the warning in the log is the record. The counts returned (for the
+logs and the sandbox) then carry ``ignored``: 1 for a refused payload, else the number of
+foreign events in the batch.
+
 Output. Every event the pipeline's ``notifications.type`` lets through becomes one message
 (dpc.lambdas.notifications), published to the pipeline's SNS topic (e-mail, OpsGenie and
 webhook subscriptions) and, when the pipeline has Slack targets, posted to the central
@@ -343,11 +355,32 @@ class Tracker:
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, int]:
         """One subscription batch → notifications; returns counts (for logs and the sandbox)."""
-        batch = decode_subscription(event)
+        try:
+            batch = decode_subscription(event)
+        except (KeyError, TypeError, AttributeError, ValueError, OSError, EOFError):
+            logger.warning(
+                "ignored: not a CloudWatch Logs subscription payload",
+                extra={
+                    "source": event.get("source") if isinstance(event, Mapping) else None,
+                    "detail_type": event.get("detail-type") if isinstance(event, Mapping) else None,
+                },
+            )
+            return {"events": 0, "notices": 0, "failed_deliveries": 0, "ignored": 1}
+        own_machine = constants.STATE_MACHINE_PREFIX + self.settings.pipeline
+        foreign = {e.execution_arn for e in batch if _state_machine(e.execution_arn) != own_machine}
+        if foreign:
+            logger.warning(
+                "ignored: history of another state machine than this pipeline's",
+                extra={"pipeline": self.settings.pipeline, "executions": sorted(foreign)[:10]},
+            )
         by_execution: dict[str, list[HistoryEvent]] = {}
         for history_event in batch:
-            by_execution.setdefault(history_event.execution_arn, []).append(history_event)
+            if history_event.execution_arn not in foreign:
+                by_execution.setdefault(history_event.execution_arn, []).append(history_event)
         counts = {"events": len(batch), "notices": 0, "failed_deliveries": 0}
+        ignored = sum(1 for e in batch if e.execution_arn in foreign)
+        if ignored:
+            counts["ignored"] = ignored
         for execution_arn, new in by_execution.items():
             context = self._context(execution_arn) if self._needs_context(new) else []
             for notice in notices(
@@ -415,6 +448,14 @@ class Tracker:
                 failures += 1
                 logger.error("posting to the Slack API failed", extra={"error": str(error)})
         return failures
+
+
+def _state_machine(execution_arn: str) -> str | None:
+    """``dpc-searches`` of ``arn:aws:states:<region>:<account>:execution:dpc-searches:<run>``."""
+    parts = execution_arn.split(":")
+    if len(parts) != 8 or parts[0] != "arn" or parts[2] != "states" or parts[5] != "execution":
+        return None
+    return parts[6]
 
 
 def history_from_states(client: Any) -> HistorySource:

@@ -7,9 +7,12 @@ created by ``dpc setup-user-account``; pipeline stacks find it through the expor
 ``Custom::DpcPipelineRegistration`` — properties ``Pipeline``, ``Account``,
 ``StateMachineArn``, ``Condition`` (JSON string, see dpc.triggers.codec, or ``""``),
 ``Schedule`` (``""`` if none), ``Period`` (JSON string ``{unit, offsetSeconds}``, see
-``PeriodSpec.to_json``; ``""`` or absent from a stack synthesized before periods).
+``PeriodSpec.to_json``; ``""`` or absent from a stack synthesized before periods),
+``Dependents`` (JSON string ``{"accounts": [...]}`` of pipeline.yaml's ``dependents``; ``""``
+or absent: every account of the organization may depend on the pipeline).
 Create/Update: ``PUT {dependency API}/pipelines/{account}/{name}`` with
-``{stateMachineArn, condition, schedule, period}``; Delete: ``DELETE`` of that path.
+``{stateMachineArn, condition, schedule, period, dependents}``; Delete: ``DELETE`` of that
+path.
 
 ``Custom::DpcSlackChannels`` — properties ``Pipeline``, ``Account``, ``Channels`` (list).
 Create/Update: ``PUT {Slack API}/channels/{account}/{name}`` with ``{channels}``;
@@ -77,11 +80,13 @@ def _request(
         url = _url(environ.get(ENV_DEPENDENCY_API_URL, ""), "pipelines", account, name)
         condition = str(properties.get("Condition") or "")
         period = str(properties.get("Period") or "")
+        dependents = str(properties.get("Dependents") or "")
         body = {
             "stateMachineArn": properties["StateMachineArn"],
             "condition": json.loads(condition) if condition else None,
             "schedule": properties.get("Schedule") or None,
             "period": json.loads(period) if period else None,
+            "dependents": json.loads(dependents) if dependents else None,
         }
     elif resource_type == SLACK_CHANNELS:
         url = _url(environ.get(ENV_SLACK_API_URL, ""), "channels", account, name)

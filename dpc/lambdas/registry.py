@@ -16,6 +16,28 @@ refuses the cycle. Registrations happen on deploys only, so one version for the 
 registry costs nothing worth a finer lock. The same guard makes the per-parent dependents
 limit (``MAX_CHILDREN_PER_PARENT``, counted with a consistent Query) exact.
 
+Who may depend on whom (issue 12, item 3). A registration may carry ``dependents``: the
+accounts whose pipelines may wait for it (pipeline.yaml ``dependents: {accounts: [...]}``);
+None, the default, admits every account that may call the dependency API at all — the
+central API's policy admits exactly the accounts of the organization. The pipeline's own
+account is always admitted. Both orders are checked inside the same optimistic transaction,
+so a child and a parent deploying at once cannot slip an edge past a list:
+
+- a child whose account a registered parent does not admit is refused
+  (``DependentNotAllowedError``, the API's 403); a parent not registered yet admits anyone
+  for now, and its own registration decides later, as for cycles;
+- a parent whose (new) list leaves out the account of a child already registered is refused,
+  naming those children (``DependentsNarrowedError``, 409). The alternative — keep the edges
+  and have the trigger manager stop delivering to them — would make another team's pipeline
+  silently stop running, noticed only by the data it no longer produces. Refusing the
+  parent's deploy changes nothing until the owners on both sides have acted (the child drops
+  the parent from its trigger, or the parent lists its account), and says whom to talk to.
+  A child that must go against its owners' will is the central operators' call
+  (deregistering it), not a side effect of a parent's deploy.
+
+One account may also hold at most ``MAX_CHILDREN_PER_ACCOUNT_PER_PARENT`` of a parent's
+places, so a parent that keeps the default cannot be filled up by one account.
+
 Re-registering a child with a changed condition resets what its state knows about the old
 condition's parents, in the same transaction, and keeps its outbox: a trigger recorded but
 not yet published is still published (by the next event or the outbox sweep).
@@ -32,7 +54,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from dpc.constants import MAX_CHILDREN_PER_PARENT
+from dpc.constants import MAX_CHILDREN_PER_ACCOUNT_PER_PARENT, MAX_CHILDREN_PER_PARENT
 from dpc.errors import DpcError
 from dpc.lambdas.store_dynamodb import (
     BATCH_GET_KEYS,
@@ -62,6 +84,18 @@ class TooManyChildrenError(DpcError):
     """A parent already has the most dependents a pipeline may have."""
 
 
+class DependentNotAllowedError(DpcError):
+    """The parent does not accept dependents from the child's account (its ``dependents``)."""
+
+
+class DependentsNarrowedError(DpcError):
+    """The parent's ``dependents`` leaves out children already registered (module docstring)."""
+
+
+class TooManyParentsError(DpcError):
+    """More parents than one DynamoDB transaction can register (a 400: bad input)."""
+
+
 class RegistryBusyError(DpcError):
     """Concurrent registrations kept changing the registry; deploying again will do."""
 
@@ -75,6 +109,18 @@ class Registration:
     period: PeriodSpec | None = None
     """The pipeline's ``period: {unit, offset}`` (§5b); None for a registration made before
     periods were registered (its item has no ``period``)."""
+    dependents: frozenset[str] | None = None
+    """Accounts whose pipelines may wait for this one, besides its own; None: every account
+    that may call the dependency API (a registration made before this field: its item has
+    no ``dependents``)."""
+
+    def admits(self, account: str) -> bool:
+        """May a pipeline of ``account`` wait for this one?"""
+        return (
+            self.dependents is None
+            or account == self.pipeline.account
+            or account in self.dependents
+        )
 
 
 def pipeline_partition(ref: ParentRef) -> str:
@@ -89,6 +135,7 @@ class DynamoDbRegistry:
     """When given, a (re-)registration with a changed condition resets the child's §5 state
     (keeping its outbox) and a deregistration deletes it."""
     max_children_per_parent: int = MAX_CHILDREN_PER_PARENT
+    max_children_per_account: int = MAX_CHILDREN_PER_ACCOUNT_PER_PARENT
 
     def lookup(
         self, ref: ParentRef
@@ -149,12 +196,14 @@ class DynamoDbRegistry:
     def _registration(item: dict[str, Any]) -> Registration:
         condition = item.get("condition", {}).get("S")
         period = item.get("period", {}).get("S")
+        dependents = item.get("dependents", {}).get("L")
         return Registration(
             pipeline=ParentRef(item["name"]["S"], item["account"]["S"]),
             state_machine_arn=item["state_machine_arn"]["S"],
             condition=None if condition is None else condition_from_json(json.loads(condition)),
             schedule=item.get("schedule", {}).get("S"),
             period=None if period is None else PeriodSpec.from_json(json.loads(period)),
+            dependents=None if dependents is None else frozenset(a["S"] for a in dependents),
         )
 
     def children_of(self, ref: ParentRef) -> list[ParentRef]:
@@ -198,8 +247,10 @@ class DynamoDbRegistry:
         return None
 
     def register(self, registration: Registration) -> None:
-        """Refuses a registration that closes a cycle or takes a parent past the dependents
-        limit, atomically with respect to concurrent registrations (module docstring)."""
+        """Refuses a registration that closes a cycle, takes a parent past a dependents limit,
+        waits for a parent that does not admit its account, or narrows its own ``dependents``
+        past children already registered — atomically with respect to concurrent
+        registrations (module docstring)."""
         for _ in range(REGISTER_ATTEMPTS):
             try:
                 self.client.transact_write_items(TransactItems=self._writes(registration))
@@ -227,17 +278,20 @@ class DynamoDbRegistry:
                 f"registering {ref} would close a dependency cycle: "
                 + " → ".join(str(r) for r in cycle)
             )
+        self._check_dependents(registration)
         previous = self.get(ref)
         previous_parents = (
             previous.condition.parents if previous and previous.condition is not None else ()
         )
-        for parent in sorted(set(parents) - set(previous_parents)):
-            count = self.count_children(parent)
-            if count >= self.max_children_per_parent:
-                raise TooManyChildrenError(
-                    f"{ref} cannot wait for {parent}: it already has {count} dependents, "
-                    f"the most a pipeline may have ({self.max_children_per_parent})"
+        for parent in sorted(set(parents)):
+            admitted_by = self.get(parent)
+            if admitted_by is not None and not admitted_by.admits(ref.account):
+                raise DependentNotAllowedError(
+                    f"{ref} cannot wait for {parent}: {parent} does not accept dependents "
+                    f"from account {ref.account}; its owners can add it to dependents.accounts"
                 )
+        for parent in sorted(set(parents) - set(previous_parents)):
+            self._check_room(ref, parent)
         writes: list[dict[str, Any]] = [self._version_write(version)]
         writes += [{"Put": {"TableName": self.table, "Item": i}} for i in self.items(registration)]
         for parent in set(previous_parents) - set(parents):
@@ -246,8 +300,47 @@ class DynamoDbRegistry:
         if self.state_table is not None and changed:
             writes.append(forget_condition_write(self.state_table, ref, self._state_version(ref)))
         if len(writes) > MAX_TRANSACTION_ITEMS:
-            raise DpcError(f"{ref}: too many parents to register at once ({len(parents)})")
+            fit = MAX_TRANSACTION_ITEMS - (len(writes) - len(parents))
+            raise TooManyParentsError(
+                f"condition: {len(parents)} parents; at most {fit} fit in one registration of "
+                f"{ref} (one DynamoDB transaction)"
+            )
         return writes
+
+    def _check_dependents(self, registration: Registration) -> None:
+        """A parent's list may not leave out a child already registered (module docstring)."""
+        if registration.dependents is None:
+            return
+        ref = registration.pipeline
+        cut_off = sorted(
+            str(child) for child in self.children_of(ref) if not registration.admits(child.account)
+        )
+        if cut_off:
+            shown = ", ".join(cut_off[:10]) + (
+                f" and {len(cut_off) - 10} more" * (len(cut_off) > 10)
+            )
+            raise DependentsNarrowedError(
+                f"{ref}: dependents.accounts leaves out pipelines that wait for it: {shown}; "
+                f"list their accounts, or deploy again once their owners removed {ref} from "
+                "their trigger"
+            )
+
+    def _check_room(self, ref: ParentRef, parent: ParentRef) -> None:
+        """The parent's dependents limits, for ``ref`` about to become one more dependent:
+        one consistent keys-only Query, counting all children and those of ``ref``'s account."""
+        children = self.children_of(parent)
+        if len(children) >= self.max_children_per_parent:
+            raise TooManyChildrenError(
+                f"{ref} cannot wait for {parent}: it already has {len(children)} dependents, "
+                f"the most a pipeline may have ({self.max_children_per_parent})"
+            )
+        mine = sum(1 for child in children if child.account == ref.account)
+        if mine >= self.max_children_per_account:
+            raise TooManyChildrenError(
+                f"{ref} cannot wait for {parent}: account {ref.account} already has {mine} "
+                f"pipelines waiting for it, the most one account may have "
+                f"({self.max_children_per_account})"
+            )
 
     def _version(self) -> int:
         item = self.client.get_item(TableName=self.table, Key=VERSION_KEY, ConsistentRead=True).get(
@@ -281,26 +374,6 @@ class DynamoDbRegistry:
         ).get("Item")
         return None if item is None else int(item["version"]["N"])
 
-    def count_children(self, ref: ParentRef) -> int:
-        """The parent's dependents: a consistent COUNT Query over its edges (keys only)."""
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :child)",
-            "ExpressionAttributeValues": {
-                ":pk": {"S": pipeline_partition(ref)},
-                ":child": {"S": CHILD_PREFIX},
-            },
-            "Select": "COUNT",
-            "ConsistentRead": True,
-        }
-        count = 0
-        while True:
-            page = self.client.query(**request)
-            count += int(page["Count"])
-            if "LastEvaluatedKey" not in page:
-                return count
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def items(self, registration: Registration) -> list[dict[str, Any]]:
         """The registration item and one edge per parent (bulk loads write these directly)."""
         ref, condition = registration.pipeline, registration.condition
@@ -322,6 +395,8 @@ class DynamoDbRegistry:
             item["schedule"] = {"S": registration.schedule}
         if registration.period is not None:
             item["period"] = {"S": json.dumps(registration.period.to_json())}
+        if registration.dependents is not None:
+            item["dependents"] = {"L": [{"S": a} for a in sorted(registration.dependents)]}
         return [item, *(self._edge(parent, ref, condition_json) for parent in parents)]
 
     def deregister(self, ref: ParentRef) -> bool:

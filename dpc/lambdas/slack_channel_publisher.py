@@ -69,10 +69,8 @@ class ChannelPublisher:
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             request = ApiRequest.from_event(event)
-            account = request.path_parameters.get("account", "")
-            name = request.path_parameters.get("name", "")
-            if not name:
-                raise ApiError(400, "the path must name the pipeline: /channels/{account}/{name}")
+            ref = request.path_pipeline()
+            name, account = ref.name, ref.account
             if account != request.caller_account:
                 raise ApiError(
                     403,

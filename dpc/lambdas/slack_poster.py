@@ -56,7 +56,15 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from dpc import constants
-from dpc.lambdas.apigw import ApiError, ApiRequest, response
+from dpc.lambdas.apigw import (
+    MAX_SLACK_TEXT,
+    ApiError,
+    ApiRequest,
+    execution_arn,
+    pipeline_name,
+    response,
+    run_status,
+)
 from dpc.lambdas.clients import client
 from dpc.lambdas.slack_channels import Owners, channel_name, parse_owners, read_claims, refusal
 
@@ -216,7 +224,11 @@ class SlackPoster:
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         try:
             request = ApiRequest.from_event(event)
-            pipeline, execution, text = (request.text(f) for f in ("pipeline", "execution", "text"))
+            pipeline = pipeline_name(request.text("pipeline"), "pipeline")
+            execution = execution_arn(request.text("execution"), "execution")
+            text = request.text("text", max_length=MAX_SLACK_TEXT)
+            if "status" in request.body:
+                run_status(request.body["status"], "status")
             if _account_of(execution) != request.caller_account:
                 raise ApiError(403, "an account may post only about its own executions")
             channels = self.channels(pipeline, request.caller_account)

@@ -15,6 +15,7 @@ from dpc.spec.errors import Finding
 from dpc.spec.limits import limit_findings
 from dpc.spec.source import Document, JsonPath
 from dpc.triggers.cron import CronError, check_field, parse_cron, parse_rate
+from dpc.triggers.periods import MAX_PERIOD_SPAN, MAX_WITHIN
 
 _DURATION = re.compile(r"(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 CRON_FIELDS = ("minute", "hour", "day", "month", "weekDay", "year")
@@ -28,10 +29,6 @@ _CRON_FIELD_NAMES = {
 }
 MAX_TIMEOUT = timedelta(days=365)
 """A Step Functions standard workflow runs at most a year, so a longer timeout cannot deploy."""
-MAX_WITHIN = timedelta(days=365)
-"""Parent runs older than a year are history, not a trigger; a wider window is a typo."""
-MAX_PERIOD_SPAN = timedelta(days=366)
-"""The longest period offset and keep: a year and a day, past any sensible data interval."""
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _SLACK_CHANNEL = re.compile(r"#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 

@@ -14,17 +14,14 @@ from dpc import naming
 from dpc.spec.errors import Finding
 from dpc.spec.source import Document
 
-RULE_NAME_LIMIT = 64
-"""EventBridge rule names: at most 64 characters."""
+RULE_NAME_LIMIT = naming.RULE_NAME_LIMIT
 STATE_NAME_LIMIT = 80
 """Step Functions state names: at most 80 characters."""
 
 
 def _longest_name() -> int:
     """The longest pipeline name whose derived names all fit."""
-    return RULE_NAME_LIMIT - max(
-        len(naming.schedule_rule_name("")), len(naming.trigger_rule_name(""))
-    )
+    return naming.longest_pipeline_name()
 
 
 def limit_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:

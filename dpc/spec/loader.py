@@ -200,6 +200,7 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
         else None,
         timeout=_duration(data.get("timeout")),
         period=period,
+        dependents=frozenset(data["dependents"]["accounts"]) if "dependents" in data else None,
         tags=MappingProxyType(dict(data.get("tags", {}))),
         project_dir=source.parent,
         source=source,

@@ -83,6 +83,9 @@ class Pipeline:
     notifications: Notifications | None = None
     timeout: timedelta | None = None
     period: PeriodSpec = field(default_factory=PeriodSpec)
+    dependents: frozenset[str] | None = None
+    """``dependents.accounts``: the accounts whose pipelines may wait for this one, besides its
+    own. None (no ``dependents``): every account of the organization may."""
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     project_dir: Path = Path(".")
     source: Path = Path("pipeline.yaml")
@@ -92,6 +95,10 @@ class Pipeline:
         if self.account is None:
             raise ValueError(f"pipeline {self.name} has no account; call with_account() first")
         return ParentRef(self.name, self.account)
+
+    def admits(self, account: str) -> bool:
+        """May a pipeline of ``account`` wait for this one (the registry's rule, in advance)?"""
+        return self.dependents is None or account == self.account or account in self.dependents
 
     def with_account(self, account: str) -> Pipeline:
         """Fill the account from the deploy credentials, and with it every parent that

@@ -1,5 +1,7 @@
 """A folder of pipelines seen as one organisation: who depends on whom, and what cannot work
-(a parent nobody defines, a cycle, two pipelines claiming the same name and account)."""
+(a parent nobody defines, a cycle, two pipelines claiming the same name and account, a
+parent whose ``dependents`` does not admit the child's account — the registry would refuse
+that child's deploy, so validate says it first)."""
 
 from __future__ import annotations
 
@@ -73,9 +75,12 @@ def org_findings(located: Sequence[tuple[Pipeline, Document]]) -> list[Finding]:
         for path, parent in _items(pipeline):
             if parent in by_ref:
                 edges[ref].append(parent)
-                problem = _unit_problem(pipeline, by_ref[parent][0], path)
-                if problem is not None:
-                    findings.append(document.finding(path, problem))
+                for problem in (
+                    _unit_problem(pipeline, by_ref[parent][0], path),
+                    _admission_problem(pipeline, by_ref[parent][0]),
+                ):
+                    if problem is not None:
+                        findings.append(document.finding(path, problem))
                 continue
             elsewhere = [show(other) for other in names.get(parent.name, [])]
             hint = f"; defined as {', '.join(elsewhere)}" if elsewhere else ""
@@ -123,6 +128,18 @@ def _unit_problem(child: Pipeline, parent: Pipeline, path: tuple[str | int, ...]
             f"every: true (all of its {theirs}s of a {mine} must meet the statuses)"
         )
     return None
+
+
+def _admission_problem(child: Pipeline, parent: Pipeline) -> str | None:
+    """The registry's ``dependents`` rule; undecidable (and so not reported) while either
+    account is left to the deploy credentials."""
+    if child.account is None or parent.account is None or parent.admits(child.account):
+        return None
+    listed = ", ".join(sorted(parent.dependents or ())) or "none"
+    return (
+        f"parent '{show(ref_of(parent))}' does not accept dependents from account "
+        f"{child.account} (its dependents.accounts: {listed}); its owners can add it"
+    )
 
 
 def _items(pipeline: Pipeline) -> Iterator[tuple[tuple[str | int, ...], ParentRef]]:

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from dpc import schemas
 from dpc.spec.errors import Finding
 from dpc.spec.source import Document, JsonPath
 
@@ -33,13 +34,11 @@ def schema_path() -> Path:
 
 
 def schema_text() -> str:
-    return schema_path().read_text("utf-8")
+    return schemas.schema_text()
 
 
-@cache
 def pipeline_schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(schema_text())
-    return loaded
+    return schemas.pipeline_schema()
 
 
 @cache

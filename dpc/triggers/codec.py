@@ -29,7 +29,13 @@ from typing import Any, cast
 
 from dpc.triggers.cron import CronError, parse_cron
 from dpc.triggers.model import STATUSES, Condition, Item, ParentRef, Status
-from dpc.triggers.periods import DEFAULT_KEEP, PeriodError, PeriodSpec
+from dpc.triggers.periods import (
+    DEFAULT_KEEP,
+    MAX_PERIOD_SPAN,
+    MAX_WITHIN,
+    PeriodError,
+    PeriodSpec,
+)
 
 _ACCOUNT = re.compile(r"\d{12}")
 
@@ -105,6 +111,14 @@ def _items(data: Any, where: str) -> tuple[Item, ...]:
     return tuple(parsed)
 
 
+def _at_most(seconds: int, limit: timedelta, where: str) -> None:
+    """pipeline.yaml's bound (validate checks the same), also keeping timedelta in range."""
+    if seconds > limit.total_seconds():
+        raise ConditionFormatError(
+            f"{where}: at most {int(limit.total_seconds())} ({limit.days} days)"
+        )
+
+
 def condition_from_json(data: Any) -> Condition:
     if not isinstance(data, dict):
         raise ConditionFormatError("condition: expected an object")
@@ -118,6 +132,8 @@ def condition_from_json(data: Any) -> Condition:
     within = data.get("withinSeconds")
     if within is not None and (not isinstance(within, int) or within <= 0):
         raise ConditionFormatError("condition.withinSeconds: expected a positive integer")
+    if within is not None:
+        _at_most(within, MAX_WITHIN, "condition.withinSeconds")
     reset = data.get("reset")
     reset_cron = None
     if reset is not None:
@@ -137,6 +153,7 @@ def condition_from_json(data: Any) -> Condition:
     keep = data.get("keepSeconds", int(DEFAULT_KEEP.total_seconds()))
     if not isinstance(keep, int) or isinstance(keep, bool) or keep <= 0:
         raise ConditionFormatError("condition.keepSeconds: expected a positive integer")
+    _at_most(keep, MAX_PERIOD_SPAN, "condition.keepSeconds")
     try:
         period = PeriodSpec.from_json(data["period"]) if "period" in data else PeriodSpec()
     except PeriodError as error:

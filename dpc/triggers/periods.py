@@ -19,6 +19,11 @@ Unit = Literal["hour", "day", "week", "month"]
 UNITS: tuple[Unit, ...] = ("hour", "day", "week", "month")
 """Finest first."""
 
+MAX_WITHIN = timedelta(days=365)
+"""Parent runs older than a year are history, not a trigger; a wider window is a typo."""
+MAX_PERIOD_SPAN = timedelta(days=366)
+"""The longest period offset and keep: a year and a day, past any sensible data interval.
+(Both checked by validate, and by the dependency API on the JSON form, dpc.triggers.codec.)"""
 DEFAULT_KEEP = timedelta(days=35)
 
 _FORMATS = {
@@ -204,4 +209,9 @@ class PeriodSpec:
         offset = data.get("offsetSeconds", 0)
         if not isinstance(offset, int) or isinstance(offset, bool):
             raise PeriodError("period.offsetSeconds: expected an integer")
+        span = int(MAX_PERIOD_SPAN.total_seconds())
+        if abs(offset) > span:
+            raise PeriodError(
+                f"period.offsetSeconds: at most {span} ({MAX_PERIOD_SPAN.days} days) either way"
+            )
         return PeriodSpec(cast(Unit, data["unit"]), timedelta(seconds=offset))

@@ -244,6 +244,24 @@ def test_registration_carries_condition_and_state_machine(
     assert (condition["correlate"], condition["rerun"]) == ("period", "retrigger")
     # and the pipeline's period spec, which the central registry keeps (§5b)
     assert json.loads(registration["Period"]) == {"unit": "day", "offsetSeconds": 0}
+    # and no dependents list: every account of the organization may depend on it
+    assert registration["Dependents"] == ""
+
+
+def test_registration_carries_the_dependents_list(
+    tmp_path_factory: pytest.TempPathFactory, case_study_pipelines: dict[str, Any]
+) -> None:
+    from dataclasses import replace
+
+    from dpc.infra.app import synth_pipelines
+
+    # Given listings accepting dependents from pipeline-x's account only
+    listings = replace(case_study_pipelines["listings"], dependents=frozenset({"333333333333"}))
+    (stack,) = synth_pipelines([listings], tmp_path_factory.mktemp("dependents")).stacks
+    template = json.loads(stack.template_file.read_text())
+    # Then the registration sends the list to the central registry, which enforces it
+    registration = only(template, "Custom::DpcPipelineRegistration")["Properties"]
+    assert json.loads(registration["Dependents"]) == {"accounts": ["333333333333"]}
 
 
 def test_notifications_reach_email_and_slack_through_the_tracker(

@@ -15,7 +15,7 @@ from moto import mock_aws
 
 from dpc.lambdas.central import LocalCentral, state_machine_arn
 from dpc.lambdas.dependencies_publisher import DependenciesPublisher
-from dpc.lambdas.registry import CycleError, Registration
+from dpc.lambdas.registry import CycleError, DependentNotAllowedError, Registration
 from dpc.triggers.codec import condition_from_json, condition_to_json
 from dpc.triggers.model import Condition, Item, ParentRef
 from dpc.triggers.periods import PeriodSpec
@@ -243,3 +243,161 @@ def test_two_registrations_racing_to_close_a_cycle_cannot_both_pass(
     )
     assert central.registry.lookup(b)[1] == []
     assert [child for child, _ in central.registry.lookup(a)[1]] == [b]
+
+
+# Who may depend on whom (issue 12, item 3): `dependents: {accounts: [...]}` of pipeline.yaml.
+OTHER = ParentRef("other", "444444444444")
+
+
+def dependents(*accounts: str) -> dict[str, Any]:
+    return {"dependents": {"accounts": list(accounts)}}
+
+
+def message(response: dict[str, Any]) -> str:
+    return str(json.loads(response["body"])["message"])
+
+
+def test_a_child_from_an_account_the_parent_does_not_list_is_refused_with_a_403(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    # Given listings accepting dependents from account 222222222222 only
+    listed = api.handle(request("PUT", LISTINGS, LISTINGS.account, **dependents(SEARCHES.account)))
+    assert listed["statusCode"] == 200
+    # When pipeline-x (account 333333333333) starts waiting for listings
+    response = api.handle(request("PUT", X, X.account, depends_on(LISTINGS)))
+    # Then it is refused with one line saying who decides, and nothing is registered
+    assert response["statusCode"] == 403
+    assert message(response) == (
+        "pipeline-x@333333333333 cannot wait for listings@111111111111: listings@111111111111 "
+        "does not accept dependents from account 333333333333; its owners can add it to "
+        "dependents.accounts"
+    )
+    assert central.registry.get(X) is None
+    assert central.registry.lookup(LISTINGS)[1] == []
+
+
+def test_listed_accounts_and_the_parents_own_account_may_depend_on_it(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    # Given listings accepting only searches' account (its own account always may)
+    api.handle(request("PUT", LISTINGS, LISTINGS.account, **dependents(SEARCHES.account)))
+    same_account = ParentRef("listings-daily", LISTINGS.account)
+    for child in (SEARCHES, same_account):
+        response = api.handle(request("PUT", child, child.account, depends_on(LISTINGS)))
+        assert response["statusCode"] == 200, message(response)
+    assert {child for child, _ in central.registry.lookup(LISTINGS)[1]} == {SEARCHES, same_account}
+    # And the list reads back from the registry
+    registration = central.registry.get(LISTINGS)
+    assert registration is not None and registration.dependents == frozenset({SEARCHES.account})
+
+
+def test_without_dependents_every_account_that_may_call_the_api_may_depend(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    api.handle(request("PUT", LISTINGS, LISTINGS.account))
+    assert api.handle(request("PUT", X, X.account, depends_on(LISTINGS)))["statusCode"] == 200
+    registration = central.registry.get(LISTINGS)
+    assert registration is not None and registration.dependents is None
+
+
+def test_a_parent_cannot_narrow_its_list_past_children_already_registered(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    # Given pipeline-x and other waiting for listings, which accepts every account
+    api.handle(request("PUT", LISTINGS, LISTINGS.account))
+    api.handle(request("PUT", X, X.account, depends_on(LISTINGS)))
+    api.handle(request("PUT", OTHER, OTHER.account, depends_on(LISTINGS)))
+    # When listings' owners narrow dependents to searches' account
+    response = api.handle(request("PUT", LISTINGS, LISTINGS.account, **dependents("222222222222")))
+    # Then the deploy is refused naming the children it would cut off; nothing changed
+    assert response["statusCode"] == 409
+    assert message(response) == (
+        "listings@111111111111: dependents.accounts leaves out pipelines that wait for it: "
+        "other@444444444444, pipeline-x@333333333333; list their accounts, or deploy again "
+        "once their owners removed listings@111111111111 from their trigger"
+    )
+    registration = central.registry.get(LISTINGS)
+    assert registration is not None and registration.dependents is None
+    assert {child for child, _ in central.registry.lookup(LISTINGS)[1]} == {X, OTHER}
+    # While listing their accounts is accepted
+    both = dependents(X.account, OTHER.account)
+    assert api.handle(request("PUT", LISTINGS, LISTINGS.account, **both))["statusCode"] == 200
+
+
+def test_a_child_registered_before_its_parent_is_decided_by_the_parents_registration(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    # Given pipeline-x registered while listings is not (yet)
+    assert api.handle(request("PUT", X, X.account, depends_on(LISTINGS)))["statusCode"] == 200
+    # When listings registers with a list that leaves out pipeline-x's account
+    narrow = api.handle(request("PUT", LISTINGS, LISTINGS.account, **dependents("222222222222")))
+    # Then listings is refused and named the child
+    assert narrow["statusCode"] == 409
+    assert "pipeline-x@333333333333" in message(narrow)
+    assert central.registry.get(LISTINGS) is None
+
+
+def test_a_parent_narrowing_while_a_child_registers_cannot_both_pass(
+    central: LocalCentral,
+) -> None:
+    # Given listings accepting every account
+    central.registry.register(Registration(LISTINGS, state_machine_arn(LISTINGS)))
+    other = replace(central.registry, client=boto3.client("dynamodb"))
+    interleaved: list[str] = []
+
+    def meanwhile(**_: Any) -> None:
+        if not interleaved:
+            interleaved.append("listings narrows")
+            other.register(
+                Registration(
+                    LISTINGS, state_machine_arn(LISTINGS), dependents=frozenset({"222222222222"})
+                )
+            )
+
+    # When listings narrows its list after pipeline-x's registration checked it, before commit
+    central.dynamodb.meta.events.register("before-call.dynamodb.TransactWriteItems", meanwhile)
+    with pytest.raises(DependentNotAllowedError):
+        central.registry.register(Registration(X, state_machine_arn(X), depends_on(LISTINGS)))
+    # Then pipeline-x read again, saw the narrowed list and was refused: no edge slipped in
+    assert interleaved == ["listings narrows"]
+    assert central.registry.lookup(LISTINGS)[1] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ({"accounts": ["42"]}, "dependents.accounts[0]: expected a 12-digit account id"),
+        ({"accounts": "333333333333"}, "dependents.accounts: expected a list of account ids"),
+        (["333333333333"], "dependents: expected {accounts: [12-digit account ids]}"),
+        ({"accounts": [], "teams": []}, "dependents: unknown field(s) teams"),
+    ],
+)
+def test_malformed_dependents_are_a_400_naming_the_field(
+    api: DependenciesPublisher, central: LocalCentral, value: Any, expected: str
+) -> None:
+    response = api.handle(request("PUT", LISTINGS, LISTINGS.account, dependents=value))
+    assert response["statusCode"] == 400
+    assert message(response) == expected
+    assert central.registry.get(LISTINGS) is None
+
+
+def test_one_account_cannot_take_every_place_of_a_parent(central: LocalCentral) -> None:
+    # Given at most 2 dependents per account on one parent (1,000 in production)
+    api = DependenciesPublisher(replace(central.registry, max_children_per_account=2))
+    mine = [ParentRef(f"child-{n}", "333333333333") for n in range(3)]
+    for child in mine[:2]:
+        assert (
+            api.handle(request("PUT", child, child.account, depends_on(LISTINGS)))["statusCode"]
+            == 200
+        )
+    # When a third pipeline of the same account starts waiting for listings
+    response = api.handle(request("PUT", mine[2], mine[2].account, depends_on(LISTINGS)))
+    # Then it is refused, while another account still finds room
+    assert response["statusCode"] == 409
+    assert message(response) == (
+        "child-2@333333333333 cannot wait for listings@111111111111: account 333333333333 "
+        "already has 2 pipelines waiting for it, the most one account may have (2)"
+    )
+    assert (
+        api.handle(request("PUT", OTHER, OTHER.account, depends_on(LISTINGS)))["statusCode"] == 200
+    )

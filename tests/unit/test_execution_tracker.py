@@ -6,12 +6,14 @@ import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dpc.lambdas.execution_tracker import (
     HistoryEvent,
     Settings,
+    Tracker,
     decode_subscription,
     encode_subscription,
     event_from_api,
@@ -173,3 +175,66 @@ def test_an_emr_step_failure_is_told_by_its_reason_message_and_log() -> None:
     )
     assert readable_cause('{"errorMessage": "boom"}') == '{"errorMessage": "boom"}'
     assert readable_cause("plain words") == "plain words"
+
+
+# Defence in depth (issue 12, item 6): the tracker checks what it is given itself.
+
+
+class Recorded:
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def publish(self, **kwargs: Any) -> None:
+        self.sent.append(kwargs)
+
+    def __call__(self, message: Any) -> None:
+        self.sent.append(message)
+
+
+def searches_tracker(sns: Recorded, slack: Recorded) -> Tracker:
+    settings = Settings(
+        pipeline="searches",
+        notification_type="FULL_EXECUTION",
+        step_states=STEPS,
+        topic_arn="arn:aws:sns:eu-west-1:222222222222:dpc-searches-notifications",
+        slack_api_url="https://slack.example/v1",
+    )
+    return Tracker(settings, sns, slack, history=lambda arn: [])
+
+
+FAILED_RUN_LINES = (EVENTS / "sfn_history_failed_run.jsonl").read_text().splitlines()
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # an EventBridge event of another source, dressed with the status-change detail-type
+        {"source": "my.app", "detail-type": "Step Functions Execution Status Change", "detail": {}},
+        # the Step Functions status change itself: not what the log subscription delivers
+        json.loads((EVENTS / "sfn_status_change.json").read_text()),
+        {"awslogs": {"data": "not base64 gzip"}},
+        {"awslogs": "nothing"},
+        [],
+    ],
+    ids=["custom-source", "sfn-status-change", "bad-data", "bad-awslogs", "not-a-mapping"],
+)
+def test_input_that_is_not_a_log_subscription_is_logged_and_ignored(event: Any) -> None:
+    sns, slack = Recorded(), Recorded()
+    # Then nothing is told, and the tracker does not raise (a raise would be retried twice
+    # and parked in its dead-letter queue, for input no retry can make valid)
+    counts = searches_tracker(sns, slack).handle(event)
+    assert counts == {"events": 0, "notices": 0, "failed_deliveries": 0, "ignored": 1}
+    assert sns.sent == slack.sent == []
+
+
+def test_history_of_another_state_machine_tells_nothing_in_this_pipelines_name() -> None:
+    # Given listings' history (another pipeline's state machine) sent to searches' tracker
+    foreign = [line.replace("dpc-searches", "dpc-listings") for line in FAILED_RUN_LINES]
+    sns, slack = Recorded(), Recorded()
+    counts = searches_tracker(sns, slack).handle(encode_subscription("/aws/states/x", foreign))
+    # Then none of it becomes a notice of searches
+    assert counts["notices"] == 0 and counts["ignored"] == len(foreign)
+    assert sns.sent == slack.sent == []
+    # while its own history is told
+    own = searches_tracker(sns, slack).handle(encode_subscription("/x", FAILED_RUN_LINES))
+    assert own["notices"] > 0 and "ignored" not in own

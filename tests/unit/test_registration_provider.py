@@ -65,6 +65,7 @@ def test_create_registers_condition_schedule_and_state_machine() -> None:
         "condition": CONDITION,
         "schedule": None,
         "period": None,
+        "dependents": None,
     }
 
 
@@ -90,6 +91,24 @@ def test_the_period_spec_goes_with_the_registration() -> None:
         "cron(0 3 * * ? *)",
         {"unit": "day", "offsetSeconds": -86400},
     )
+
+
+def test_the_dependents_list_goes_with_the_registration() -> None:
+    # Given the registration of a pipeline with `dependents: {accounts: ["333333333333"]}`
+    call = Recorder()
+    provider.handle(
+        request(
+            "Update",
+            provider.PIPELINE_REGISTRATION,
+            StateMachineArn="arn:aws:states:eu-west-1:333333333333:stateMachine:dpc-pipeline-x",
+            Dependents=json.dumps({"accounts": ["333333333333"]}),
+        ),
+        call=call,
+        environ=ENV,
+    )
+    # Then the central API receives it, to enforce it
+    ((_, _, body),) = call.calls
+    assert body is not None and body["dependents"] == {"accounts": ["333333333333"]}
 
 
 def test_slack_channels_go_to_the_slack_api() -> None:

@@ -155,3 +155,59 @@ def test_load_pipeline_on_a_folder_without_pipeline_yaml(tmp_path: Path) -> None
     assert str(raised.value) == (
         f"{tmp_path / 'pipeline.yaml'}: not found; a project needs a pipeline.yaml"
     )
+
+
+BASE = "name: p\naccount: '111111111111'\nsteps: [{name: s, type: shell, script: run.sh}]\n"
+
+
+def test_dependents_accounts_are_read_and_default_to_every_account(tmp_path: Path) -> None:
+    # Without dependents: every account of the organization may depend on the pipeline
+    assert load(tmp_path, BASE).dependents is None
+    listed = load(tmp_path, BASE + "dependents:\n  accounts: ['222222222222', '333333333333']\n")
+    assert listed.dependents == frozenset({"222222222222", "333333333333"})
+    # An empty list: only the pipeline's own account
+    assert load(tmp_path, BASE + "dependents: {accounts: []}\n").dependents == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "field", "message"),
+    [
+        (
+            "dependents:\n  accounts: [222222222222]\n",
+            5,
+            "dependents.accounts[0]",
+            'expected text, got the number 222222222222; put it in quotes: "222222222222"',
+        ),
+        (
+            "dependents:\n  accounts: ['42']\n",
+            5,
+            "dependents.accounts[0]",
+            "'42' is not valid (allowed: exactly 12 digits, quoted)",
+        ),
+        (
+            "dependents:\n  acounts: ['222222222222']\n",
+            5,
+            "dependents.acounts",
+            "unknown field; did you mean 'accounts'? (allowed here: accounts)",
+        ),
+        (
+            "dependents:\n  accounts: ['222222222222', '222222222222']\n",
+            5,
+            "dependents.accounts",
+            "lists the same value more than once",
+        ),
+        (
+            "dependents: ['222222222222']\n",
+            4,
+            "dependents",
+            'expected a mapping, got a list (for example: {"accounts": ["333333333333"]})',
+        ),
+    ],
+)
+def test_bad_dependents_are_located_errors(
+    tmp_path: Path, text: str, line: int, field: str, message: str
+) -> None:
+    with pytest.raises(SpecError) as refused:
+        load(tmp_path, BASE + text)
+    found = [(f.line, f.field, f.message) for f in refused.value.findings]
+    assert (line, field, message) in found

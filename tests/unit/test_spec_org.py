@@ -130,3 +130,22 @@ def test_long_chain_does_not_hit_recursion_limits(tmp_path: Path) -> None:
     assert {finding.message for finding in validation.findings} == {
         f"dependency cycle: loop-a@{A} → loop-b@{A} → loop-a@{A}"
     }
+
+
+def test_a_child_from_an_account_its_parent_does_not_list_is_reported_at_the_item(
+    tmp_path: Path,
+) -> None:
+    # Given listings accepting dependents from searches' account only
+    listings = project(tmp_path, "listings", A)
+    with listings.open("a") as text:
+        text.write(f'dependents: {{accounts: ["{B}"]}}\n')
+    project(tmp_path, "searches", B, [("listings", A)])
+    project(tmp_path, "same-account", A, [("listings", A)])
+    child = project(tmp_path, "x", C, [("listings", A)])
+    # Then validate reports pipeline-x, at its item, as the registry would refuse it
+    (finding,) = validate_paths([tmp_path]).findings
+    assert (finding.file, finding.line, finding.field) == (child, 6, "trigger.executions.allOf[0]")
+    assert finding.message == (
+        f"parent 'listings@{A}' does not accept dependents from account {C} "
+        f"(its dependents.accounts: {B}); its owners can add it"
+    )

@@ -53,7 +53,7 @@ def test_unknown_field_points_at_the_key_and_suggests_the_right_one(tmp_path: Pa
     finding = only(findings_for(tmp_path, VALID + "clustr: {}\n"))
     assert (finding.line, finding.column, finding.field) == (8, 1, "clustr")
     assert finding.message.startswith("unknown field; did you mean 'cluster'?")
-    assert "allowed here: account, cluster, description" in finding.message
+    assert "allowed here: account, cluster, dependents, description" in finding.message
 
 
 def test_missing_required_field_points_at_its_mapping(tmp_path: Path) -> None:
