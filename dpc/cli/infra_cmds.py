@@ -493,6 +493,23 @@ def setup_user_account(
             "nodes with. Default: a self-signed bundle dpc creates once in the assets bucket.",
         ),
     ] = "",
+    log_retention_days: Annotated[
+        int,
+        typer.Option(
+            "--log-retention-days",
+            min=1,
+            help="Days the artifacts bucket keeps EMR step logs and VPC flow logs (logs/).",
+        ),
+    ] = 90,
+    output_retention_days: Annotated[
+        int | None,
+        typer.Option(
+            "--output-retention-days",
+            min=1,
+            help="Days the artifacts bucket keeps step outputs (pipelines/<name>/). "
+            "Default: kept until deleted.",
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     out: OutOption = None,
     yes: YesOption = False,
@@ -521,6 +538,8 @@ def setup_user_account(
         "slack_api_url": slack_api_url,
         "operator_email": _operator_email(operator_email),
         "emr_tls_certificates": emr_tls_certificates or None,
+        "log_retention_days": log_retention_days,
+        "output_retention_days": output_retention_days,
     }
     if dry_run:
         synthesis = _synth(synth_user_account, out or Path("cdk.out"), **build_options)

@@ -124,11 +124,15 @@ def synth_user_account(
     slack_api_url: str = "",
     operator_email: str | None = None,
     emr_tls_certificates: str | None = None,
+    log_retention_days: int = 90,
+    output_retention_days: int | None = None,
 ) -> Synthesis:
     app = new_app(outdir)
     UserAccountStack(
         app,
         central_account=central_account,
+        log_retention_days=log_retention_days,
+        output_retention_days=output_retention_days,
         operator_email=operator_email,
         emr_tls_certificates=emr_tls_certificates,
         api_url=api_url,

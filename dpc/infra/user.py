@@ -109,10 +109,31 @@ class ExportToCentralBus(Construct):
 
 
 class ArtifactsBucket(Construct):
-    """Step outputs and logs (EMR, VPC flow logs): encrypted, private, TLS only, logs expire."""
+    """Step outputs and logs (EMR, VPC flow logs): encrypted, private, TLS only, logs expire
+    (``log_retention_days``), outputs too if asked (``output_retention_days``; kept by
+    default: they are the teams' data), old versions after 30 days, abandoned multipart
+    uploads after 7."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, log_retention_days: int) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        log_retention_days: int,
+        output_retention_days: int | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
+        outputs = (
+            [
+                s3.LifecycleRule(
+                    id="ExpireOutputs",
+                    prefix="pipelines/",
+                    expiration=Duration.days(output_retention_days),
+                )
+            ]
+            if output_retention_days
+            else []
+        )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -128,8 +149,11 @@ class ArtifactsBucket(Construct):
                     expiration=Duration.days(log_retention_days),
                     noncurrent_version_expiration=Duration.days(7),
                 ),
+                *outputs,
                 s3.LifecycleRule(
-                    id="ExpireOldVersions", noncurrent_version_expiration=Duration.days(30)
+                    id="ExpireOldVersions",
+                    noncurrent_version_expiration=Duration.days(30),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
                 ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
@@ -395,6 +419,7 @@ class UserAccountStack(Stack):
         api_url: str = "",
         slack_api_url: str = "",
         log_retention_days: int = 90,
+        output_retention_days: int | None = None,
         operator_email: str | None = None,
         emr_tls_certificates: str | None = None,
         **stack_options: object,
@@ -421,7 +446,10 @@ class UserAccountStack(Stack):
         )
         self.sweeper = StatusSweeper(self, ids.STATUS_SWEEPER, central_account=central_account)
         self.artifacts = ArtifactsBucket(
-            self, ids.ARTIFACTS_BUCKET, log_retention_days=log_retention_days
+            self,
+            ids.ARTIFACTS_BUCKET,
+            log_retention_days=log_retention_days,
+            output_retention_days=output_retention_days,
         )
         self.network = EmrNetwork(self, ids.EMR_NETWORK, flow_logs=self.artifacts.bucket)
         self.emr_roles = EmrRoles(self, ids.EMR_ROLES)

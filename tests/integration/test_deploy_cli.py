@@ -293,6 +293,48 @@ def test_a_teams_own_emr_certificates_replace_the_self_signed_bundle(tmp_path: P
     assert tls["TLSCertificateConfiguration"]["S3Object"] == own
 
 
+def _lifecycle_rules(tmp_path: Path, *options: str) -> dict[str, dict[str, Any]]:
+    result = dpc(
+        "setup-user-account",
+        "--central-account",
+        CENTRAL,
+        "--dry-run",
+        "-o",
+        str(tmp_path),
+        *options,
+    )
+    assert result.exit_code == 0, result.output
+    template = json.loads((tmp_path / "dpc-user-account.template.json").read_text())
+    (bucket,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::Bucket"]
+    return {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+
+
+def test_the_artifacts_buckets_lifecycle_is_the_teams_choice(tmp_path: Path) -> None:
+    # By default logs go after 90 days and step outputs stay
+    rules = _lifecycle_rules(tmp_path / "default")
+    assert rules["ExpireLogs"]["ExpirationInDays"] == 90
+    assert "ExpireOutputs" not in rules
+    assert rules["ExpireOldVersions"]["AbortIncompleteMultipartUpload"] == {
+        "DaysAfterInitiation": 7
+    }
+    # A team keeps logs a year and outputs 30 days
+    options = ("--log-retention-days", "365", "--output-retention-days", "30")
+    rules = _lifecycle_rules(tmp_path / "chosen", *options)
+    assert rules["ExpireLogs"]["ExpirationInDays"] == 365
+    assert rules["ExpireOutputs"] == {
+        "Id": "ExpireOutputs",
+        "Prefix": "pipelines/",
+        "ExpirationInDays": 30,
+        "Status": "Enabled",
+    }
+    assert (
+        dpc(
+            "setup-user-account", "--central-account", CENTRAL, "--log-retention-days", "0"
+        ).exit_code
+        == 2
+    )
+
+
 def test_setup_user_account_dry_run_needs_no_api_url(tmp_path: Path) -> None:
     result = dpc(
         "setup-user-account", "--central-account", CENTRAL, "--dry-run", "-o", str(tmp_path)
