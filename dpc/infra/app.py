@@ -52,6 +52,9 @@ def new_app(outdir: Path) -> cdk.App:
         outdir=str(outdir),
         analytics_reporting=False,
         default_stack_synthesizer=synthesizer(),
+        # S3 delivers server access logs by a bucket policy, not the legacy log-delivery
+        # ACL (which needs ACLs enabled on the log bucket).
+        context={"@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy": True},
     )
     apply_nag(app)
     return app

@@ -399,8 +399,9 @@ class SignedApi(Construct):
         suppress(
             self.api,
             "AwsSolutions-APIG3",
-            "Only signed (IAM) requests from the organization's accounts are admitted by the "
-            "resource policy; a WAF adds nothing for this internal, low-volume API.",
+            "Only IAM-signed requests from the admitted accounts reach the API (AWS_IAM "
+            "authorization and a resource policy), and the handlers bound every input; a web "
+            "ACL (rate or IP rules) is the operator's to attach to the stage if wanted.",
         )
         suppress(
             self.api,
@@ -583,8 +584,10 @@ class SlackToken(Construct):
         suppress(
             self.secret,
             "AwsSolutions-SMG4",
-            "Slack bot tokens are issued and revoked in Slack; there is no API a rotation "
-            "Lambda could call to mint a new one.",
+            "dpc uses a Slack bot token without Slack's token rotation (a rotating token "
+            "expires every 12 hours and needs a refresh function holding the app's client "
+            "secret); the token is revoked and re-issued in Slack, then stored here with "
+            "put-secret-value.",
         )
 
 

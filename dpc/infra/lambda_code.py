@@ -99,8 +99,8 @@ def dpc_function(
     suppress(
         function,
         "AwsSolutions-L1",
-        "dpc pins Python 3.12, the runtime its handlers and the Powertools layer are tested "
-        "with; it is a supported runtime.",
+        "dpc pins Python 3.12 because the AWS-managed Powertools layer it names is the "
+        "python312 build; 3.12 is a supported runtime, and a newer one needs a new layer ARN.",
     )
     suppress(
         role,

@@ -272,8 +272,8 @@ class PipelineClusterRole(Construct):
         suppress(
             self.role,
             "AwsSolutions-IAM5",
-            "Script keys are content hashes and output keys run ids, unknown at deploy time: "
-            "the grants end at this pipeline's own prefixes; shell steps read EMR's "
+            "Script keys are content hashes and output keys are chosen by the steps at run "
+            "time: the grants end at this pipeline's own prefixes; shell steps read EMR's "
             "script-runner.jar from the AWS-owned <region>.elasticmapreduce/libs/.",
             findings=[
                 f"Resource::arn:<AWS::Partition>:s3:::dpc-assets-<AWS::AccountId>-<AWS::Region>/{scripts}*",
@@ -448,15 +448,18 @@ class PipelineStateMachine(Construct):
         suppress(
             self.role,
             "AwsSolutions-IAM5",
-            "elasticmapreduce:RunJobFlow and the X-Ray actions support no resource-level "
-            "permissions, so they can only be granted on '*'.",
+            "elasticmapreduce:RunJobFlow (here only with the pipeline's own request tag), "
+            "the X-Ray actions and the CloudWatch Logs log-delivery actions Step Functions "
+            "logging needs support no resource-level permissions: they can only be granted "
+            "on '*'.",
             findings=["Resource::*"],
         )
         suppress(
             self.role,
             "AwsSolutions-IAM5",
             "Clusters are created at run time, so their ids are unknown at deploy time; the "
-            "grant is limited to this account and region's clusters.",
+            "grant is limited to this account and region's clusters that carry this "
+            "pipeline's dpc:pipeline tag.",
             findings=[
                 "Resource::arn:<AWS::Partition>:elasticmapreduce:<AWS::Region>:"
                 "<AWS::AccountId>:cluster/*"

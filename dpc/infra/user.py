@@ -109,7 +109,8 @@ class ExportToCentralBus(Construct):
 
 
 class ArtifactsBucket(Construct):
-    """Step outputs and logs (EMR, VPC flow logs): encrypted, private, TLS only, logs expire
+    """Step outputs and logs (EMR, VPC flow logs): encrypted, private, TLS only, its access
+    logged (server access logs, in a bucket beside it), logs expire
     (``log_retention_days``), outputs too if asked (``output_retention_days``; kept by
     default: they are the teams' data), old versions after 30 days, abandoned multipart
     uploads after 7."""
@@ -134,10 +135,33 @@ class ArtifactsBucket(Construct):
             if output_retention_days
             else []
         )
+        # Who read or wrote which object: S3 server access logs, in a bucket of their own.
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs", expiration=Duration.days(log_retention_days)
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        suppress(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket receives the artifacts bucket's server access logs; logging the "
+            "access to it would need yet another bucket, without end.",
+        )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
             bucket_name=artifacts_bucket_name(),
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="artifacts/",
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
@@ -157,12 +181,6 @@ class ArtifactsBucket(Construct):
                 ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
-        )
-        suppress(
-            self.bucket,
-            "AwsSolutions-S1",
-            "The bucket holds dpc's own logs; server access logs of a log bucket would need "
-            "another log bucket. Object-level access is auditable with CloudTrail data events.",
         )
 
 

@@ -49,8 +49,22 @@ def test_pipeline_bus_admits_the_central_account(user_template: dict[str, Any]) 
 def test_artifacts_bucket_is_private_encrypted_tls_only_and_expires_logs(
     user_template: dict[str, Any],
 ) -> None:
-    bucket = only(user_template, "AWS::S3::Bucket")
+    buckets = resources(user_template, "AWS::S3::Bucket")
+    ((bucket_id, bucket),) = [(i, b) for i, b in buckets.items() if "BucketName" in b["Properties"]]
     props = bucket["Properties"]
+    # who read or wrote which object: server access logs, into a private bucket of their own
+    logs_id = props["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert logs_id != bucket_id and buckets[logs_id]["DeletionPolicy"] == "Retain"
+    assert all(buckets[logs_id]["Properties"]["PublicAccessBlockConfiguration"].values())
+    (delivery,) = [
+        s
+        for p in resources(user_template, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logs_id}
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+    ]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert render(delivery["Condition"]["StringEquals"]["aws:SourceAccount"]) == ACCOUNT
     assert render(props["BucketName"]) == f"dpc-artifacts-{ACCOUNT}-eu-west-1"
     assert bucket["DeletionPolicy"] == "Retain"
     assert all(props["PublicAccessBlockConfiguration"].values())
@@ -58,13 +72,18 @@ def test_artifacts_bucket_is_private_encrypted_tls_only_and_expires_logs(
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
     logs_rule = next(r for r in props["LifecycleConfiguration"]["Rules"] if r.get("Prefix"))
     assert logs_rule["Prefix"] == "logs/" and logs_rule["ExpirationInDays"] == 90
-    policy = only(user_template, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]
-    deny_plain_http = [
-        s
-        for s in policy["Statement"]
-        if s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-    ]
-    assert deny_plain_http
+    for policy_of in (bucket_id, logs_id):  # both TLS only
+        (policy,) = [
+            p["Properties"]["PolicyDocument"]
+            for p in resources(user_template, "AWS::S3::BucketPolicy").values()
+            if p["Properties"]["Bucket"] == {"Ref": policy_of}
+        ]
+        assert [
+            s
+            for s in policy["Statement"]
+            if s["Effect"] == "Deny"
+            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        ], policy_of
 
 
 def test_emr_roles_have_the_names_pipelines_pass(user_template: dict[str, Any]) -> None:

@@ -305,7 +305,11 @@ def _lifecycle_rules(tmp_path: Path, *options: str) -> dict[str, dict[str, Any]]
     )
     assert result.exit_code == 0, result.output
     template = json.loads((tmp_path / "dpc-user-account.template.json").read_text())
-    (bucket,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::S3::Bucket"]
+    (bucket,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::S3::Bucket" and "BucketName" in r["Properties"]
+    ]
     return {r["Id"]: r for r in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
 
 
