@@ -139,7 +139,6 @@ def test_only_ascii_digits_of_any_length_are_numbers(expression: str, message: s
         ("0 1/24 * * ? *", "hour field: step '/24' must be a positive number, at most 23"),
         ("0 3 1/32 * ? *", "day-of-month field: step '/32' must be a positive number, at most 31"),
         ("0 3 1 */13 ? *", "month field: step '/13' must be a positive number, at most 12"),
-        ("0 3 ? * 1/8 *", "day-of-week field: step '/8' must be a positive number, at most 7"),
         ("1/99999999999999999999 3 * * ? *", "minute field: step '/99999999999999999999'"),
     ],
 )
@@ -411,6 +410,44 @@ def test_the_documented_rates(expression: str, minutes: int) -> None:
 def test_the_documented_invalid_rates_are_refused(expression: str, wanted: str) -> None:
     with pytest.raises(CronError, match=f"write '{wanted}'"):
         parse_rate(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # the docs list no '/' for day-of-week (, - * ? L #)
+        ("0 3 ? * */2 *", "day-of-week field: '/' is not allowed (day-of-week takes , - * ? L #)"),
+        ("0 3 ? * MON/2 *", "day-of-week field: '/' is not allowed"),
+        # 'L', 'W', '#' and '?' where the docs do not list them
+        ("L 3 * * ? *", "minute field: 'L' is only allowed in day-of-month or day-of-week"),
+        ("0 3 * 6L ? *", "month field: '6L': 'L' is only allowed in day-of-month or day-of-week"),
+        ("0 15W * * ? *", "hour field: '15W': 'W' is only allowed in day-of-month"),
+        ("0 3 ? * 3W *", "day-of-week field: '3W': 'W' is only allowed in day-of-month"),
+        ("0 3 ? * LW *", "day-of-week field: 'LW': 'W' is only allowed in day-of-month"),
+        ("0 3 2#1 * ? *", "day-of-month field: '2#1': '#' is only allowed in day-of-week"),
+        ("0 3 * * ? 2027#1", "year field: '2027#1': '#' is only allowed in day-of-week"),
+        ("0 1,? * * ? *", "hour field: '?' is only allowed in day-of-month or day-of-week"),
+        # 'L', 'W', 'LW', 'nL' and '?' are a whole field, not an element of a list or range
+        ("0 3 L,15 * ? *", "day-of-month field: 'L' must be the whole field, not part of a list"),
+        ("0 3 1-15W * ? *", "day-of-month field: '15W' must be the whole field"),
+        ("0 3 1W,15W * ? *", "day-of-month field: '1W' must be the whole field"),
+        ("0 3 ?,1 * ? *", "day-of-month field: '?' must be the whole field"),
+        ("0 3 ? * 2,6L *", "day-of-week field: '6L' must be the whole field"),
+        ("0 3 ? * FRIL-SAT *", "day-of-week field: 'FRIL' must be the whole field"),
+        # a '/' needs a start before it and a number after it; a range needs both ends
+        ("/5 3 * * ? *", "minute field: '/5' needs a start before the '/' (e.g. '0/5' or '*/5')"),
+        ("5- 3 * * ? *", "minute field: range '5-' needs a value at each end"),
+        ("0 -3 * * ? *", "hour field: range '-3' needs a value at each end"),
+        (
+            "0 3 W * ? *",
+            "day-of-month field: 'W' needs a day before it "
+            "(e.g. '15W', the weekday nearest the 15th)",
+        ),
+    ],
+)
+def test_wildcards_only_where_the_docs_list_them(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=re.escape(message)):
+        parse_cron(expression)
 
 
 @pytest.mark.parametrize(
