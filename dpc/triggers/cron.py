@@ -6,9 +6,11 @@ schedule rules). All times are UTC, as on EventBridge.
 
 Fields: ``minute hour day-of-month month day-of-week year``. Day-of-month or day-of-week
 must be ``?`` (not both values), as EventBridge requires. Day-of-week runs 1-7 = SUN-SAT.
-Supported: ``*``, ``?``, lists, ranges (wrapping past the top: hours ``20-2``), steps
-(``/`` then a number), month/day names, ``L``, ``nW``, ``LW`` in day-of-month, ``L``,
-``nL``, ``n#k`` (alone in its field) in day-of-week.
+Each field takes the wildcards the EventBridge docs list for it and no others, so that
+``dpc validate`` refuses what a deploy would, as far as the docs tell: ``*``, lists, ranges
+(wrapping past the top: hours ``20-2``) everywhere; steps (``/`` then a number) everywhere but
+day-of-week; ``?``, ``L``, ``nW``, ``LW`` in day-of-month; ``?``, ``L``, ``nL``, ``n#k`` in
+day-of-week, each of these the whole field.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ class _Field:
     """A range may run past the top back to the bottom (``20-2`` hours); not so for years."""
     max_step: int = 0
     """The largest ``/step`` EventBridge's (Quartz) cron takes: 59 minutes, 23 hours, 31 days,
-    12 months, 7 weekdays; a larger one is refused at deploy."""
+    12 months; a larger one is refused at deploy."""
+    wildcards: str = ", - * /"
+    """As the docs' table lists them: without '/' the field takes no step (day-of-week), and a
+    refusal says what the field does take."""
+    whole: tuple[tuple[str, str], ...] = ()
+    """(wildcard, the forms it takes): the field's own wildcards, each only the whole field, so
+    a list or range holding one is told so rather than that 'L' is not a number."""
 
     @property
     def allowed(self) -> str:
@@ -50,10 +58,32 @@ class _Field:
 
 _MINUTE = _Field("minute", 0, 59, max_step=59)
 _HOUR = _Field("hour", 0, 23, max_step=23)
-_DAY_OF_MONTH = _Field("day-of-month", 1, 31, max_step=31)
+_DAY_OF_MONTH = _Field(
+    "day-of-month",
+    1,
+    31,
+    max_step=31,
+    wildcards=", - * ? / L W",
+    whole=(("?", r"\?"), ("L", r"LW?"), ("W", r"(\d+|L)W")),
+)
 _MONTH = _Field("month", 1, 12, MONTHS, max_step=12)
-_DAY_OF_WEEK = _Field("day-of-week", 1, 7, WEEKDAYS, max_step=7)
+_DAY_OF_WEEK = _Field(
+    "day-of-week",
+    1,
+    7,
+    WEEKDAYS,
+    wildcards=", - * ? L #",
+    whole=(("?", r"\?"), ("L", r"(\d+|[A-Z]{3})?L"), ("#", r"(\d+|[A-Z]{3})#\d+")),
+)
 _YEAR = _Field("year", 1970, 2199, wraps=False, max_step=2199 - 1970)
+_FOREIGN = (
+    ("?", r"\?", "day-of-month or day-of-week"),
+    ("#", r"[0-9A-Z]*#[0-9]*", "day-of-week"),
+    ("W", r"[0-9L]*W", "day-of-month"),
+    ("L", r"[0-9A-Z]*L", "day-of-month or day-of-week"),
+)
+"""(wildcard, the shape of a token using it, the fields that take it), to tell a user who writes
+one in another field where it belongs."""
 RATE_LIMITS = {"minute": 525_600, "hour": 8_760, "day": 365}
 """The largest rate value per unit: a year. EventBridge takes a positive integer; a longer
 rate never fires within any run the engine or the sandbox looks at, so it is a typo."""
@@ -76,10 +106,27 @@ def _value(token: str, field: _Field) -> int:
         return field.low + field.names.index(upper)
     value = _number(token)
     if value is None:
-        raise CronError(f"{field.name} field: '{token}' is not a number (allowed {field.allowed})")
+        raise _not_a_value(token, field)
     if not field.low <= value <= field.high:
         raise CronError(f"{field.name} field: {token} is out of range (allowed {field.allowed})")
     return value
+
+
+def _not_a_value(token: str, field: _Field) -> CronError:
+    """Why ``token``, neither a number nor a name, is refused: a wildcard of this field that
+    must be the whole field, a wildcard of another field, or else simply not a number."""
+    upper = token.upper()
+    for wildcard, forms in field.whole:
+        if re.fullmatch(forms, upper):
+            return CronError(
+                f"{field.name} field: '{token}' must be the whole field, not part of a list "
+                f"or range ('{wildcard}' stands alone)"
+            )
+    for wildcard, shape, fields in _FOREIGN:
+        if wildcard not in field.wildcards and re.fullmatch(shape, upper):
+            named = "" if token == wildcard else f"'{token}': "
+            return CronError(f"{field.name} field: {named}'{wildcard}' is only allowed in {fields}")
+    return CronError(f"{field.name} field: '{token}' is not a number (allowed {field.allowed})")
 
 
 def _values(text: str, field: _Field) -> frozenset[int]:
@@ -90,6 +137,15 @@ def _values(text: str, field: _Field) -> frozenset[int]:
             raise CronError(f"{field.name} field: empty list element in '{text}'")
         base, slash, step_text = part.partition("/")
         step = 1
+        if slash and "/" not in field.wildcards:
+            raise CronError(
+                f"{field.name} field: '/' is not allowed ({field.name} takes {field.wildcards})"
+            )
+        if slash and not base:
+            raise CronError(
+                f"{field.name} field: '{part}' needs a start before the '/' (e.g. '0{part}' or "
+                f"'*{part}')"
+            )
         if slash:
             step = _number(step_text) or 0
             if not 1 <= step <= field.max_step:
@@ -101,6 +157,8 @@ def _values(text: str, field: _Field) -> frozenset[int]:
             start, end = field.low, field.high
         elif "-" in base:
             first, _, last = base.partition("-")
+            if not first or not last:
+                raise CronError(f"{field.name} field: range '{base}' needs a value at each end")
             start, end = _value(first, field), _value(last, field)
             if start > end and not field.wraps:
                 raise CronError(f"{field.name} field: range '{base}' runs backwards")
@@ -146,7 +204,12 @@ def _day_of_month_matcher(text: str) -> DayMatcher:
         return lambda day: day.day == _last_day(day)
     if upper == "LW":
         return lambda day: day.day == _nearest_weekday(day, _last_day(day))
-    if upper.endswith("W"):
+    if upper == "W":
+        raise CronError(
+            "day-of-month field: 'W' needs a day before it (e.g. '15W', the weekday nearest "
+            "the 15th)"
+        )
+    if upper.endswith("W") and _number(upper[:-1]) is not None:
         target = _value(upper[:-1], _DAY_OF_MONTH)
         return lambda day: day.day == _nearest_weekday(day, target)
     days = _values(text, _DAY_OF_MONTH)
@@ -157,7 +220,7 @@ def _day_of_week_matcher(text: str) -> DayMatcher:
     upper = text.upper()
     if upper == "L":
         return lambda day: _weekday(day) == 7
-    if upper.endswith("L"):
+    if re.fullmatch(r"(\d+|[A-Z]{3})L", upper):
         weekday = _value(upper[:-1], _DAY_OF_WEEK)
         return lambda day: _weekday(day) == weekday and day.day + 7 > _last_day(day)
     if "#" in upper:

@@ -1,5 +1,6 @@
 """EventBridge schedule expressions: what fires when, and what a user is told when it is wrong."""
 
+import re
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -138,7 +139,6 @@ def test_only_ascii_digits_of_any_length_are_numbers(expression: str, message: s
         ("0 1/24 * * ? *", "hour field: step '/24' must be a positive number, at most 23"),
         ("0 3 1/32 * ? *", "day-of-month field: step '/32' must be a positive number, at most 31"),
         ("0 3 1 */13 ? *", "month field: step '/13' must be a positive number, at most 12"),
-        ("0 3 ? * 1/8 *", "day-of-week field: step '/8' must be a positive number, at most 7"),
         ("1/99999999999999999999 3 * * ? *", "minute field: step '/99999999999999999999'"),
     ],
 )
@@ -234,48 +234,238 @@ def test_parse_schedule_dispatches_on_the_keyword() -> None:
         parse_schedule("0 3 * * ? *")
 
 
-# The examples of the EventBridge user guide's "Cron expressions reference", each with the
-# first ticks after Thursday 2026-11-26 12:00 UTC that the guide's meaning implies.
-GUIDE_EXAMPLES = [
-    # 10:00 every day
-    ("cron(0 10 * * ? *)", ["2026-11-27T10:00", "2026-11-28T10:00"]),
+# Every example of the EventBridge user guide's "Schedule expressions for rules" page (its table,
+# its `put-rule` commands and its wildcard descriptions) and of the EventBridge Scheduler guide's
+# "Schedule types" page, each with a start and the ticks that follow it as the guide describes
+# them. Thursday 2026-11-26 12:00 UTC is the usual start; 1 Nov 2026 is a Sunday.
+DOCUMENTED_EXAMPLES = [
+    # the table: 10:00 every day
+    ("cron(0 10 * * ? *)", "2026-11-26T12:00", ["2026-11-27T10:00", "2026-11-28T10:00"]),
     # 12:15 every day
-    ("cron(15 12 * * ? *)", ["2026-11-26T12:15", "2026-11-27T12:15"]),
-    # 18:00 Monday to Friday
-    ("cron(0 18 ? * MON-FRI *)", ["2026-11-26T18:00", "2026-11-27T18:00", "2026-11-30T18:00"]),
+    ("cron(15 12 * * ? *)", "2026-11-26T12:00", ["2026-11-26T12:15", "2026-11-27T12:15"]),
+    # 18:00 Monday to Friday: not on the weekend
+    (
+        "cron(0 18 ? * MON-FRI *)",
+        "2026-11-26T12:00",
+        ["2026-11-26T18:00", "2026-11-27T18:00", "2026-11-30T18:00"],
+    ),
     # 08:00 on the first day of every month
-    ("cron(0 8 1 * ? *)", ["2026-12-01T08:00", "2027-01-01T08:00"]),
+    ("cron(0 8 1 * ? *)", "2026-11-26T12:00", ["2026-12-01T08:00", "2027-01-01T08:00"]),
     # every 15 minutes
-    ("cron(0/15 * * * ? *)", ["2026-11-26T12:15", "2026-11-26T12:30", "2026-11-26T12:45"]),
-    # every 10 minutes Monday to Friday
-    ("cron(0/10 * ? * MON-FRI *)", ["2026-11-26T12:10", "2026-11-26T12:20"]),
-    # every 5 minutes between 08:00 and 17:55 Monday to Friday
-    ("cron(0/5 8-17 ? * MON-FRI *)", ["2026-11-26T12:05", "2026-11-26T12:10"]),
-    # every 30 minutes Monday to Friday from 20:00 to 02:59 of the next hours (wraps midnight)
+    (
+        "cron(0/15 * * * ? *)",
+        "2026-11-26T12:00",
+        ["2026-11-26T12:15", "2026-11-26T12:30", "2026-11-26T12:45", "2026-11-26T13:00"],
+    ),
+    # every 10 minutes Monday to Friday: Friday's last, then Monday's first
+    ("cron(0/10 * ? * MON-FRI *)", "2026-11-27T23:45", ["2026-11-27T23:50", "2026-11-30T00:00"]),
+    # every 5 minutes Monday to Friday between 8:00 and 17:55
+    (
+        "cron(0/5 8-17 ? * MON-FRI *)",
+        "2026-11-26T17:50",
+        ["2026-11-26T17:55", "2026-11-27T08:00", "2026-11-27T08:05"],
+    ),
+    # every 30 minutes Monday to Friday from the evening into the next morning, and from
+    # midnight to 2 am on Monday morning: Friday evening fires, Saturday morning does not
     (
         "cron(0/30 20-2 ? * MON-FRI *)",
-        ["2026-11-26T20:00", "2026-11-26T20:30", "2026-11-26T21:00"],
+        "2026-11-27T23:00",
+        [
+            "2026-11-27T23:30",
+            "2026-11-30T00:00",
+            "2026-11-30T00:30",
+            "2026-11-30T01:00",
+            "2026-11-30T01:30",
+            "2026-11-30T02:00",
+            "2026-11-30T02:30",
+            "2026-11-30T20:00",
+        ],
     ),
-    # the second Tuesday of the month ('#'), the last day ('L'), the weekday nearest the 3rd
-    ("cron(0 9 ? * 3#2 *)", ["2026-12-08T09:00", "2027-01-12T09:00"]),
-    ("cron(0 9 L * ? *)", ["2026-11-30T09:00", "2026-12-31T09:00"]),
-    ("cron(0 9 3W * ? *)", ["2026-12-03T09:00", "2027-01-04T09:00"]),
+    # put-rule: every day at 12:00 (a tick exactly at the start is not after it)
+    ("cron(0 12 * * ? *)", "2026-11-26T12:00", ["2026-11-27T12:00", "2026-11-28T12:00"]),
+    # put-rule: every day at 14:05 and 14:35
+    (
+        "cron(5,35 14 * * ? *)",
+        "2026-11-26T12:00",
+        ["2026-11-26T14:05", "2026-11-26T14:35", "2026-11-27T14:05"],
+    ),
+    # put-rule: 10:15 on the last Friday of each month in 2019-2022 (1 Jan 2019 is a Tuesday)
+    (
+        "cron(15 10 ? * 6L 2019-2022)",
+        "2018-12-31T00:00",
+        ["2019-01-25T10:15", "2019-02-22T10:15", "2019-03-29T10:15"],
+    ),
+    # … and the last one of all: Friday 30 Dec 2022
+    ("cron(15 10 ? * 6L 2019-2022)", "2022-12-01T00:00", ["2022-12-30T10:15", None]),
+    # the Scheduler guide's create-schedule example: the same in 2022-2023
+    (
+        "cron(15 10 ? * 6L 2022-2023)",
+        "2023-11-01T00:00",
+        ["2023-11-24T10:15", "2023-12-29T10:15", None],
+    ),
+    # wildcards: ',' JAN,FEB,MAR in the month field
+    (
+        "cron(0 0 1 JAN,FEB,MAR ? *)",
+        "2026-11-26T12:00",
+        ["2027-01-01T00:00", "2027-02-01T00:00", "2027-03-01T00:00", "2028-01-01T00:00"],
+    ),
+    # '-': days 1 through 15 of the month
+    (
+        "cron(0 0 1-15 * ? *)",
+        "2026-11-14T12:00",
+        ["2026-11-15T00:00", "2026-12-01T00:00", "2026-12-02T00:00"],
+    ),
+    # '*' in the hours field: every hour
+    ("cron(0 * * * ? *)", "2026-11-26T12:00", ["2026-11-26T13:00", "2026-11-26T14:00"]),
+    # '/': 1/10 in the minutes field is the 1st, 11th, 21st … minute
+    (
+        "cron(1/10 * * * ? *)",
+        "2026-11-26T12:00",
+        [
+            "2026-11-26T12:01",
+            "2026-11-26T12:11",
+            "2026-11-26T12:21",
+            "2026-11-26T12:31",
+            "2026-11-26T12:41",
+            "2026-11-26T12:51",
+            "2026-11-26T13:01",
+        ],
+    ),
+    # '?': day-of-month 7, any day of the week
+    ("cron(0 0 7 * ? *)", "2026-11-26T12:00", ["2026-12-07T00:00", "2027-01-07T00:00"]),
+    # 'L' in day-of-month: the last day of the month, 29 February in a leap year
+    (
+        "cron(0 0 L * ? *)",
+        "2028-01-31T12:00",
+        ["2028-02-29T00:00", "2028-03-31T00:00", "2028-04-30T00:00"],
+    ),
+    # 'L' in day-of-week: the last day of the week, Saturday
+    ("cron(0 0 ? * L *)", "2026-11-26T12:00", ["2026-11-28T00:00", "2026-12-05T00:00"]),
+    # 'W': 3W is the weekday closest to the 3rd; Saturday 3 Oct 2026 gives Friday the 2nd,
+    # Sunday 3 Jan 2027 gives Monday the 4th
+    (
+        "cron(0 9 3W * ? *)",
+        "2026-09-30T12:00",
+        ["2026-10-02T09:00", "2026-11-03T09:00", "2026-12-03T09:00", "2027-01-04T09:00"],
+    ),
+    # '#': 3#2 is the second Tuesday of the month
+    ("cron(0 9 ? * 3#2 *)", "2026-11-26T12:00", ["2026-12-08T09:00", "2027-01-12T09:00"]),
+    # limitations: nothing faster than a minute, so '*' in the minutes field is each minute
+    (
+        "cron(* * * * ? *)",
+        "2026-11-26T12:00",
+        ["2026-11-26T12:01", "2026-11-26T12:02", "2026-11-26T12:03"],
+    ),
 ]
 
 
-@pytest.mark.parametrize(("expression", "first_ticks"), GUIDE_EXAMPLES)
-def test_the_user_guides_examples_fire_when_the_guide_says(
-    expression: str, first_ticks: list[str]
+@pytest.mark.parametrize(("expression", "start", "first_ticks"), DOCUMENTED_EXAMPLES)
+def test_the_documented_examples_fire_when_the_docs_say(
+    expression: str, start: str, first_ticks: list[str | None]
 ) -> None:
     cron = parse_cron(expression)
-    tick = at("2026-11-26T12:00")
-    seen = []
+    tick: datetime | None = at(start)
+    seen: list[str | None] = []
     for _ in first_ticks:
-        next_tick = cron.next_after(tick)
-        assert next_tick is not None
-        seen.append(f"{next_tick:%Y-%m-%dT%H:%M}")
-        tick = next_tick
+        assert tick is not None
+        tick = cron.next_after(tick)
+        seen.append(None if tick is None else f"{tick:%Y-%m-%dT%H:%M}")
     assert seen == first_ticks
+
+
+def test_the_documented_bounded_cron_has_a_last_tick_looking_back() -> None:
+    last_fridays = parse_cron("cron(15 10 ? * 6L 2019-2022)")
+    assert last_fridays.latest_at_or_before(at("2030-01-01T00:00")) == at("2022-12-30T10:15")
+    assert last_fridays.latest_at_or_before(at("2019-01-25T10:14")) is None
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # '#': "3#1,6#3" is two expressions, and the field takes one
+        ("cron(0 9 ? * 3#1,6#3 *)", "with '#' the field takes one expression only"),
+        # '*' in both day fields
+        ("cron(0 9 * * * *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        # a value in both day fields
+        ("cron(0 9 7 * MON *)", "exactly one of day-of-month and day-of-week must be '?'"),
+        ("cron(0 9 ? * ? *)", "exactly one of day-of-month and day-of-week must be '?'"),
+    ],
+)
+def test_what_the_docs_call_invalid_is_refused(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=re.escape(message)):
+        parse_cron(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "minutes"),
+    [("rate(1 minute)", 1), ("rate(5 minutes)", 5), ("rate(1 hour)", 60), ("rate(1 day)", 1440)],
+)
+def test_the_documented_rates(expression: str, minutes: int) -> None:
+    assert parse_rate(expression).interval == timedelta(minutes=minutes)
+
+
+@pytest.mark.parametrize(
+    ("expression", "wanted"), [("rate(1 hours)", "1 hour"), ("rate(5 hour)", "5 hours")]
+)
+def test_the_documented_invalid_rates_are_refused(expression: str, wanted: str) -> None:
+    with pytest.raises(CronError, match=f"write '{wanted}'"):
+        parse_rate(expression)
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        # the docs list no '/' for day-of-week (, - * ? L #)
+        ("0 3 ? * */2 *", "day-of-week field: '/' is not allowed (day-of-week takes , - * ? L #)"),
+        ("0 3 ? * MON/2 *", "day-of-week field: '/' is not allowed"),
+        # 'L', 'W', '#' and '?' where the docs do not list them
+        ("L 3 * * ? *", "minute field: 'L' is only allowed in day-of-month or day-of-week"),
+        ("0 3 * 6L ? *", "month field: '6L': 'L' is only allowed in day-of-month or day-of-week"),
+        ("0 15W * * ? *", "hour field: '15W': 'W' is only allowed in day-of-month"),
+        ("0 3 ? * 3W *", "day-of-week field: '3W': 'W' is only allowed in day-of-month"),
+        ("0 3 ? * LW *", "day-of-week field: 'LW': 'W' is only allowed in day-of-month"),
+        ("0 3 2#1 * ? *", "day-of-month field: '2#1': '#' is only allowed in day-of-week"),
+        ("0 3 * * ? 2027#1", "year field: '2027#1': '#' is only allowed in day-of-week"),
+        ("0 1,? * * ? *", "hour field: '?' is only allowed in day-of-month or day-of-week"),
+        # 'L', 'W', 'LW', 'nL' and '?' are a whole field, not an element of a list or range
+        ("0 3 L,15 * ? *", "day-of-month field: 'L' must be the whole field, not part of a list"),
+        ("0 3 1-15W * ? *", "day-of-month field: '15W' must be the whole field"),
+        ("0 3 1W,15W * ? *", "day-of-month field: '1W' must be the whole field"),
+        ("0 3 ?,1 * ? *", "day-of-month field: '?' must be the whole field"),
+        ("0 3 ? * 2,6L *", "day-of-week field: '6L' must be the whole field"),
+        ("0 3 ? * FRIL-SAT *", "day-of-week field: 'FRIL' must be the whole field"),
+        # a '/' needs a start before it and a number after it; a range needs both ends
+        ("/5 3 * * ? *", "minute field: '/5' needs a start before the '/' (e.g. '0/5' or '*/5')"),
+        ("5- 3 * * ? *", "minute field: range '5-' needs a value at each end"),
+        ("0 -3 * * ? *", "hour field: range '-3' needs a value at each end"),
+        (
+            "0 3 W * ? *",
+            "day-of-month field: 'W' needs a day before it "
+            "(e.g. '15W', the weekday nearest the 15th)",
+        ),
+    ],
+)
+def test_wildcards_only_where_the_docs_list_them(expression: str, message: str) -> None:
+    with pytest.raises(CronError, match=re.escape(message)):
+        parse_cron(expression)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "0 3 ? * FRIL *",  # a weekday name before 'L' or '#'
+        "0 3 ? * FRI#3 *",
+        "0 3 LW * ? *",  # the last weekday of the month
+        "0 3 ? * sun-sat *",
+        "0 3 * jul ? *",  # names in any case; JUL is a month, not an 'L'
+        "0 3 ? * WED *",  # nor is WED a 'W'
+        "0 3 * * ? 2020/2",  # '/' in the year field
+    ],
+)
+def test_names_that_look_like_wildcards_and_other_documented_forms_are_accepted(
+    expression: str,
+) -> None:
+    parse_cron(expression)
 
 
 def test_an_hour_range_that_wraps_midnight_covers_the_night_and_not_the_day() -> None:

@@ -139,6 +139,24 @@ def test_every_bad_cron_field_is_reported_at_its_own_line(tmp_path: Path) -> Non
     ]
 
 
+def test_a_wildcard_the_docs_do_not_list_for_a_field_is_reported_there(tmp_path: Path) -> None:
+    # Given a step in day-of-week and an 'L' in the hour: EventBridge lists neither there
+    text = VALID.replace("hour: 3", "hour: 3L\n    weekDay: '*/2'")
+    # Then each is reported at its own value, saying where it is allowed
+    assert [(f.line, f.field, f.message) for f in findings_for(tmp_path, text)] == [
+        (
+            5,
+            "trigger.schedule.hour",
+            "hour field: '3L': 'L' is only allowed in day-of-month or day-of-week",
+        ),
+        (
+            6,
+            "trigger.schedule.weekDay",
+            "day-of-week field: '/' is not allowed (day-of-week takes , - * ? L #)",
+        ),
+    ]
+
+
 def test_question_mark_in_a_field_that_cannot_take_it_is_reported_there(tmp_path: Path) -> None:
     finding = only(findings_for(tmp_path, VALID.replace("hour: 3", "hour: 3\n    month: '?'")))
     assert (finding.line, finding.field) == (6, "trigger.schedule.month")
