@@ -816,6 +816,7 @@ SEMANTICS = [
     pytest.param({"n": [300]}, {"n": 3.0e2}, True, id="number-numerically"),
     pytest.param({"n": [3.0e2]}, {"n": 300}, True, id="number-numerically-reverse"),
     pytest.param({"n": [300]}, {"n": "300"}, False, id="number-not-string"),
+    pytest.param({"n": [123456789012]}, {"n": 123456789012}, True, id="account-number"),
     pytest.param({"n": [1]}, {"n": True}, False, id="number-not-bool"),
     pytest.param({"n": [True]}, {"n": 1}, False, id="bool-not-number"),
     pytest.param({"n": [False]}, {"n": False}, True, id="bool"),
@@ -1043,6 +1044,13 @@ INVALID = [
         {"s": [{"anything-but": [None]}]},
         "Inside anything but list, start|null|boolean is not supported.",
         id="anything-but-null-in-list",
+    ),
+    # Ruler compares anything-but numbers in its numeric form, so an account number, unlike
+    # an exact match on one, is refused
+    pytest.param(
+        {"s": [{"anything-but": 123456789012}]},
+        "Value must be between -5000000000 and 5000000000, inclusive",
+        id="anything-but-account-number",
     ),
     pytest.param(
         {"s": [{"anything-but": True}]},
