@@ -14,13 +14,16 @@ guide's pattern pages (tests/unit/test_sandbox_patterns.py):
   against every value at its path, so it matches if any one value does.
 - A pattern is refused, whatever the event, when EventBridge's PutRule would refuse it, with
   a reason worded as EventBridge words it and the path where the pattern is wrong.
-- Numbers compare numerically within Ruler's range (-5e9..5e9, six decimals), so ``300``
-  matches ``3.0e2``; booleans and null match only themselves.
+- An exact number matches the same JSON text (``300`` is not ``300.0`` nor ``3.0e2``, as
+  EventBridge's "Considerations when creating event patterns" say); ``numeric`` compares
+  values, within Ruler's range (-5e9..5e9, six decimals); booleans and null match only
+  themselves.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import operator
 import re
 from abc import ABC, abstractmethod
@@ -259,11 +262,10 @@ def _is_number(value: object) -> TypeGuard[int | float]:
 
 
 def _same_number(expected: float, actual: float) -> bool:
-    """Ruler compares numbers numerically only where it can represent them; beyond that
-    (an account number, say) only the literal text, which ``type`` stands in for here."""
-    if abs(expected) <= _NUMERIC_LIMIT and abs(actual) <= _NUMERIC_LIMIT:
-        return expected == actual
-    return type(expected) is type(actual) and expected == actual
+    """An exact match on a number compares its JSON text, as EventBridge does ("300, 300.0,
+    and 3.0e2 are not considered equal"; only ``numeric`` compares values). Parsed JSON keeps
+    whether a number had a fraction or exponent (float) or not (int), and that is the text."""
+    return json.dumps(expected) == json.dumps(actual)
 
 
 # --- compiling (and so validating) a pattern ---

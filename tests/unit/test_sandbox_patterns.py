@@ -107,7 +107,8 @@ def test_exists(status_change):
 def test_numeric_ranges_and_exact_numbers(trigger):
     assert matches({"detail": {"attempt": [{"numeric": [">", 0, "<=", 1]}]}}, trigger)
     assert not matches({"detail": {"attempt": [{"numeric": [">", 1]}]}}, trigger)
-    assert matches({"detail": {"attempt": [1.0]}}, trigger)
+    assert matches({"detail": {"attempt": [1]}}, trigger)
+    assert not matches({"detail": {"attempt": [1.0]}}, trigger)  # the text differs
     assert not matches({"detail": {"attempt": [True]}}, trigger)
 
 
@@ -812,9 +813,13 @@ SEMANTICS = [
     pytest.param(
         {"employees": {"middleName": [{"exists": False}]}}, EMPLOYEES, True, id="absent-in-array"
     ),
-    # numbers match numerically, booleans only themselves, strings are not numbers
-    pytest.param({"n": [300]}, {"n": 3.0e2}, True, id="number-numerically"),
-    pytest.param({"n": [3.0e2]}, {"n": 300}, True, id="number-numerically-reverse"),
+    # an exact number matches its JSON text ("Considerations when creating event patterns":
+    # 300, 300.0 and 3.0e2 are not considered equal), booleans only themselves, strings
+    # are not numbers
+    pytest.param({"n": [300]}, {"n": 3.0e2}, False, id="number-as-text"),
+    pytest.param({"n": [3.0e2]}, {"n": 300}, False, id="number-as-text-reverse"),
+    pytest.param({"n": [300.0]}, {"n": 3.0e2}, True, id="same-number-text"),
+    pytest.param({"n": [{"numeric": ["=", 300]}]}, {"n": 3.0e2}, True, id="numeric-by-value"),
     pytest.param({"n": [300]}, {"n": "300"}, False, id="number-not-string"),
     pytest.param({"n": [123456789012]}, {"n": 123456789012}, True, id="account-number"),
     pytest.param({"n": [1]}, {"n": True}, False, id="number-not-bool"),
