@@ -320,7 +320,75 @@ def why(
     _print_unsqueezed(why_report(explanation))
 
 
+STATUS_HELP = (
+    "The organization for one period: each registered pipeline done, running, failed or "
+    "waiting (and on which parent), the failures first. Exit code 0 when every pipeline is "
+    "done, 1 otherwise, so a monitoring job can call it."
+)
+STATUS_EPILOG = """Examples:
+
+  dpc status                          # yesterday (UTC)
+
+  dpc status --period 2026-11-28 --account 333333333333
+
+  dpc status --period 2026-11-28T05 --json
+"""
+
+
+def status(
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            help="The period: 2026-11-28 (day), 2026-11-28T05 (hour), 2026-W48, 2026-11. "
+            "Default: yesterday (UTC).",
+            show_default=False,
+        ),
+    ] = None,
+    account: Account = None,
+    as_json: AsJson = False,
+    profile: Profile = None,
+    region: Region = None,
+    endpoint_url: EndpointUrl = None,
+) -> None:
+    from datetime import timedelta
+
+    from dpc.observe.aws import AwsOptions, aws_errors
+    from dpc.observe.central import Central
+    from dpc.observe.status import all_done
+    from dpc.observe.views import status_table
+    from dpc.triggers.periods import PeriodError, parse_period, period_containing
+
+    try:
+        wanted = (
+            parse_period(period)
+            if period is not None
+            else period_containing("day", datetime.now(UTC) - timedelta(days=1))
+        )
+    except PeriodError as error:
+        raise UsageError(f"--period: {error}") from None
+    with err.status("Reading the registry and the run log…"), aws_errors():
+        central = Central.connect(AwsOptions(profile, region, endpoint_url))
+        found = central.status(wanted, account)
+    if as_json:
+        out.print_json(
+            json.dumps({"period": str(wanted), "pipelines": [s.to_json() for s in found]})
+        )
+    elif not found:
+        err.print("no registered pipeline" + (f" in account {account}" if account else ""))
+    else:
+        _print_unsqueezed(status_table(str(wanted), found))
+    if not all_done(found):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
+    app.command(
+        "status",
+        help=STATUS_HELP,
+        short_help="Each pipeline done, running, failed or waiting, e.g. dpc status",
+        epilog=STATUS_EPILOG,
+    )(status)
     app.command(
         "runs",
         help=RUNS_HELP,

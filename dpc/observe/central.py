@@ -17,11 +17,13 @@ from dpc.errors import DpcError, UsageError
 from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG, TRIGGER_STATE
 from dpc.observe.aws import AwsOptions, table_name
 from dpc.observe.registry import pipeline_of, registrations
-from dpc.observe.runlog import Run, RunFilter, list_runs
+from dpc.observe.runlog import Run, RunFilter, list_runs, runs_of_pipelines
+from dpc.observe.status import PipelineStatus, earliest_run_start, organization_status
 from dpc.observe.why import evaluations
 from dpc.spec.model import Pipeline
 from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
+from dpc.triggers.periods import Period
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,21 @@ class Central:
         )
         pipelines = [ParentRef(name, account)] if name and account else None
         return list_runs(self.dynamodb, self.run_log_table, run_filter, now, limit, pipelines)
+
+    def status(self, period: Period, account: str | None = None) -> list[PipelineStatus]:
+        """Every registered pipeline (of ``account``) for ``period``: one Query of the
+        registry, one of the run log per pipeline."""
+        pipelines = [
+            pipeline_of(item) for item in registrations(self.dynamodb, self.dependencies_table)
+        ]
+        pipelines = [p for p in pipelines if account is None or p.account == account]
+        runs = runs_of_pipelines(
+            self.dynamodb,
+            self.run_log_table,
+            [p.ref for p in pipelines],
+            RunFilter(since=earliest_run_start(period)),
+        )
+        return organization_status(pipelines, runs, period)
 
     def registered(self, name: str, account: str | None = None) -> list[Pipeline]:
         found = [

@@ -12,6 +12,7 @@ from rich.text import Text
 
 from dpc.observe.central import Explanation
 from dpc.observe.runlog import Run
+from dpc.observe.status import PipelineStatus
 from dpc.triggers.events import Evaluation, RunEvent
 from dpc.triggers.model import ParentRef
 
@@ -168,3 +169,20 @@ def evaluation_text(evaluation: Evaluation) -> Text:
         text.append(f"{item.block} {item.parent} [{'|'.join(item.statuses)}]: ", style="dim")
         text.append(item.reason)
     return text
+
+
+STATE_STYLES = {"done": "green", "running": "cyan", "failed": "bold red", "waiting": "yellow"}
+
+
+def status_table(period: str, statuses: Sequence[PipelineStatus]) -> Table:
+    table = Table(title=f"Period {period}", title_justify="left", box=None, pad_edge=False)
+    for column in ("pipeline", "account", "state", "detail"):
+        table.add_column(column)
+    for status in statuses:
+        table.add_row(
+            status.pipeline.name,
+            status.pipeline.account,
+            Text(status.state, style=STATE_STYLES[status.state]),
+            status.detail,
+        )
+    return table

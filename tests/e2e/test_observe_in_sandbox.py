@@ -87,3 +87,25 @@ def test_graph_of_the_deployed_registry_shows_searches_failed(
         "searches": (B, "FAILED"),
         "pipeline-x": (C, "SUCCEEDED"),
     }
+
+
+def test_status_of_day_two_names_the_failure_and_whom_it_blocks(
+    day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = as_central(day_two_morning, monkeypatch, "status", "--period", "2026-11-28", "--json")
+
+    # a monitoring job sees it in the exit code, a person in the states
+    assert result.exit_code == 1, result.output
+    found = json.loads(result.stdout)
+    assert found["period"] == "2026-11-28"
+    states = [(p["pipeline"], p["state"], p["detail"]) for p in found["pipelines"]]
+    assert states[0][:2] == ("searches", "failed")
+    assert states[0][2].startswith("FAILED at 2026-11-28 05:")
+    assert states[1:] == [
+        ("pipeline-x", "waiting", f"waiting on searches@{B} (failed)"),
+        ("listings", "done", states[2][2]),
+    ]
+    # and day 1 is all done
+    result = as_central(day_two_morning, monkeypatch, "status", "--period", "2026-11-27")
+    assert result.exit_code == 0, result.output
+    assert "pipeline-x" in result.stdout and "failed" not in result.stdout
