@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 ACCOUNT, REGION = "333333333333", "eu-west-1"
@@ -71,3 +71,16 @@ def policy_statements(template: Mapping[str, Any]) -> list[tuple[str, dict[str, 
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def templates_of(request: Any, fixtures: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The templates of session fixtures by a readable name; ``pipeline_templates`` (a dict
+    of them) contributes one entry per pipeline."""
+    found: dict[str, dict[str, Any]] = {}
+    for fixture in fixtures:
+        value = request.getfixturevalue(fixture)
+        if fixture == "pipeline_templates":
+            found.update({f"pipeline {name}": template for name, template in value.items()})
+        else:
+            found[fixture] = value
+    return found

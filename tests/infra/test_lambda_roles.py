@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from infra_helpers import as_list, policy_statements, resources
+from infra_helpers import as_list, policy_statements, resources, templates_of
 
 pytestmark = pytest.mark.slow
 
@@ -15,14 +15,7 @@ TEMPLATES = ("central_template", "user_template", "pipeline_templates")
 
 
 def _templates(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for fixture in TEMPLATES:
-        value = request.getfixturevalue(fixture)
-        if fixture == "pipeline_templates":
-            found.update({f"pipeline {name}": template for name, template in value.items()})
-        else:
-            found[fixture] = value
-    return found
+    return templates_of(request, TEMPLATES)
 
 
 def _grants_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from infra_helpers import resources
+from infra_helpers import resources, templates_of
 
 pytestmark = pytest.mark.slow
 
@@ -16,14 +16,7 @@ TEMPLATES = ("central_template", "org_central_template", "user_template", "pipel
 
 
 def _all_templates(request: pytest.FixtureRequest) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for fixture in TEMPLATES:
-        value = request.getfixturevalue(fixture)
-        if fixture == "pipeline_templates":
-            found.update({f"pipeline {name}": template for name, template in value.items()})
-        else:
-            found[fixture] = value
-    return found
+    return templates_of(request, TEMPLATES)
 
 
 def _alarms(template: dict[str, Any]) -> list[dict[str, Any]]:
