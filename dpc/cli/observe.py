@@ -321,9 +321,10 @@ def why(
 
 
 STATUS_HELP = (
-    "The organization for one period: each registered pipeline done, running, failed or "
-    "waiting (and on which parent), the failures first. Exit code 0 when every pipeline is "
-    "done, 1 otherwise, so a monitoring job can call it."
+    "The organization for one period: each registered pipeline done, running, failed, late "
+    "(past its expect.by, or its parents' deadline plus its typical run time) or waiting "
+    "(and on which parent), the failures first. Exit code 0 when every pipeline is done, 1 "
+    "otherwise, so a monitoring job can call it."
 )
 STATUS_EPILOG = """Examples:
 
@@ -346,6 +347,10 @@ def status(
         ),
     ] = None,
     account: Account = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Judge lateness at this ISO time [default: now]."),
+    ] = None,
     as_json: AsJson = False,
     profile: Profile = None,
     region: Region = None,
@@ -359,17 +364,18 @@ def status(
     from dpc.observe.views import status_table
     from dpc.triggers.periods import PeriodError, parse_period, period_containing
 
+    now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
     try:
         wanted = (
             parse_period(period)
             if period is not None
-            else period_containing("day", datetime.now(UTC) - timedelta(days=1))
+            else period_containing("day", now - timedelta(days=1))
         )
     except PeriodError as error:
         raise UsageError(f"--period: {error}") from None
     with err.status("Reading the registry and the run log…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
-        found = central.status(wanted, account)
+        found = central.status(wanted, now, account)
     if as_json:
         out.print_json(
             json.dumps({"period": str(wanted), "pipelines": [s.to_json() for s in found]})

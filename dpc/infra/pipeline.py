@@ -725,6 +725,7 @@ class DependencyRegistration(Construct):
                 "Dependents": ""
                 if pipeline.dependents is None
                 else json.dumps({"accounts": sorted(pipeline.dependents)}),
+                "Expect": str(pipeline.expect) if pipeline.expect else "",
             },
         )
 

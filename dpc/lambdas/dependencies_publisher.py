@@ -43,6 +43,7 @@ from dpc.lambdas.registry import (
 )
 from dpc.schemas import account_pattern, pipeline_schema
 from dpc.triggers.codec import ConditionFormatError, condition_from_json, condition_to_json
+from dpc.triggers.deadlines import DeadlineError, Expect, parse_expect
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import PeriodError, PeriodSpec
 
@@ -116,10 +117,12 @@ class DependenciesPublisher:
                 raise ApiError(400, str(error)) from None
         try:
             dependents = _dependents(body.get("dependents"))
+            expect = _expect(body.get("expect"))
         except ValueError as error:
             raise ApiError(400, str(error)) from None
+        registration = Registration(ref, arn, condition, schedule, period, dependents, expect)
         try:
-            self.registry.register(Registration(ref, arn, condition, schedule, period, dependents))
+            self.registry.register(registration)
         except TooManyParentsError as error:
             raise ApiError(400, str(error)) from None
         except DependentNotAllowedError as error:
@@ -144,6 +147,7 @@ class DependenciesPublisher:
                 "condition": None if condition is None else condition_to_json(condition),
                 "period": None if period is None else period.to_json(),
                 "dependents": None if dependents is None else {"accounts": sorted(dependents)},
+                "expect": None if expect is None else str(expect),
             },
         )
 
@@ -153,6 +157,18 @@ def _check_parent_names(condition: Condition) -> None:
     for block, items in (("allOf", condition.all_of), ("anyOf", condition.any_of)):
         for index, item in enumerate(items):
             pipeline_name(item.parent.name, f"condition.{block}[{index}].name")
+
+
+def _expect(value: Any) -> Expect | None:
+    """pipeline.yaml's ``expect.by`` as text (``06:00``, ``45m``); None: no deadline."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("expect: expected a string such as 06:00 or 45m")
+    try:
+        return parse_expect(value)
+    except DeadlineError as error:
+        raise ValueError(f"expect: {error}") from None
 
 
 def _dependents(value: Any) -> frozenset[str] | None:

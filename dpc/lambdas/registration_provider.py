@@ -87,6 +87,7 @@ def _request(
             "schedule": properties.get("Schedule") or None,
             "period": json.loads(period) if period else None,
             "dependents": json.loads(dependents) if dependents else None,
+            "expect": properties.get("Expect") or None,
         }
     elif resource_type == SLACK_CHANNELS:
         url = _url(environ.get(ENV_SLACK_API_URL, ""), "channels", account, name)

@@ -64,6 +64,7 @@ from dpc.lambdas.store_dynamodb import (
     ref_key,
 )
 from dpc.triggers.codec import condition_from_json, condition_to_json
+from dpc.triggers.deadlines import Expect, parse_expect
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import PeriodSpec
 
@@ -113,6 +114,8 @@ class Registration:
     """Accounts whose pipelines may wait for this one, besides its own; None: every account
     that may call the dependency API (a registration made before this field: its item has
     no ``dependents``)."""
+    expect: Expect | None = None
+    """When a period's data is due (pipeline.yaml ``expect.by``), for `dpc status`."""
 
     def admits(self, account: str) -> bool:
         """May a pipeline of ``account`` wait for this one?"""
@@ -204,6 +207,7 @@ class DynamoDbRegistry:
             schedule=item.get("schedule", {}).get("S"),
             period=None if period is None else PeriodSpec.from_json(json.loads(period)),
             dependents=None if dependents is None else frozenset(a["S"] for a in dependents),
+            expect=parse_expect(item["expect"]["S"]) if "expect" in item else None,
         )
 
     def children_of(self, ref: ParentRef) -> list[ParentRef]:
@@ -397,6 +401,8 @@ class DynamoDbRegistry:
             item["period"] = {"S": json.dumps(registration.period.to_json())}
         if registration.dependents is not None:
             item["dependents"] = {"L": [{"S": a} for a in sorted(registration.dependents)]}
+        if registration.expect is not None:
+            item["expect"] = {"S": str(registration.expect)}
         return [item, *(self._edge(parent, ref, condition_json) for parent in parents)]
 
     def deregister(self, ref: ParentRef) -> bool:

@@ -83,7 +83,9 @@ class Central:
         pipelines = [ParentRef(name, account)] if name and account else None
         return list_runs(self.dynamodb, self.run_log_table, run_filter, now, limit, pipelines)
 
-    def status(self, period: Period, account: str | None = None) -> list[PipelineStatus]:
+    def status(
+        self, period: Period, now: datetime, account: str | None = None
+    ) -> list[PipelineStatus]:
         """Every registered pipeline (of ``account``) for ``period``: one Query of the
         registry, one of the run log per pipeline."""
         pipelines = [
@@ -96,7 +98,7 @@ class Central:
             [p.ref for p in pipelines],
             RunFilter(since=earliest_run_start(period)),
         )
-        return organization_status(pipelines, runs, period)
+        return organization_status(pipelines, runs, period, now)
 
     def registered(self, name: str, account: str | None = None) -> list[Pipeline]:
         found = [

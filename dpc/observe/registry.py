@@ -13,6 +13,7 @@ from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG
 from dpc.observe.aws import AwsOptions, table_name
 from dpc.spec.model import Pipeline, Schedule, Trigger
 from dpc.triggers.codec import condition_from_json
+from dpc.triggers.deadlines import parse_expect
 from dpc.triggers.model import ParentRef
 from dpc.triggers.periods import PeriodSpec
 
@@ -39,8 +40,9 @@ def registrations(dynamodb: Any, table: str, name: str | None = None) -> Iterato
 
 
 def pipeline_of(item: dict[str, Any]) -> Pipeline:
-    """Only what the graph needs: identity, schedule, condition and period (no steps are
-    registered; a registration older than periods has the default period)."""
+    """Only what the graph and `dpc status` need: identity, schedule, condition, period and
+    deadline (no steps are registered; a registration older than periods has the default
+    period)."""
     condition = item.get("condition", {}).get("S")
     schedule = item.get("schedule", {}).get("S")
     period = item.get("period", {}).get("S")
@@ -53,6 +55,7 @@ def pipeline_of(item: dict[str, Any]) -> Pipeline:
             executions=condition_from_json(json.loads(condition)) if condition else None,
         ),
         period=PeriodSpec.from_json(json.loads(period)) if period else PeriodSpec(),
+        expect=parse_expect(item["expect"]["S"]) if "expect" in item else None,
     )
 
 

@@ -6,6 +6,11 @@ status` and a monitoring job read the same answer. A pipeline of a finer unit th
 period asked for (hourly under a day) is done when every one of its periods inside it is;
 one of a coarser unit (weekly under a day) is judged by the period that contains it. The
 newest run of a period decides, so a successful rerun mends a failure.
+
+A pipeline not done once its data is due is late. Its deadline is its own ``expect.by``
+or, for a child without one, inferred: when its latest parent is due plus its own typical
+run time (the median of its successful runs read), so a blocked chain shows as late
+without every pipeline configuring a deadline.
 """
 
 from __future__ import annotations
@@ -21,9 +26,9 @@ from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import Period, period_containing, periods_between
 from dpc.triggers.timefmt import format_time
 
-State = Literal["done", "running", "failed", "waiting"]
+State = Literal["done", "running", "failed", "late", "waiting"]
 FAILED = frozenset({"FAILED", "TIMED_OUT", "ABORTED"})
-_ORDER: Mapping[State, int] = {"failed": 0, "running": 1, "waiting": 2, "done": 3}
+_ORDER: Mapping[State, int] = {"failed": 0, "late": 1, "running": 2, "waiting": 3, "done": 4}
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,20 @@ class PipelineStatus:
     """The newest run among those periods."""
     waiting_on: tuple[tuple[ParentRef, State], ...] = ()
     """Parents not done for the period, with their state (for a pipeline not done)."""
+    due: datetime | None = None
+    """When the period's data is due (None: no deadline, own or inferred)."""
+    due_inferred: bool = False
 
     @property
     def detail(self) -> str:
-        if self.state == "waiting" and self.waiting_on:
+        progress = self._progress()
+        if self.state != "late" or self.due is None:
+            return progress
+        inferred = " (inferred)" if self.due_inferred else ""
+        return f"due {self.due:%Y-%m-%d %H:%M}{inferred}: {progress}"
+
+    def _progress(self) -> str:
+        if self.waiting_on and (self.latest is None or self.latest.status != "RUNNING"):
             return "waiting on " + ", ".join(f"{p} ({s})" for p, s in self.waiting_on)
         if self.latest is None:
             return "no run yet"
@@ -61,6 +76,8 @@ class PipelineStatus:
             "waiting_on": [
                 {"pipeline": p.name, "account": p.account, "state": s} for p, s in self.waiting_on
             ],
+            "due": format_time(self.due) if self.due else None,
+            "due_inferred": self.due_inferred,
         }
 
 
@@ -93,17 +110,20 @@ def _parents(condition: Condition | None) -> tuple[ParentRef, ...]:
 
 
 def organization_status(
-    pipelines: Sequence[Pipeline], runs: Iterable[Run], period: Period
+    pipelines: Sequence[Pipeline], runs: Iterable[Run], period: Period, now: datetime
 ) -> list[PipelineStatus]:
-    """Every pipeline's state for ``period``: failed, running, waiting, then done, newest
-    run first within each."""
+    """Every pipeline's state for ``period`` at ``now``: failed, late, running, waiting,
+    then done, newest run first within each."""
     by_period: dict[tuple[ParentRef, str], list[Run]] = {}
+    successes: dict[ParentRef, list[timedelta]] = {}
     for run in sorted(runs, key=lambda r: r.started_at, reverse=True):
         if run.period is not None:
             by_period.setdefault((run.pipeline, run.period), []).append(run)
+        if run.status == "SUCCEEDED" and run.stopped_at is not None:
+            successes.setdefault(run.pipeline, []).append(run.stopped_at - run.started_at)
+    registered = {p.ref: p for p in pipelines}
     states: dict[ParentRef, PipelineStatus] = {}
-    for pipeline in pipelines:
-        ref = pipeline.ref
+    for ref, pipeline in registered.items():
         periods = own_periods(pipeline, period)
         per_period = [by_period.get((ref, str(p)), []) for p in periods]
         newest = [runs[0] for runs in per_period if runs]
@@ -113,8 +133,9 @@ def organization_status(
             periods=tuple(str(p) for p in periods),
             latest=max(newest, key=lambda r: r.started_at) if newest else None,
         )
-    for pipeline in pipelines:
-        found = states[pipeline.ref]
+    deadlines = _Deadlines(registered, period, successes)
+    for ref, pipeline in registered.items():
+        found = states[ref]
         if found.state == "done":
             continue
         waiting_on = tuple(
@@ -122,10 +143,56 @@ def organization_status(
             for parent in _parents(pipeline.trigger.executions)
             if parent not in states or states[parent].state != "done"
         )
-        states[pipeline.ref] = PipelineStatus(
-            found.pipeline, found.state, found.periods, found.latest, waiting_on
+        due, inferred = deadlines.of(ref)
+        late = due is not None and now > due and found.state != "failed"
+        states[ref] = PipelineStatus(
+            found.pipeline,
+            "late" if late else found.state,
+            found.periods,
+            found.latest,
+            waiting_on,
+            due,
+            inferred,
         )
     return sorted(states.values(), key=_newest_first)
+
+
+class _Deadlines:
+    """Each pipeline's deadline for the period asked for: its own ``expect``, else its
+    latest parent's plus its typical run time (memoized; the registry refuses cycles, a
+    hand-edited one just gets no inferred deadline)."""
+
+    def __init__(
+        self,
+        pipelines: Mapping[ParentRef, Pipeline],
+        period: Period,
+        successes: Mapping[ParentRef, Sequence[timedelta]],
+    ) -> None:
+        self.pipelines = pipelines
+        self.period = period
+        self.successes = successes
+        self.known: dict[ParentRef, tuple[datetime | None, bool]] = {}
+
+    def of(self, ref: ParentRef) -> tuple[datetime | None, bool]:
+        if ref in self.known:
+            return self.known[ref]
+        self.known[ref] = (None, False)  # until computed: a cycle ends here
+        pipeline = self.pipelines.get(ref)
+        if pipeline is None:
+            return self.known[ref]
+        if pipeline.expect is not None:
+            periods = own_periods(pipeline, self.period)
+            self.known[ref] = (max(pipeline.expect.due(p, pipeline.period) for p in periods), False)
+            return self.known[ref]
+        parents = [self.of(parent)[0] for parent in _parents(pipeline.trigger.executions)]
+        known = [due for due in parents if due is not None]
+        if known:
+            self.known[ref] = (max(known) + self._typical(ref), True)
+        return self.known[ref]
+
+    def _typical(self, ref: ParentRef) -> timedelta:
+        durations = sorted(self.successes.get(ref, ()))
+        return durations[len(durations) // 2] if durations else timedelta(0)
 
 
 def _newest_first(status: PipelineStatus) -> tuple[int, float, str]:

@@ -171,7 +171,13 @@ def evaluation_text(evaluation: Evaluation) -> Text:
     return text
 
 
-STATE_STYLES = {"done": "green", "running": "cyan", "failed": "bold red", "waiting": "yellow"}
+STATE_STYLES = {
+    "done": "green",
+    "running": "cyan",
+    "failed": "bold red",
+    "late": "bold magenta",
+    "waiting": "yellow",
+}
 
 
 def status_table(period: str, statuses: Sequence[PipelineStatus]) -> Table:

@@ -7,15 +7,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from dpc.spec.errors import Finding
 from dpc.spec.limits import limit_findings
 from dpc.spec.source import Document, JsonPath
-from dpc.triggers.cron import CronError, check_field, parse_cron, parse_rate
-from dpc.triggers.periods import MAX_PERIOD_SPAN, MAX_WITHIN
+from dpc.triggers.cron import (
+    CronError,
+    CronExpression,
+    RateExpression,
+    check_field,
+    parse_cron,
+    parse_rate,
+    parse_schedule,
+)
+from dpc.triggers.deadlines import DeadlineError, is_deadline_text, parse_expect
+from dpc.triggers.periods import (
+    MAX_PERIOD_SPAN,
+    MAX_WITHIN,
+    UNITS,
+    PeriodSpec,
+    period_containing,
+)
 
 _DURATION = re.compile(r"(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?")
 CRON_FIELDS = ("minute", "hour", "day", "month", "weekDay", "year")
@@ -85,7 +100,68 @@ def semantic_findings(document: Document, project_dir: Path) -> list[Finding]:
         *_duration_findings(document, data),
         *_step_findings(document, _list(data.get("steps")), project_dir),
         *_notification_findings(document, _dict(data.get("notifications"))),
+        *_expect_findings(document, data),
     ]
+
+
+DEADLINE_SAMPLE_PERIODS = 40
+"""How many consecutive periods a deadline is checked against its schedule: enough to meet
+every weekday and month length a cron can single out."""
+DEADLINE_SAMPLE_START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def _expect_findings(document: Document, data: dict[str, Any]) -> Iterator[Finding]:
+    """A deadline dpc can compute, and one the schedule can meet: the data of a period
+    cannot be due before the scheduled run that makes it has even started."""
+    by = _dict(data.get("expect")).get("by")
+    if not isinstance(by, str) or not is_deadline_text(by):
+        return  # absent, or the schema reports it
+    path: JsonPath = ("expect", "by")
+    try:
+        expect = parse_expect(by)
+    except DeadlineError as error:
+        yield document.finding(path, str(error))
+        return
+    period = _dict(data.get("period"))
+    unit = period.get("unit", "day")
+    if expect.at is not None and unit == "hour":
+        yield document.finding(
+            path,
+            f"'{by}' is a time of day; an hourly period's data is due a duration after "
+            "the hour ends, e.g. 45m",
+        )
+        return
+    schedule = _dict(_dict(data.get("trigger")).get("schedule"))
+    offset = parse_signed_duration(str(period.get("offset", "0h")))
+    if not schedule or offset is None or unit not in UNITS:
+        return
+    try:
+        ticks = parse_schedule(schedule_expression(schedule))
+    except CronError:
+        return  # reported with the schedule
+    spec = PeriodSpec(unit, offset)
+    first = period_containing(unit, DEADLINE_SAMPLE_START)
+    for _ in range(DEADLINE_SAMPLE_PERIODS):
+        tick = _first_tick(ticks, first.start - offset, first.end - offset)
+        due = expect.due(first, spec)
+        if tick is not None and due < tick:
+            yield document.finding(
+                path,
+                f"'{by}' comes before the scheduled run that makes the period: the "
+                f"{first} run starts {tick:%Y-%m-%d %H:%M} and would be due {due:%Y-%m-%d %H:%M}",
+            )
+            return
+        first = first.next()
+
+
+def _first_tick(
+    schedule: CronExpression | RateExpression, start: datetime, end: datetime
+) -> datetime | None:
+    """The schedule's first tick in [start, end): the run whose period this is."""
+    if isinstance(schedule, RateExpression):
+        return start
+    tick = schedule.next_after(start - timedelta(minutes=1))
+    return tick if tick is not None and tick < end else None
 
 
 def _schedule_findings(document: Document, schedule: dict[str, Any]) -> Iterator[Finding]:

@@ -39,6 +39,7 @@ from dpc.spec.org import Org, org_findings
 from dpc.spec.schema import schema_findings
 from dpc.spec.source import Document, read_document
 from dpc.triggers.cron import parse_cron
+from dpc.triggers.deadlines import parse_expect
 from dpc.triggers.model import Condition, Correlate, Item, Operator, ParentRef, Rerun, Status
 from dpc.triggers.periods import DEFAULT_KEEP, PeriodSpec, Unit
 
@@ -201,6 +202,7 @@ def _build(data: dict[str, Any], source: Path) -> Pipeline:
         timeout=_duration(data.get("timeout")),
         period=period,
         dependents=frozenset(data["dependents"]["accounts"]) if "dependents" in data else None,
+        expect=parse_expect(data["expect"]["by"]) if "expect" in data else None,
         tags=MappingProxyType(dict(data.get("tags", {}))),
         project_dir=source.parent,
         source=source,

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
 
+from dpc.triggers.deadlines import Expect
 from dpc.triggers.model import Condition, Item, ParentRef
 from dpc.triggers.periods import PeriodSpec
 
@@ -86,6 +87,8 @@ class Pipeline:
     dependents: frozenset[str] | None = None
     """``dependents.accounts``: the accounts whose pipelines may wait for this one, besides its
     own. None (no ``dependents``): every account of the organization may."""
+    expect: Expect | None = None
+    """``expect.by``: when a period's data is due (dpc.triggers.deadlines)."""
     tags: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     project_dir: Path = Path(".")
     source: Path = Path("pipeline.yaml")

@@ -92,7 +92,9 @@ def test_graph_of_the_deployed_registry_shows_searches_failed(
 def test_status_of_day_two_names_the_failure_and_whom_it_blocks(
     day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = as_central(day_two_morning, monkeypatch, "status", "--period", "2026-11-28", "--json")
+    result = as_central(
+        day_two_morning, monkeypatch, "status", "--period", "2026-11-28", "--json", *UNTIL
+    )
 
     # a monitoring job sees it in the exit code, a person in the states
     assert result.exit_code == 1, result.output

@@ -262,6 +262,22 @@ def test_registration_carries_the_dependents_list(
     # Then the registration sends the list to the central registry, which enforces it
     registration = only(template, "Custom::DpcPipelineRegistration")["Properties"]
     assert json.loads(registration["Dependents"]) == {"accounts": ["333333333333"]}
+    assert registration["Expect"] == ""  # no deadline in the case study
+
+
+def test_registration_carries_the_deadline(
+    tmp_path_factory: pytest.TempPathFactory, case_study_pipelines: dict[str, Any]
+) -> None:
+    from dataclasses import replace
+
+    from dpc.infra.app import synth_pipelines
+    from dpc.triggers.deadlines import parse_expect
+
+    searches = replace(case_study_pipelines["searches"], expect=parse_expect("06:00"))
+    (stack,) = synth_pipelines([searches], tmp_path_factory.mktemp("expect")).stacks
+    template = json.loads(stack.template_file.read_text())
+    registration = only(template, "Custom::DpcPipelineRegistration")["Properties"]
+    assert registration["Expect"] == "06:00"
 
 
 def test_notifications_reach_email_and_slack_through_the_tracker(

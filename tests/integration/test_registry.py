@@ -401,3 +401,15 @@ def test_one_account_cannot_take_every_place_of_a_parent(central: LocalCentral) 
     assert (
         api.handle(request("PUT", OTHER, OTHER.account, depends_on(LISTINGS)))["statusCode"] == 200
     )
+
+
+def test_a_deadline_is_registered_and_read_back_and_a_bad_one_is_a_400(
+    api: DependenciesPublisher, central: LocalCentral
+) -> None:
+    response = api.handle(request("PUT", SEARCHES, SEARCHES.account, expect="06:00"))
+    assert response["statusCode"] == 200 and json.loads(response["body"])["expect"] == "06:00"
+    registration = central.registry.get(SEARCHES)
+    assert registration is not None and str(registration.expect) == "06:00"
+    bad = api.handle(request("PUT", SEARCHES, SEARCHES.account, expect="6am"))
+    assert bad["statusCode"] == 400
+    assert message(bad).startswith("expect: '6am' is neither a UTC time of day")

@@ -66,6 +66,7 @@ def test_create_registers_condition_schedule_and_state_machine() -> None:
         "schedule": None,
         "period": None,
         "dependents": None,
+        "expect": None,
     }
 
 
@@ -109,6 +110,22 @@ def test_the_dependents_list_goes_with_the_registration() -> None:
     # Then the central API receives it, to enforce it
     ((_, _, body),) = call.calls
     assert body is not None and body["dependents"] == {"accounts": ["333333333333"]}
+
+
+def test_the_deadline_goes_with_the_registration() -> None:
+    call = Recorder()
+    provider.handle(
+        request(
+            "Create",
+            provider.PIPELINE_REGISTRATION,
+            StateMachineArn="arn:aws:states:eu-west-1:333333333333:stateMachine:dpc-pipeline-x",
+            Expect="06:00",
+        ),
+        call=call,
+        environ=ENV,
+    )
+    ((_, _, body),) = call.calls
+    assert body is not None and body["expect"] == "06:00"
 
 
 def test_slack_channels_go_to_the_slack_api() -> None:
