@@ -9,12 +9,15 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dpc.cli.console import err, out
 from dpc.errors import UsageError
+
+if TYPE_CHECKING:
+    from dpc.triggers.periods import Period
 
 
 class GraphFormat(StrEnum):
@@ -81,6 +84,19 @@ def graph(
         bool,
         typer.Option("--central", help="Draw the deployed registry, coloured by last status."),
     ] = False,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period",
+            help="With --central: colour each pipeline by its state for this period (done, "
+            "running, failed, late, waiting), as dpc status reports it.",
+            show_default=False,
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="With --period: judge lateness at this ISO time."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     profile: Profile = None,
     region: Region = None,
@@ -91,6 +107,8 @@ def graph(
 
     if central == (org_dir is not None):
         raise UsageError("give either ORG_DIR or --central (see dpc graph --help)")
+    if period is not None and not central:
+        raise UsageError("--period colours the deployed registry: give it with --central")
     if as_json and output_format not in (None, GraphFormat.json):
         raise UsageError("--json and --format are two ways to say the same thing: give one")
     chosen = "json" if as_json else output_format.value if output_format else None
@@ -103,6 +121,20 @@ def graph(
 
         lineage = build(load_org([org_dir]).pipelines)
         title = f"dpc dependency graph — {org_dir.resolve().name}"
+    elif period is not None:
+        from dpc.observe.aws import AwsOptions, aws_errors
+        from dpc.observe.central import Central
+
+        wanted = _period_of(period)
+        now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
+        with err.status("Reading the registry and the run log…"), aws_errors():
+            registry = Central.connect(AwsOptions(profile, region, endpoint_url))
+            pipelines = registry.pipelines()
+            states = {
+                s.pipeline: s.state for s in registry.status(wanted, now, pipelines=pipelines)
+            }
+        lineage = build(pipelines, states)
+        title = f"dpc — the organization's {wanted}"
     else:
         from dpc.observe.aws import AwsOptions, aws_errors
         from dpc.observe.registry import read_registry
@@ -170,16 +202,18 @@ PeriodOption = Annotated[
 ]
 
 
-def _period(text: str | None) -> str | None:
-    """A period as the run log writes it; a text that is no period is a usage error."""
-    if text is None:
-        return None
+def _period_of(text: str) -> Period:
     from dpc.triggers.periods import PeriodError, parse_period
 
     try:
-        return str(parse_period(text))
+        return parse_period(text)
     except PeriodError as error:
         raise UsageError(f"--period: {error}") from None
+
+
+def _period(text: str | None) -> str | None:
+    """A period as the run log writes it; a text that is no period is a usage error."""
+    return None if text is None else str(_period_of(text))
 
 
 def _instant(text: str, now: datetime, option: str) -> datetime:
@@ -362,17 +396,14 @@ def status(
     from dpc.observe.central import Central
     from dpc.observe.status import all_done
     from dpc.observe.views import status_table
-    from dpc.triggers.periods import PeriodError, parse_period, period_containing
+    from dpc.triggers.periods import period_containing
 
     now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
-    try:
-        wanted = (
-            parse_period(period)
-            if period is not None
-            else period_containing("day", now - timedelta(days=1))
-        )
-    except PeriodError as error:
-        raise UsageError(f"--period: {error}") from None
+    wanted = (
+        _period_of(period)
+        if period is not None
+        else period_containing("day", now - timedelta(days=1))
+    )
     with err.status("Reading the registry and the run log…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
         found = central.status(wanted, now, account)

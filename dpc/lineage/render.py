@@ -34,6 +34,12 @@ STATUS_FILLS = {
     "FAILED": "#ffcdd2",
     "TIMED_OUT": "#ffe0b2",
     "ABORTED": "#e0e0e0",
+    # a period's state (`dpc graph --central --period P`, dpc.observe.status)
+    "done": "#c8e6c9",
+    "running": "#bbdefb",
+    "failed": "#ffcdd2",
+    "late": "#e1bee7",
+    "waiting": "#fff9c4",
 }
 NO_STATUS_FILL = "#ffffff"
 UNDECLARED_FILL = "#f4f4f4"
@@ -285,7 +291,10 @@ def _header(lineage: Lineage, title: str, central: bool) -> str:
         )
         x += 110
     if central:
+        shown = {node.status for node in lineage.nodes}
         for status, fill in STATUS_FILLS.items():
+            if status not in shown:
+                continue
             legend.append(
                 f'<rect x="{x}" y="29" width="14" height="14" fill="{fill}" stroke="#999"/>'
                 f'<text class="summary" x="{x + 18}" y="41">{status}</text>'

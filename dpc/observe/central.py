@@ -83,15 +83,21 @@ class Central:
         pipelines = [ParentRef(name, account)] if name and account else None
         return list_runs(self.dynamodb, self.run_log_table, run_filter, now, limit, pipelines)
 
+    def pipelines(self) -> list[Pipeline]:
+        """Every registered pipeline (one Query of the registry's by-kind index)."""
+        return [pipeline_of(item) for item in registrations(self.dynamodb, self.dependencies_table)]
+
     def status(
-        self, period: Period, now: datetime, account: str | None = None
+        self,
+        period: Period,
+        now: datetime,
+        account: str | None = None,
+        pipelines: list[Pipeline] | None = None,
     ) -> list[PipelineStatus]:
         """Every registered pipeline (of ``account``) for ``period``: one Query of the
-        registry, one of the run log per pipeline."""
-        pipelines = [
-            pipeline_of(item) for item in registrations(self.dynamodb, self.dependencies_table)
-        ]
-        pipelines = [p for p in pipelines if account is None or p.account == account]
+        registry (unless ``pipelines`` were read already), one of the run log per pipeline."""
+        registered = self.pipelines() if pipelines is None else pipelines
+        pipelines = [p for p in registered if account is None or p.account == account]
         runs = runs_of_pipelines(
             self.dynamodb,
             self.run_log_table,

@@ -111,3 +111,14 @@ def test_status_of_day_two_names_the_failure_and_whom_it_blocks(
     result = as_central(day_two_morning, monkeypatch, "status", "--period", "2026-11-27")
     assert result.exit_code == 0, result.output
     assert "pipeline-x" in result.stdout and "failed" not in result.stdout
+
+
+def test_the_graph_of_day_two_colours_each_pipeline_by_its_state(
+    day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    period = ("--period", "2026-11-28", *UNTIL)
+    result = as_central(day_two_morning, monkeypatch, "graph", "--central", *period, "--json")
+
+    assert result.exit_code == 0, result.output
+    nodes = {n["pipeline"]: n["status"] for n in json.loads(result.stdout)["nodes"]}
+    assert nodes == {"listings": "done", "searches": "failed", "pipeline-x": "waiting"}

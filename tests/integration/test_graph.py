@@ -229,9 +229,10 @@ def chromium(page: Path, profile: Path, *extra: str) -> str:
     return result.stdout
 
 
-def drawn_pipelines(html_file: Path, tmp_path: Path) -> set[str]:
-    """Open the page in Chromium, screenshot it, and return the pipelines whose box was really
-    painted: the pixel in the middle of each box's account stripe has the account's colour."""
+def painted(html_file: Path, tmp_path: Path) -> dict[str, tuple[bool, tuple[int, ...]]]:
+    """Open the page in Chromium, screenshot it, and return, per pipeline box, whether the
+    middle of its account stripe has the account's colour (the box was really painted) and
+    the colour of its lower right corner (its fill)."""
     from PIL import Image
 
     dom = chromium(html_file, tmp_path / "profile-dom", "--dump-dom")
@@ -251,13 +252,24 @@ def drawn_pipelines(html_file: Path, tmp_path: Path) -> set[str]:
         f"--screenshot={shot}",
     )
     image = Image.open(shot).convert("RGB")
-    painted: set[str] = set()
+    found: dict[str, tuple[bool, tuple[int, ...]]] = {}
     for name, account, colour, x, y in nodes:
-        expected = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
-        pixel = image.getpixel((int(x) + STRIPE_WIDTH // 2, int(y) + BOX_HEIGHT // 2))
-        if all(abs(a - b) <= 8 for a, b in zip(pixel, expected, strict=True)):  # type: ignore[arg-type]
-            painted.add(f"{name}@{account}")
-    return painted
+        stripe = image.getpixel((int(x) + STRIPE_WIDTH // 2, int(y) + BOX_HEIGHT // 2))
+        fill = image.getpixel((int(x) + BOX_WIDTH - 6, int(y) + BOX_HEIGHT - 6))
+        found[f"{name}@{account}"] = (close(stripe, rgb(colour)), fill)  # type: ignore[arg-type]
+    return found
+
+
+def rgb(colour: str) -> tuple[int, ...]:
+    return tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+
+
+def close(pixel: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    return all(abs(a - b) <= 8 for a, b in zip(pixel, expected, strict=True))
+
+
+def drawn_pipelines(html_file: Path, tmp_path: Path) -> set[str]:
+    return {name for name, (stripe, _) in painted(html_file, tmp_path).items() if stripe}
 
 
 @browser
@@ -296,3 +308,28 @@ def test_graph_of_a_folder_needs_no_aws_libraries() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+@browser
+def test_browser_paints_each_pipeline_in_the_colour_of_its_state_for_a_period(
+    tmp_path: Path,
+) -> None:
+    # Given day two of the case study as dpc status sees it (dpc graph --central --period)
+    from dpc.lineage.render import STATUS_FILLS
+    from dpc.triggers.model import ParentRef
+
+    states = {
+        ParentRef("listings", "111111111111"): "done",
+        ParentRef("searches", "222222222222"): "failed",
+        ParentRef("pipeline-x", "333333333333"): "late",
+    }
+    page = tmp_path / "day.html"
+    page.write_text(to_html(build(load_org([CASE_STUDY]).pipelines, states), "the 2026-11-28"))
+    # When Chromium draws it, Then every box is filled with its state's colour
+    expected = {str(ref): rgb(STATUS_FILLS[state]) for ref, state in states.items()}
+    fills = {name: fill for name, (_, fill) in painted(page, tmp_path).items()}
+    assert fills.keys() == expected.keys()
+    assert all(close(fills[name], expected[name]) for name in expected), fills
+    # and the legend names only the states shown
+    dom = page.read_text()
+    assert ">late</text>" in dom and ">waiting</text>" not in dom
