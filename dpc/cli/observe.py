@@ -126,7 +126,7 @@ def graph(
         from dpc.observe.central import Central
 
         wanted = _period_of(period)
-        now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
+        now = datetime.now(UTC) if until is None else instant(until, datetime.now(UTC), "--until")
         with err.status("Reading the registry and the run log…"), aws_errors():
             registry = Central.connect(AwsOptions(profile, region, endpoint_url))
             pipelines = registry.pipelines()
@@ -216,7 +216,7 @@ def _period(text: str | None) -> str | None:
     return None if text is None else str(_period_of(text))
 
 
-def _instant(text: str, now: datetime, option: str) -> datetime:
+def instant(text: str, now: datetime, option: str) -> datetime:
     """``2d`` / ``12h`` / ``90m`` before now, or an ISO date or time (UTC unless it says)."""
     from dpc.spec.checks import parse_duration
     from dpc.triggers.timefmt import parse_time
@@ -295,8 +295,8 @@ def runs(
     from dpc.observe.central import Central
     from dpc.observe.views import runs_table
 
-    now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
-    start = _instant(since, now, "--since")
+    now = datetime.now(UTC) if until is None else instant(until, datetime.now(UTC), "--until")
+    start = instant(since, now, "--since")
     name, account = _pipeline_argument(pipeline, account)
     wanted = _status_option(status)
     with err.status("Reading the run log…"), aws_errors():
@@ -398,7 +398,7 @@ def status(
     from dpc.observe.views import status_table
     from dpc.triggers.periods import period_containing
 
-    now = datetime.now(UTC) if until is None else _instant(until, datetime.now(UTC), "--until")
+    now = datetime.now(UTC) if until is None else instant(until, datetime.now(UTC), "--until")
     wanted = (
         _period_of(period)
         if period is not None

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dpc.errors import DpcError
+from dpc.errors import DpcError, UsageError
 
 SIMULATE_HELP = (
     "What-if replay of the trigger rules (DESIGN §5, §5b): which pipelines would start, "
@@ -125,11 +125,39 @@ def simulate(
         ),
     ],
     events: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--events", "-e", help="JSON Lines file of status events", exists=True, dir_okay=False
         ),
-    ],
+    ] = None,
+    history: Annotated[
+        str | None,
+        typer.Option(
+            "--history",
+            help="Instead of --events: replay the central run log of this long (30d) and "
+            "print what the folder's rules would have started differently.",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="With --history: the end of the replayed time [now]."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --history: the differences as JSON.")
+    ] = False,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="With --history: AWS profile (central).")
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="With --history.")] = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url",
+            envvar="AWS_ENDPOINT_URL",
+            show_envvar=False,
+            help="With --history: send AWS calls here (e.g. the sandbox).",
+        ),
+    ] = None,
     backend: Annotated[
         Backend, typer.Option("--backend", help="memory, or the Lambda's DynamoDB store on moto")
     ] = Backend.memory,
@@ -140,10 +168,16 @@ def simulate(
     from dpc.spec.loader import load_org
     from dpc.spec.org import ref_of
 
+    if (events is None) == (history is None):
+        raise UsageError("give either --events FILE or --history DURATION")
     org = load_org([org_dir])
     conditions = {
         ref_of(p): p.trigger.executions for p in org.pipelines if p.trigger.executions is not None
     }
+    if history is not None:
+        _replay_history(conditions, history, until, as_json, (profile, region, endpoint_url))
+        return
+    assert events is not None
     refs = [ref_of(p) for p in org.pipelines]
     correlated = {ref for ref, condition in conditions.items() if condition.correlated}
     replayed = read_events(events, {ref_of(p): p.period.unit for p in org.pipelines})
@@ -161,6 +195,37 @@ def simulate(
                 detail.pop("period", None)  # §5's line: a latest child's period is its own
             typer.echo(json.dumps({"event": line, **detail}))
 
+
+def _replay_history(
+    conditions: Mapping[Any, Any],
+    history: str,
+    until: str | None,
+    as_json: bool,
+    aws: tuple[str | None, str | None, str | None],
+) -> None:
+    from datetime import UTC, datetime
+
+    from dpc.cli.console import err
+    from dpc.cli.observe import instant
+    from dpc.observe.aws import AwsOptions, aws_errors
+    from dpc.observe.central import Central
+    from dpc.observe.history import differences, summary
+
+    now = datetime.now(UTC) if until is None else instant(until, datetime.now(UTC), "--until")
+    since = instant(history, now, "--history")
+    with err.status("Reading the run log…"), aws_errors():
+        runs = Central.connect(AwsOptions(*aws)).runs(now, since, limit=HISTORY_LIMIT)
+    found = differences(conditions, sorted(runs, key=lambda r: r.started_at))
+    if as_json:
+        typer.echo(json.dumps([d.to_json() for d in found], indent=2))
+    else:
+        for difference in found:
+            typer.echo(str(difference))
+    err.print(summary(found, f"{since:%Y-%m-%d %H:%M} UTC"))
+
+
+HISTORY_LIMIT = 100_000
+"""Runs read for --history at most: a month of 3,000 daily pipelines."""
 
 Outcomes = Iterator[tuple[int, Any]]
 

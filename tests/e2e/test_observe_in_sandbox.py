@@ -8,8 +8,10 @@ The CLI finds the central tables exactly as on AWS: through the deployed `dpc-ce
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,3 +124,29 @@ def test_the_graph_of_day_two_colours_each_pipeline_by_its_state(
     assert result.exit_code == 0, result.output
     nodes = {n["pipeline"]: n["status"] for n in json.loads(result.stdout)["nodes"]}
     assert nodes == {"listings": "done", "searches": "failed", "pipeline-x": "waiting"}
+
+
+def test_history_replay_shows_what_a_changed_trigger_would_have_started(
+    day_two_morning: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Given the org folder as it is: the recorded runs are exactly what its rules start
+    org = tmp_path / "org"
+    shutil.copytree(CASE_STUDY, org)
+    history = ("simulate", str(org), "--history", "2d", *UNTIL)
+    result = as_central(day_two_morning, monkeypatch, *history, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == []
+
+    # When a pull request makes pipeline-x wait for listings only
+    yaml_file = org / "pipeline-x" / "pipeline.yaml"
+    text = yaml_file.read_text()
+    searches = text.index("      - name: searches")
+    yaml_file.write_text(text[:searches] + text[text.index("    # Metric X") :])
+    result = as_central(day_two_morning, monkeypatch, *history, "--json")
+
+    # Then the replay names the one run it would have added: day 2's, after listings
+    assert result.exit_code == 0, result.output
+    (difference,) = json.loads(result.stdout)
+    assert difference["kind"] == "would start"
+    assert (difference["pipeline"], difference["period"]) == ("pipeline-x", "2026-11-28")
+    assert [c.split()[0] for c in difference["causes"]] == [f"listings@{A}"]
