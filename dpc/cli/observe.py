@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from dpc.triggers.periods import Period
 
 
+class Collapse(StrEnum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 class GraphFormat(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
@@ -97,13 +103,21 @@ def graph(
         str | None,
         typer.Option("--until", help="With --period: judge lateness at this ISO time."),
     ] = None,
+    collapse_accounts: Annotated[
+        Collapse,
+        typer.Option(
+            "--collapse",
+            help="One box per account (its pipelines counted by state): always, never, or "
+            "auto (beyond 200 pipelines).",
+        ),
+    ] = Collapse.auto,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     profile: Profile = None,
     region: Region = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
     from dpc.lineage import render
-    from dpc.lineage.graph import build
+    from dpc.lineage.graph import COLLAPSE_ABOVE, build, collapse
 
     if central == (org_dir is not None):
         raise UsageError("give either ORG_DIR or --central (see dpc graph --help)")
@@ -144,6 +158,13 @@ def graph(
         lineage = build(pipelines, statuses)
         title = "dpc dependency graph — deployed registry"
 
+    drawn = sum(1 for node in lineage.nodes if node.declared)
+    dependencies = len(lineage.edges)
+    if collapse_accounts is Collapse.always or (
+        collapse_accounts is Collapse.auto and drawn > COLLAPSE_ABOVE
+    ):
+        lineage = collapse(lineage)
+        title += f" ({drawn} pipelines, one box per account)"
     renderers = {
         "mermaid": render.to_mermaid,
         "dot": render.to_dot,
@@ -155,8 +176,7 @@ def graph(
         out.out(text, end="", highlight=False)
         return
     output.write_text(text, encoding="utf-8")
-    drawn = sum(1 for node in lineage.nodes if node.declared)
-    err.print(f"wrote {output} ({chosen}, {drawn} pipelines, {len(lineage.edges)} dependencies)")
+    err.print(f"wrote {output} ({chosen}, {drawn} pipelines, {dependencies} dependencies)")
 
 
 RUNS_HELP = (

@@ -145,3 +145,59 @@ def _duration(delta: timedelta) -> str:
         if seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{seconds}s"
+
+
+COLLAPSE_ABOVE = 200
+"""More pipelines than this are drawn one box per account (``dpc graph --collapse auto``):
+at 2,000 pipelines one box each makes a page no one can read."""
+_WORST_FIRST = (
+    "failed",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+    "late",
+    "running",
+    "RUNNING",
+    "waiting",
+    "done",
+    "SUCCEEDED",
+)
+
+
+def collapse(lineage: Lineage) -> Lineage:
+    """One node per account — its pipelines counted by state, coloured by the worst — and
+    one edge per pair of accounts, labelled with how many dependencies it stands for."""
+    by_account: dict[str, list[Node]] = {}
+    for node in lineage.nodes:
+        by_account.setdefault(node.ref.account, []).append(node)
+    refs: dict[str, ParentRef] = {}
+    nodes: list[Node] = []
+    for account, members in sorted(by_account.items()):
+        declared = [n for n in members if n.declared]
+        counts: dict[str, int] = {}
+        for node in declared:
+            if node.status:
+                counts[node.status] = counts.get(node.status, 0) + 1
+        worst = next((s for s in _WORST_FIRST if s in counts), None)
+        ref = ParentRef(f"{len(declared)} pipeline{'s' * (len(declared) != 1)}", account)
+        refs[account] = ref
+        nodes.append(
+            Node(
+                ref=ref,
+                condition=" · ".join(f"{counts[s]} {s}" for s in _WORST_FIRST if s in counts)
+                or None,
+                description=", ".join(n.ref.name for n in declared),
+                status=worst,
+                declared=bool(declared),
+            )
+        )
+    pairs: dict[tuple[str, str, Block], int] = {}
+    for edge in lineage.edges:
+        if edge.parent.account != edge.child.account:
+            key = (edge.parent.account, edge.child.account, edge.block)
+            pairs[key] = pairs.get(key, 0) + 1
+    edges = tuple(
+        Edge(refs[parent], refs[child], block, (f"{count} dependencies",))
+        for (parent, child, block), count in sorted(pairs.items())
+    )
+    return Lineage(tuple(nodes), edges)

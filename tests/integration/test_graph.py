@@ -19,6 +19,7 @@ from dpc.cli.app import app
 from dpc.lineage.graph import Lineage, build
 from dpc.lineage.render import BOX_HEIGHT, BOX_WIDTH, STRIPE_WIDTH, layout, to_html
 from dpc.spec.loader import load_org
+from dpc.triggers.model import ParentRef
 
 CASE_STUDY = Path(__file__).parents[2] / "samples" / "case-study"
 ACCOUNTS = [f"1000000000{i:02d}" for i in range(8)]
@@ -333,3 +334,70 @@ def test_browser_paints_each_pipeline_in_the_colour_of_its_state_for_a_period(
     # and the legend names only the states shown
     dom = page.read_text()
     assert ">late</text>" in dom and ">waiting</text>" not in dom
+
+
+# --- large orgs: one box per account (issue 14 item 4) -----------------------------------
+
+
+def _big_org(size: int = 2000) -> tuple[Lineage, dict[ParentRef, str]]:
+    from dpc.spec.model import Pipeline, Trigger
+    from dpc.triggers.model import Condition, Item
+
+    rng = random.Random(11)
+    accounts = [f"2000000000{i:02d}" for i in range(25)]
+    refs = [ParentRef(f"p{i:04d}", accounts[i % len(accounts)]) for i in range(size)]
+    pipelines = []
+    for i, ref in enumerate(refs):
+        parents = rng.sample(refs[max(0, i - 200) : i], min(i, 2))
+        condition = (
+            Condition(all_of=tuple(Item(p, frozenset({"SUCCEEDED"})) for p in parents))
+            if parents
+            else None
+        )
+        pipelines.append(
+            Pipeline(
+                name=ref.name, account=ref.account, steps=(), trigger=Trigger(executions=condition)
+            )
+        )
+    states = {ref: rng.choice(["done", "done", "done", "running", "waiting"]) for ref in refs}
+    states[refs[1234]] = "failed"
+    return build(pipelines, states), states
+
+
+def test_a_2000_pipeline_org_collapses_to_one_box_per_account_counting_states() -> None:
+    from dpc.lineage.graph import collapse
+
+    lineage, states = _big_org()
+    collapsed = collapse(lineage)
+    assert len(collapsed.nodes) == 25
+    totals = sum(int(n.ref.name.split()[0]) for n in collapsed.nodes)
+    assert totals == 2000
+    failing = [n for n in collapsed.nodes if n.status == "failed"]
+    assert [n.ref.account for n in failing] == [list(states)[1234].account]
+    assert failing[0].condition is not None and failing[0].condition.startswith("1 failed · ")
+    # an edge per pair of accounts, standing for every dependency between them
+    across = sum(1 for e in lineage.edges if e.parent.account != e.child.account)
+    assert sum(int(e.statuses[0].split()[0]) for e in collapsed.edges) == across
+    assert layout(collapsed).width < 1200  # a page wide, where one box each is 20 screens
+
+
+def test_graph_collapses_on_request_and_beyond_200_pipelines(
+    generated: tuple[Path, dict[str, list[str]]],
+) -> None:
+    code, stdout, _ = run("graph", str(CASE_STUDY), "--collapse", "always", "-f", "json")
+    assert code == 0
+    assert {n["pipeline"] for n in json.loads(stdout)["nodes"]} == {"1 pipeline"}
+    # 200 pipelines are drawn one box each unless asked
+    code, stdout, _ = run("graph", str(generated[0]), "-f", "json")
+    assert len(json.loads(stdout)["nodes"]) == 200
+
+
+@browser
+def test_browser_draws_every_account_box_of_a_collapsed_2000_pipeline_org(
+    tmp_path: Path,
+) -> None:
+    from dpc.lineage.graph import collapse
+
+    page = tmp_path / "org2000.html"
+    page.write_text(to_html(collapse(_big_org()[0]), "2,000 pipelines"))
+    assert len(drawn_pipelines(page, tmp_path)) == 25
