@@ -322,12 +322,12 @@ class CloudFormation:
         name, reason, when = failed
         tree = ElementTree.fromstring(answer.body)
         events = next(tree.iter(f"{{{CLOUDFORMATION_XMLNS}}}StackEvents"), None)
-        failures = (("DELETE_FAILED", reason), ("DELETE_IN_PROGRESS", "User Initiated"))
         stack = self._stack(call, name) or {}
         if events is not None:
+            # newest first, as CloudFormation lists them
             for status, why in (
-                ("DELETE_FAILED", reason),
                 ("DELETE_IN_PROGRESS", "User Initiated"),
+                ("DELETE_FAILED", reason),
             ):
                 events.insert(0, _event(stack.get("StackId", name), name, status, why, when))
         return Response(200, _serialize(tree), answer.headers)

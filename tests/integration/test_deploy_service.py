@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+
 from dpc.infra.deploy import AssemblyStack, DeployError, DeployService, StackEvent
 from dpc.sandbox.server import SandboxServer
 
