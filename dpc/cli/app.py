@@ -30,22 +30,43 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 class DpcGroup(TyperGroup):
-    """Maps domain errors to exit codes in one place, for real runs and CliRunner alike."""
+    """Maps domain errors to exit codes in one place, for real runs and CliRunner alike.
+
+    An error that comes back from an AWS endpoint (botocore's client, parser and connection
+    errors) is a fact about that endpoint, not a bug of dpc: one line, exit code 1, never
+    a traceback, wherever in a command it surfaces."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DpcError as error:
-            from rich.markup import escape
-
-            from dpc.cli.console import err
-
-            err.print(f"[bold red]error:[/] {escape(str(error))}")
-            raise typer.Exit(error.exit_code) from None
+            _fail(str(error), error.exit_code)
+        except Exception as error:
+            if not type(error).__module__.startswith("botocore."):
+                raise
+            _fail(f"AWS: {_one_line(error)}", 1)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # Keep the order in which commands are registered (a user's workflow), not alphabetical.
         return list(self.commands)
+
+
+def _one_line(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict) and response.get("Error"):
+        operation = getattr(error, "operation_name", "the call")
+        details = response["Error"]
+        return f"{operation} failed: {details.get('Code', '')}: {details.get('Message', '')}"
+    return " ".join(str(error).split())
+
+
+def _fail(message: str, exit_code: int) -> Any:
+    from rich.markup import escape
+
+    from dpc.cli.console import err
+
+    err.print(f"[bold red]error:[/] {escape(message)}")
+    raise typer.Exit(exit_code) from None
 
 
 app = typer.Typer(

@@ -5,14 +5,13 @@ call), templates from dpc.infra.app, deployment from dpc.infra.deploy. aws_cdk a
 are imported inside the commands so `dpc --help` stays fast.
 
 AWS options follow the AWS CLI: ``--profile``, ``--region``, the ``AWS_*`` variables and
-``AWS_ENDPOINT_URL``. With ``DPC_SANDBOX=1`` (set for the embedded AWS on moto) templates go
-through ``dpc.sandbox.template_fixups`` before deployment; real AWS gets them unchanged.
+``AWS_ENDPOINT_URL`` (which is all it takes to deploy into `dpc sandbox up`: the sandbox's
+endpoint meets these commands as AWS does).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -32,7 +31,6 @@ ACCOUNT_ID = re.compile(r"\d{12}")
 S3_ZIP = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+\.zip")
 ORG_ID = re.compile(r"o-[a-z0-9]{10,32}")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-SANDBOX_VARIABLE = "DPC_SANDBOX"
 
 ProjectArg = Annotated[
     Path,
@@ -200,11 +198,6 @@ def _service(profile: str | None, region: str | None) -> DeployService:
 
     from dpc.infra.deploy import DeployService
 
-    options: dict[str, Any] = {}
-    if os.environ.get(SANDBOX_VARIABLE) == "1":
-        from dpc.sandbox.template_fixups import DEPLOY_OPTIONS, for_moto
-
-        options = {"prepare_template": for_moto, **DEPLOY_OPTIONS}
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except BotoCoreError as error:
@@ -213,7 +206,6 @@ def _service(profile: str | None, region: str | None) -> DeployService:
         session=session,
         region=region or session.region_name,
         on_event=_EventPrinter(),
-        **options,
     )
     try:
         service.account  # noqa: B018 (fails fast on missing credentials)

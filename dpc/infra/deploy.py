@@ -8,9 +8,8 @@ The service reads the assembly on disk (``manifest.json``, ``<stack>.assets.json
    whose Lambda code must be in S3 before the stack exists;
 2. publishes the file assets (Lambda code zipped, step scripts as they are), skipping those
    already there: keys are content hashes;
-3. uploads the template (after the optional ``prepare_template`` hook, which only the
-   sandbox uses: real AWS gets the template unchanged) and creates a change set, CREATE or
-   UPDATE as the stack's state requires;
+3. uploads the template and creates a change set, CREATE or UPDATE as the stack's state
+   requires (the sandbox's endpoint meets the same requests as AWS: nothing here knows it);
 4. executes it and polls the stack events, handing each new one to a progress callback,
    until the stack settles; a rollback raises ``DeployError`` with the first failing
    resource and CloudFormation's reason.
@@ -42,8 +41,6 @@ NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 TERMINAL_SUFFIXES = ("_COMPLETE", "_FAILED")
 CLOCK_SKEW = timedelta(seconds=5)
 SUCCESS_STATUSES = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
-
-PrepareTemplate = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class DeployError(DpcError):
@@ -95,7 +92,7 @@ class AssemblyStack:
 
 def read_assembly(directory: Path) -> list[AssemblyStack]:
     """The stacks of a synthesized cloud assembly, with their file assets (minus the
-    template itself, which the service uploads after ``prepare_template``)."""
+    template itself, which the service uploads under a key of its own)."""
     manifest = json.loads((directory / "manifest.json").read_text())
     artifacts: dict[str, Any] = manifest.get("artifacts", {})
     stacks = []
@@ -157,9 +154,6 @@ class DeployService:
         session: Any = None,
         endpoint_url: str | None = None,
         region: str | None = None,
-        prepare_template: PrepareTemplate | None = None,
-        tls_only_assets_bucket: bool = True,
-        change_sets: bool = True,
         on_event: Callable[[StackEvent], None] | None = None,
         poll_seconds: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
@@ -177,9 +171,6 @@ class DeployService:
         self.cloudformation = client("cloudformation")
         self.s3 = client("s3")
         self.sts = client("sts")
-        self.prepare_template = prepare_template
-        self.tls_only_assets_bucket = tls_only_assets_bucket
-        self.change_sets = change_sets
         self.on_event = on_event or (lambda event: None)
         self.poll_seconds = poll_seconds
         self.sleep = sleep
@@ -244,8 +235,6 @@ class DeployService:
         self.s3.put_bucket_versioning(
             Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}, **owner
         )
-        if not self.tls_only_assets_bucket:
-            return bucket
         bucket_arn = f"arn:{partition(self.region)}:s3:::{bucket}"
         self.s3.put_bucket_policy(
             Bucket=bucket,
@@ -321,8 +310,6 @@ class DeployService:
         self.ensure_assets_bucket()
         self.publish_assets(stack)
         template = stack.template()
-        if self.prepare_template is not None:
-            template = self.prepare_template(template)
         status = self.stack_status(stack.name)
         if status in ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED"):
             # A stack that never got created cannot be updated: CloudFormation needs it gone.
@@ -339,10 +326,7 @@ class DeployService:
         }
         started = self._now()
         try:
-            if self.change_sets:
-                changed = self._execute_change_set(request, creating)
-            else:
-                changed = self._create_or_update(request, creating)
+            changed = self._execute_change_set(request, creating)
         except ClientError as error:
             message = error.response.get("Error", {}).get("Message", str(error))
             raise DeployError(
@@ -369,21 +353,6 @@ class DeployService:
         if not self._wait_for_change_set(request["StackName"], name):
             return False
         self.cloudformation.execute_change_set(StackName=request["StackName"], ChangeSetName=name)
-        return True
-
-    def _create_or_update(self, request: dict[str, Any], creating: bool) -> bool:
-        """The direct CreateStack/UpdateStack calls (see ``change_sets``)."""
-        from botocore.exceptions import ClientError
-
-        if creating:
-            self.cloudformation.create_stack(**request)
-            return True
-        try:
-            self.cloudformation.update_stack(**request)
-        except ClientError as error:
-            if any(marker in str(error) for marker in NO_CHANGES):
-                return False
-            raise DeployError(f"CloudFormation refused the update: {error}") from None
         return True
 
     def destroy(self, stack_name: str) -> StackResult:

@@ -1,12 +1,13 @@
 """Custom resources, which moto accepts but never runs: the sandbox sends their requests.
 
-After each deploy of a stack the sandbox compares the stack's custom resources (from the
-deployed template, properties resolved against the deployed stack) with those it saw
-before, and sends the handler named by each ``ServiceToken`` the CloudFormation request
-it would have got — Create, Update (with ``OldResourceProperties``) or Delete (also
-before a DeleteStack of the whole stack, see ``Sandbox``) — then reads
-the answer the handler PUTs to its ``ResponseURL``. A FAILED answer fails the deploy, as a
-rollback would on AWS.
+After each deploy of a stack, by any caller (the endpoint's CloudFormation calls
+``after_deploy``: ``dpc.sandbox.cloudformation``), the sandbox compares the stack's custom
+resources (from the deployed template, properties resolved against the deployed stack)
+with those it saw before, and sends the handler named by each ``ServiceToken`` the
+CloudFormation request it would have got — Create, Update (with ``OldResourceProperties``)
+or Delete (also before a DeleteStack of the whole stack: ``before_delete``) — then reads
+the answer the handler PUTs to its ``ResponseURL``. A FAILED answer fails the deploy, and
+the endpoint rolls the stack back, as CloudFormation would.
 """
 
 from __future__ import annotations

@@ -2,14 +2,9 @@
 
 Synthesis is ``dpc.infra.app`` (as ``dpc synth`` / ``dpc deploy``), deployment is
 ``dpc.infra.deploy.DeployService`` with the account's credentials and the sandbox
-endpoint, plus the one sandbox hook: ``prepare_template``, which applies
-``dpc.sandbox.template_fixups.for_moto`` and keeps each resource it drops, verbatim, under
-the template's ``Metadata.DpcSandboxDropped``. The deployed template (``GetTemplate``) thus
-still holds the REST APIs' routes, which the sandbox then serves (``gateway``).
-
-After each stack: the sandbox sends its custom resources their requests, and after the
-central stack it serves the REST APIs and stores the Slack token (moto keeps no secret
-from a template) so the Slack poster can read it.
+endpoint, exactly as a user's `dpc deploy` in another shell: what moto lacks (template
+fixups, change sets, custom resources, the REST APIs, the Slack token) happens at the
+endpoint (``dpc.sandbox.cloudformation``, ``Sandbox``), for this caller as for any other.
 """
 
 from __future__ import annotations
@@ -20,55 +15,31 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dpc.sandbox.gateway import rest_apis
 from dpc.sandbox.org import Timings
-from dpc.sandbox.sandbox import SLACK_TOKEN, Sandbox
-from dpc.sandbox.templates import DeployedStack
+from dpc.sandbox.sandbox import Sandbox
 from dpc.spec.model import Pipeline
 
 DEPENDENCY_API_NAME = "dpc-dependency-api"
 SLACK_API_NAME = "dpc-slack-api"
-DROPPED_METADATA = "DpcSandboxDropped"
-
-
-def prepare_template(template: dict[str, Any]) -> dict[str, Any]:
-    """``for_moto``, keeping what it drops where the sandbox can read it back."""
-    from dpc.sandbox.template_fixups import for_moto
-
-    prepared = for_moto(template)
-    fixups = prepared.get("Metadata", {}).get("DpcSandboxFixups", {})
-    original = template.get("Resources", {})
-    prepared["Metadata"][DROPPED_METADATA] = {
-        logical_id: original[logical_id] for logical_id in fixups if logical_id in original
-    }
-    return prepared
 
 
 def _service(sandbox: Sandbox, account: str) -> Any:
     from dpc.infra.deploy import DeployService
-    from dpc.sandbox.template_fixups import DEPLOY_OPTIONS
 
     return DeployService(
         session=sandbox.server.session(account),
         endpoint_url=sandbox.server.endpoint,
         region=sandbox.server.region,
-        prepare_template=prepare_template,
         poll_seconds=0.05,
-        **DEPLOY_OPTIONS,
     )
 
 
-def _deploy(sandbox: Sandbox, account: str, synthesis: Any, timings: Timings) -> list[str]:
+def _deploy(sandbox: Sandbox, account: str, synthesis: Any, timings: Timings) -> None:
     from dpc.infra.deploy import deploy_assembly
 
     began = time.perf_counter()
-    results = deploy_assembly(_service(sandbox, account), synthesis.directory)
-    names = [result.stack_name for result in results]
-    sandbox.runtime.forget_stacks(account)
-    for name in names:
-        sandbox.custom_resources.after_deploy(account, name)
+    deploy_assembly(_service(sandbox, account), synthesis.directory)
     timings.deploy += time.perf_counter() - began
-    return names
 
 
 def _synth(timings: Timings, build: Any, *args: Any, **kwargs: Any) -> Any:
@@ -89,25 +60,12 @@ def setup_central(
     from dpc.infra.app import synth_central
 
     synthesis = _synth(timings, synth_central, user_accounts=list(user_accounts))
-    names = _deploy(sandbox, central, synthesis, timings)
-    urls: dict[str, str] = {}
-    cloudformation = sandbox.client(central, "cloudformation")
-    for name in names:
-        stack = DeployedStack(cloudformation, name, central, sandbox.server.region)
-        dropped = stack.template.get("Metadata", {}).get(DROPPED_METADATA, {})
-        for api in rest_apis(stack, {**stack.resources, **dropped}):
-            urls[api.name] = sandbox.gateway.register(api)
-        for secret in stack.of_type("AWS::SecretsManager::Secret"):
-            _store_secret(sandbox, central, str(secret.properties.get("Name", secret.logical_id)))
-    return urls
-
-
-def _store_secret(sandbox: Sandbox, account: str, name: str) -> None:
-    secrets = sandbox.client(account, "secretsmanager")
-    try:
-        secrets.create_secret(Name=name, SecretString=SLACK_TOKEN)
-    except secrets.exceptions.ResourceExistsException:
-        secrets.put_secret_value(SecretId=name, SecretString=SLACK_TOKEN)
+    _deploy(sandbox, central, synthesis, timings)
+    return {
+        api.name: sandbox.gateway.url(api)
+        for (account, _), api in sandbox.gateway.apis.items()
+        if account == central
+    }
 
 
 def setup_user(

@@ -159,6 +159,9 @@ class Gateway:
     def register(self, api: RestApi) -> str:
         """Serve ``api``; returns its base URL (what ``api.url`` is on AWS)."""
         self.apis[(api.account, api.name)] = api
+        return self.url(api)
+
+    def url(self, api: RestApi) -> str:
         return f"{self.endpoint}/restapis/{api.account}/{api.name}/{api.stage}/"
 
     @property

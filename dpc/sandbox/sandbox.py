@@ -13,18 +13,18 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
-from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 from dpc.constants import ENV_SLACK_BASE_URL as SLACK_BASE_URL_VARIABLE
 from dpc.sandbox.clock import VirtualClock
-from dpc.sandbox.custom_resources import CustomResourceFailed, CustomResources
-from dpc.sandbox.gateway import Gateway
+from dpc.sandbox.custom_resources import CustomResources
+from dpc.sandbox.gateway import Gateway, rest_apis
 from dpc.sandbox.runtime import Runtime
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, DEFAULT_REGION, SandboxServer
+from dpc.sandbox.template_fixups import DROPPED_METADATA
+from dpc.sandbox.templates import DeployedStack
 from dpc.sandbox.timeline import Alert, Timeline, iso
 
 SLACK_TOKEN = "xoxb-dpc-sandbox"
@@ -61,18 +61,19 @@ class Sandbox:
         )
         self.custom_resources = CustomResources(self.runtime, self.gateway)
         self._slack_messages = 0
-        self._patches = ExitStack()
 
     def __enter__(self) -> Sandbox:
         self.server.start()
         self.gateway.start()
         self.runtime.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
         self.runtime.install()
-        self._watch_stack_deletions()
+        cloudformation = self.server.cloudformation
+        cloudformation.deployed.append(self._deployed)
+        cloudformation.deleting.append(self.custom_resources.before_delete)
+        cloudformation.deleted.append(lambda account, _: self.runtime.forget_stacks(account))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._patches.close()
         self.runtime.uninstall()
         self.gateway.stop()
         self.server.stop()
@@ -125,37 +126,26 @@ class Sandbox:
         """Deliver what a direct API call just caused, without moving the clock."""
         self.clock.settle()
 
-    def _watch_stack_deletions(self) -> None:
-        """Every DeleteStack (``dpc destroy``, in-process or from a shell pointed at ``dpc
-        sandbox up``) first sends the stack's custom resources their Delete, as CloudFormation
-        would: the pipeline leaves the central registry and its Slack channels. A FAILED
-        answer leaves the stack in DELETE_FAILED with the handler's reason, as on AWS.
-
-        moto serves the request on its own thread while the caller waits for the answer, so
-        the handlers run there, one at a time, as after a deploy."""
-        from moto.cloudformation.models import CloudFormationBackend
-
-        sandbox = self
-        original_delete = CloudFormationBackend.delete_stack
-
-        def delete_stack(backend: Any, name_or_stack_id: str) -> None:
-            stack = backend.stacks.get(name_or_stack_id) or next(
-                (s for s in backend.stacks.values() if s.name == name_or_stack_id), None
-            )
-            if stack is not None:
-                try:
-                    sandbox.custom_resources.before_delete(backend.account_id, stack.name)
-                except CustomResourceFailed as failure:
-                    stack._add_stack_event("DELETE_IN_PROGRESS", "User Initiated")
-                    stack._add_stack_event("DELETE_FAILED", str(failure))
-                    stack.status = "DELETE_FAILED"
-                    return
-            original_delete(backend, name_or_stack_id)
-            sandbox.runtime.forget_stacks(backend.account_id)
-
-        self._patches.enter_context(
-            mock.patch.object(CloudFormationBackend, "delete_stack", delete_stack)
+    def _deployed(self, account: str, stack_name: str) -> None:
+        """After any caller's CreateStack, UpdateStack or ExecuteChangeSet: what moto
+        does not do. Custom resources get their requests (a FAILED answer fails the
+        deploy), REST APIs are served from the template, and a Secrets Manager secret moto
+        did not create holds the Slack token the fake Slack accepts."""
+        self.runtime.forget_stacks(account)
+        self.custom_resources.after_deploy(account, stack_name)
+        stack = DeployedStack(
+            self.client(account, "cloudformation"), stack_name, account, self.server.region
         )
+        dropped = stack.template.get("Metadata", {}).get(DROPPED_METADATA, {})
+        for api in rest_apis(stack, {**stack.resources, **dropped}):
+            self.gateway.register(api)
+        for secret in stack.of_type("AWS::SecretsManager::Secret"):
+            name = str(secret.properties.get("Name", secret.logical_id))
+            secrets = self.client(account, "secretsmanager")
+            try:
+                secrets.create_secret(Name=name, SecretString=SLACK_TOKEN)
+            except secrets.exceptions.ResourceExistsException:
+                secrets.put_secret_value(SecretId=name, SecretString=SLACK_TOKEN)
 
     def _account_of_key(self, access_key_id: str) -> str | None:
         for account in self.server.accounts.values():

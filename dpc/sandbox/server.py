@@ -1,9 +1,11 @@
-"""The embedded multi-account AWS: one moto server, one set of credentials per account.
+"""The embedded multi-account AWS: one endpoint, one set of credentials per account.
 
-moto runs in *server mode* inside this process (``ThreadedMotoServer`` on 127.0.0.1, a
-free port), so dpc reaches it exactly as it reaches AWS: boto3 with an endpoint URL. Being
-in-process also lets the sandbox read moto's state and add what moto does not do
-(``dpc.sandbox.runtime``).
+moto's WSGI application is served from this process (``dpc.sandbox.endpoint``: werkzeug
+on 127.0.0.1, a free port) behind the sandbox's interception layer, so dpc and any other
+client reach it exactly as they reach AWS: with an endpoint URL. The server installs the
+interceptions that make moto's S3 and CloudFormation behave as AWS's for every caller
+(``dpc.sandbox.s3``, ``dpc.sandbox.cloudformation``); the rest of the sandbox adds its own
+(``dpc.sandbox.sandbox``).
 
 Accounts: moto picks a request's account from an ``x-moto-account-id`` header, else from
 the access key of an IAM user created in that account. The sandbox creates one IAM user
@@ -27,6 +29,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+
+from dpc.sandbox.cloudformation import CloudFormation
+from dpc.sandbox.endpoint import Endpoint, Serving
+from dpc.sandbox.s3 import BucketPolicies
 
 CENTRAL_ACCOUNT = "999999999999"
 CASE_STUDY_ACCOUNTS: Mapping[str, str] = MappingProxyType(
@@ -78,7 +84,15 @@ class SandboxServer:
         self.region = region
         self.port = port
         """0: a free port (the demo); `dpc sandbox up --port` asks for a fixed one."""
-        self._server: Any = None
+        self._serving: Serving | None = None
+        from moto.server import DomainDispatcherApplication, create_backend_app
+
+        self.api = Endpoint(DomainDispatcherApplication(create_backend_app))
+        """The interception layer in front of moto; the sandbox registers its own there."""
+        self.cloudformation = CloudFormation(self.client_of_key, self.account_of_key)
+        self.cloudformation.install(self.api)
+        BucketPolicies().install(self.api)
+        self._accounts_of_keys: dict[str, str] = {}
         self._credentials: dict[str, AccountCredentials] = {}
         self._sessions: dict[str, Any] = {}
         self._clients: dict[tuple[str, str], Any] = {}
@@ -94,12 +108,8 @@ class SandboxServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported by moto")
-        from moto.server import ThreadedMotoServer
-
-        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self._server.start()
-        host, port = self._server.get_host_and_port()
-        self.endpoint = f"http://{host}:{port}"
+        self._serving = Serving(self.api, self.port)
+        self.endpoint = self._serving.url
         # moto's state lives in this process: start from nothing even if a sandbox ran before.
         self._reset()
         for account_id in self.accounts.values():
@@ -107,10 +117,10 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
+        if self._serving is not None:
             self._reset()
-            self._server.stop()
-            self._server = None
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -145,6 +155,33 @@ class SandboxServer:
     def account_id(self, name_or_id: str) -> str:
         """Accept the story's names (``A``, ``central``) wherever an account id is wanted."""
         return self.accounts.get(name_or_id, name_or_id)
+
+    def account_of_key(self, access_key_id: str) -> str:
+        """The account an access key acts in: one the sandbox issued, or any other moto
+        knows (an assumed role's, say), as STS answers for it."""
+        for credentials in self._credentials.values():
+            if credentials.access_key_id == access_key_id:
+                return credentials.account_id
+        if access_key_id not in self._accounts_of_keys:
+            sts = self.client_of_key(access_key_id, "sts")
+            self._accounts_of_keys[access_key_id] = str(sts.get_caller_identity()["Account"])
+        return self._accounts_of_keys[access_key_id]
+
+    def client_of_key(self, access_key_id: str, service: str) -> Any:
+        """A client acting with ``access_key_id`` on this endpoint, for the interceptions'
+        own calls on behalf of a caller (moto checks no signature, so no secret is needed)."""
+        import boto3
+
+        for credentials in self._credentials.values():
+            if credentials.access_key_id == access_key_id:
+                return self.client(credentials.account_id, service)
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.region,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key="sandbox",
+        )
 
     def credentials(self, account: str) -> AccountCredentials:
         return self._credentials[self.account_id(account)]

@@ -1,10 +1,12 @@
 """THE one place listing what changes before a dpc stack is deployed into moto.
 
-Real AWS gets every template unchanged; the sandbox and the moto tests pass
-``prepare_template=for_moto`` (and ``**DEPLOY_OPTIONS``) to ``dpc.infra.deploy.DeployService``.
-Each entry says which moto 5.2.5 gap it works around (DESIGN §8) and what the sandbox does
-instead. Nothing is dropped silently: ``for_moto`` records what it removed in the template's
-``Metadata.DpcSandboxFixups`` so `GetTemplate` shows it.
+Every client sends its templates unchanged, ``dpc deploy`` included: the sandbox's endpoint
+applies ``prepare`` to each template of a CreateStack, UpdateStack or CreateChangeSet before
+moto sees it (``dpc.sandbox.cloudformation``). Each entry says which moto 5.2 gap it works
+around (DESIGN §8) and what the sandbox does instead. Nothing is dropped silently:
+``for_moto`` records what it changed in the template's ``Metadata.DpcSandboxFixups`` and
+``prepare`` keeps each dropped resource, verbatim, under ``Metadata.DpcSandboxDropped``, so
+``GetTemplate`` still shows, for instance, the REST APIs' routes the sandbox serves.
 """
 
 from __future__ import annotations
@@ -30,21 +32,24 @@ DROPPED_TYPES: dict[str, str] = {
     "AWS::EC2::FlowLog": "moto cannot deliver flow logs to an S3 prefix (crashes)",
 }
 
-DEPLOY_OPTIONS: dict[str, Any] = {
-    # moto evaluates S3 bucket policies without their Condition blocks, so the TLS-only
-    # Deny ({"aws:SecureTransport": "false"}) denies every request, TLS or not. The assets
-    # bucket is created without that policy in the sandbox; on AWS it always has it.
-    "tls_only_assets_bucket": False,
-    # moto executes a change set without building the stack's outputs or exports (and
-    # without resource events), so pipeline stacks could not import the user stack's
-    # exports. The sandbox deploys with CreateStack/UpdateStack, which moto implements fully;
-    # on AWS dpc always goes through change sets.
-    "change_sets": False,
-}
+DROPPED_METADATA = "DpcSandboxDropped"
+
 
 _TLS_ONLY_BUCKET_POLICY = "AWS::S3::BucketPolicy"
-"""Same moto gap as DEPLOY_OPTIONS: a bucket policy whose only statements are conditional
-Denies (CDK's ``enforce_ssl``) would lock the sandbox out of the artifacts bucket."""
+"""moto evaluates bucket policies without their Condition blocks: a bucket policy whose
+only statements are conditional Denies (CDK's ``enforce_ssl``) would lock the sandbox out
+of the artifacts bucket."""
+
+
+def prepare(template: dict[str, Any]) -> dict[str, Any]:
+    """``for_moto``, keeping what it drops where the sandbox can read it back."""
+    prepared = for_moto(template)
+    fixups = prepared.get("Metadata", {}).get("DpcSandboxFixups", {})
+    original = template.get("Resources", {})
+    prepared["Metadata"][DROPPED_METADATA] = {
+        logical_id: original[logical_id] for logical_id in fixups if logical_id in original
+    }
+    return prepared
 
 
 def for_moto(template: dict[str, Any]) -> dict[str, Any]:

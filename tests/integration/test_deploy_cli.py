@@ -1,5 +1,5 @@
-"""`dpc setup-*`, `deploy`, `destroy` end to end against moto, through the CLI and the same
-deploy service real AWS gets (with the sandbox's template fixups, DPC_SANDBOX=1)."""
+"""`dpc setup-*`, `deploy`, `destroy` end to end against the sandbox's endpoint, through the
+CLI and the same deploy service real AWS gets: nothing tells the CLI it is not AWS."""
 
 from __future__ import annotations
 
@@ -14,10 +14,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from dpc.cli.app import app
+from dpc.sandbox.deployer import DEPENDENCY_API_NAME, SLACK_API_NAME
+from dpc.sandbox.sandbox import Sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:Tried to parse:UserWarning")]
 
@@ -29,15 +30,31 @@ SETUP_USER = ("setup-user-account", "--central-account", CENTRAL, "--api-url", A
 
 
 @pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    """The sandbox's endpoint, and AWS_* variables pointing there, as a user pastes them."""
+    for variable in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("DPC_SANDBOX", "1")
-    with mock_aws():
-        yield
+    with Sandbox(work_dir=tmp_path / "sandbox") as sandbox:
+        for name, value in sandbox.server.environment(CENTRAL).items():
+            monkeypatch.setenv(name, value)
+        yield sandbox
+
+
+def api_url(sandbox: Sandbox, name: str) -> str:
+    """A central API's URL, as the sandbox serves it once the central stack is up."""
+    (url,) = [sandbox.gateway.url(api) for api in sandbox.gateway.apis.values() if api.name == name]
+    return url
+
+
+def setup_user(sandbox: Sandbox) -> Any:
+    dependency_api, slack_api = (
+        api_url(sandbox, name) for name in (DEPENDENCY_API_NAME, SLACK_API_NAME)
+    )
+    return dpc(*SETUP_USER[:-2], dependency_api, "--slack-api-url", slack_api, "--yes")
+
+
+def setup_central() -> Any:
+    return dpc("setup-central-account", "--accounts", ACCOUNT_C, "--yes")
 
 
 def use_account(monkeypatch: pytest.MonkeyPatch, account: str) -> boto3.Session:
@@ -67,7 +84,7 @@ def stack_names(session: boto3.Session) -> set[str]:
 
 
 def test_setup_deploy_update_destroy_on_the_embedded_aws(
-    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Given the central account set up for three user accounts
     central = use_account(monkeypatch, CENTRAL)
@@ -90,7 +107,7 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
 
     # And account C set up against it
     team = use_account(monkeypatch, ACCOUNT_C)
-    result = dpc(*SETUP_USER)
+    result = setup_user(aws)
     assert result.exit_code == 0, result.output
     export_rule = team.client("events").describe_rule(Name="export-events-to-central-bus")
     assert "dpc-" in export_rule["EventPattern"]
@@ -100,7 +117,7 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
     assert bundle["ServerSideEncryption"] == "AES256"
     names = zipfile.ZipFile(io.BytesIO(bundle["Body"].read())).namelist()
     assert sorted(names) == ["certificateChain.pem", "privateKey.pem", "trustedCertificates.pem"]
-    assert dpc(*SETUP_USER).exit_code == 0
+    assert setup_user(aws).exit_code == 0
     again = team.client("s3").head_object(Bucket=assets, Key="emr/tls-certificates.zip")
     assert again["ETag"] == bundle["ETag"]
 
@@ -153,7 +170,7 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
 
 
 def test_lambda_asset_holds_the_handlers_and_nothing_of_the_cli(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     team = use_account(monkeypatch, ACCOUNT_C)
     assert dpc(*SETUP_USER).exit_code == 0
@@ -179,7 +196,7 @@ def test_lambda_asset_holds_the_handlers_and_nothing_of_the_cli(
 
 
 def test_an_invalid_pipeline_never_reaches_cloudformation(
-    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     team = use_account(monkeypatch, ACCOUNT_C)
     project = tmp_path / "broken"
@@ -197,7 +214,7 @@ def test_an_invalid_pipeline_never_reaches_cloudformation(
 
 
 def test_a_pipeline_of_another_account_is_refused(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     team = use_account(monkeypatch, "111111111111")
     result = dpc("deploy", str(SAMPLES / "pipeline-x"), "--yes")
@@ -207,7 +224,7 @@ def test_a_pipeline_of_another_account_is_refused(
 
 
 def test_deploying_before_setup_explains_what_is_missing(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use_account(monkeypatch, ACCOUNT_C)
     result = dpc("deploy", str(SAMPLES / "pipeline-x"), "--yes")
@@ -235,7 +252,7 @@ def test_dry_run_makes_no_aws_call(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     )
 
 
-def test_setup_commands_reject_bad_ids(aws: None) -> None:
+def test_setup_commands_reject_bad_ids(aws: Sandbox) -> None:
     assert dpc("setup-central-account", "--accounts", "1234").exit_code == 2
     assert dpc("setup-central-account").exit_code == 2
     assert dpc("setup-user-account", "--central-account", "abc").exit_code == 2
@@ -244,7 +261,7 @@ def test_setup_commands_reject_bad_ids(aws: None) -> None:
 
 
 def test_setup_central_account_with_an_org_but_no_accounts_is_refused(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the central account's credentials
     central = use_account(monkeypatch, CENTRAL)
@@ -261,7 +278,7 @@ def test_setup_central_account_with_an_org_but_no_accounts_is_refused(
 
 
 def test_setup_user_account_without_the_api_url_is_refused_before_any_aws_call(
-    aws: None, monkeypatch: pytest.MonkeyPatch
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given account C's credentials
     team = use_account(monkeypatch, ACCOUNT_C)
@@ -363,11 +380,12 @@ def _without_account(tmp_path: Path) -> Path:
 
 
 def test_a_pipeline_without_account_belongs_to_the_deploying_account(
-    aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    aws: Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # Given account C set up, and pipeline-x's YAML without `account:`
+    assert setup_central().exit_code == 0
     team = use_account(monkeypatch, ACCOUNT_C)
-    assert dpc(*SETUP_USER).exit_code == 0
+    assert setup_user(aws).exit_code == 0
     project = _without_account(tmp_path)
 
     # When it is deployed with account C's credentials

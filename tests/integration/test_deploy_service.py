@@ -1,6 +1,6 @@
-"""The deploy service's CloudFormation conversation: change sets on moto, and what a user
-sees when AWS rolls a stack back (CloudFormation's answers recorded with botocore's Stubber,
-since moto never rolls back)."""
+"""The deploy service's CloudFormation conversation: change sets on the sandbox's endpoint,
+and what a user sees when AWS rolls a stack back (CloudFormation's answers recorded with
+botocore's Stubber, since moto never rolls back)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from dpc.infra.deploy import AssemblyStack, DeployError, DeployService, StackEvent
+from dpc.sandbox.server import SandboxServer
 
 REGION = "eu-west-1"
 TEMPLATE = {
@@ -26,12 +26,16 @@ TEMPLATE = {
 }
 
 
+ACCOUNT = "333333333333"
+
+
 @pytest.fixture
 def moto_session(monkeypatch: pytest.MonkeyPatch) -> Iterator[boto3.Session]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    with mock_aws():
+    """A session of one account on the sandbox's endpoint (moto behind it)."""
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    with SandboxServer({"team": ACCOUNT}, REGION) as server:
+        for name, value in server.environment(ACCOUNT).items():
+            monkeypatch.setenv(name, value)
         yield boto3.Session(region_name=REGION)
 
 
@@ -48,7 +52,6 @@ def test_change_set_creates_then_updates_the_stack(
     service = DeployService(
         session=moto_session,
         region=REGION,
-        tls_only_assets_bucket=False,
         on_event=events.append,
         poll_seconds=0,
     )
@@ -63,24 +66,53 @@ def test_change_set_creates_then_updates_the_stack(
     assert updated.status == "UPDATE_COMPLETE"
 
 
-def test_template_hook_changes_only_what_is_deployed(
+def test_the_endpoint_adapts_templates_and_imports_exports_through_change_sets(
     moto_session: boto3.Session, tmp_path: Path
 ) -> None:
-    def rename(template: dict[str, Any]) -> dict[str, Any]:
-        return json.loads(json.dumps(template).replace("dpc-test-queue", "dpc-hooked-queue"))
+    # Given a stack exporting a value, with a resource moto cannot create (dropped at the
+    # endpoint, the synthesized file untouched)
+    flow_log = {"Type": "AWS::EC2::FlowLog", "Properties": {"ResourceType": "VPC"}}
+    exporter = {
+        "Resources": {**TEMPLATE["Resources"], "FlowLog": flow_log},
+        "Outputs": {"QueueUrl": {"Value": {"Ref": "Queue"}, "Export": {"Name": "dpc-queue"}}},
+    }
+    service = DeployService(session=moto_session, region=REGION, poll_seconds=0)
+    stack = _stack(tmp_path, exporter)
+    assert service.deploy(stack).status == "CREATE_COMPLETE"
+    assert "FlowLog" in stack.template_file.read_text()
+    deployed = moto_session.client("cloudformation").get_template(StackName="dpc-test")
+    assert "FlowLog" in deployed["TemplateBody"]["Metadata"]["DpcSandboxFixups"]
 
-    service = DeployService(
-        session=moto_session,
-        region=REGION,
-        tls_only_assets_bucket=False,
-        prepare_template=rename,
-        poll_seconds=0,
-    )
-    stack = _stack(tmp_path, TEMPLATE)
-    service.deploy(stack)
-    queues = moto_session.client("sqs").list_queues()["QueueUrls"]
-    assert any(url.endswith("/dpc-hooked-queue") for url in queues)
-    assert "dpc-test-queue" in stack.template_file.read_text()  # the synthesized file is intact
+    # When a second stack imports it, through a change set as on AWS
+    importer = {
+        "Resources": {
+            "Topic": {
+                "Type": "AWS::SNS::Topic",
+                "Properties": {"DisplayName": {"Fn::ImportValue": "dpc-queue"}},
+            }
+        }
+    }
+    path = tmp_path / "importer.template.json"
+    path.write_text(json.dumps(importer))
+    result = service.deploy(AssemblyStack(name="dpc-importer", template_file=path, assets=()))
+
+    # Then it is created, and deploying it again unchanged changes nothing
+    assert result.status == "CREATE_COMPLETE"
+    again = service.deploy(AssemblyStack(name="dpc-importer", template_file=path, assets=()))
+    assert not again.changed
+
+
+def test_the_assets_bucket_is_tls_only_and_still_usable(
+    moto_session: boto3.Session, tmp_path: Path
+) -> None:
+    service = DeployService(session=moto_session, region=REGION, poll_seconds=0)
+    service.deploy(_stack(tmp_path, TEMPLATE))
+    s3 = moto_session.client("s3")
+    policy = json.loads(s3.get_bucket_policy(Bucket=service.assets_bucket)["Policy"])
+    (statement,) = policy["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert s3.list_objects_v2(Bucket=service.assets_bucket)["KeyCount"] > 0
 
 
 def test_a_rollback_names_the_failing_resource_and_reason(tmp_path: Path) -> None:
@@ -88,9 +120,7 @@ def test_a_rollback_names_the_failing_resource_and_reason(tmp_path: Path) -> Non
     session = boto3.Session(
         region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing"
     )
-    service = DeployService(
-        session=session, region=REGION, tls_only_assets_bucket=False, poll_seconds=0
-    )
+    service = DeployService(session=session, region=REGION, poll_seconds=0)
     service._account = "333333333333"  # identity is not what this test is about
     now = datetime.now(UTC) + timedelta(minutes=1)
     stack_id = "arn:aws:cloudformation:eu-west-1:333333333333:stack/dpc-test/1"
@@ -175,9 +205,7 @@ def test_an_assets_bucket_created_first_by_another_account_is_refused(
     squatter.create_bucket(
         Bucket=squatted, CreateBucketConfiguration={"LocationConstraint": REGION}
     )
-    service = DeployService(
-        session=moto_session, region=REGION, tls_only_assets_bucket=False, poll_seconds=0
-    )
+    service = DeployService(session=moto_session, region=REGION, poll_seconds=0)
     # When this account deploys, Then dpc refuses the bucket instead of uploading into it
     with pytest.raises(DeployError, match=f"{squatted} .*another AWS account"):
         service.deploy(_stack(tmp_path, TEMPLATE))

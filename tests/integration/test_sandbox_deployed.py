@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from dpc.lambdas import sigv4
-from dpc.sandbox.custom_resources import CustomResourceFailed
-from dpc.sandbox.deployer import DROPPED_METADATA, prepare_template
 from dpc.sandbox.gateway import rest_apis
 from dpc.sandbox.sandbox import Sandbox
+from dpc.sandbox.template_fixups import DROPPED_METADATA
 from dpc.sandbox.templates import DeployedStack
 
 A, B, CENTRAL = "111111111111", "222222222222", "999999999999"
@@ -57,14 +57,13 @@ def _function(handler: str, record_file: Path) -> dict[str, Any]:
 
 def _deploy(sandbox: Sandbox, account: str, name: str, resources: dict[str, Any]) -> None:
     cloudformation = sandbox.client(account, "cloudformation")
-    body = json.dumps(prepare_template({"Resources": resources}))
+    body = json.dumps({"Resources": resources})
     exists = any(
         s["StackName"] == name and s["StackStatus"] != "DELETE_COMPLETE"
         for s in cloudformation.list_stacks()["StackSummaries"]
     )
     deploy = cloudformation.update_stack if exists else cloudformation.create_stack
     deploy(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
-    sandbox.runtime.forget_stacks(account)
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -89,11 +88,8 @@ def test_custom_resources_get_create_update_and_delete_with_resolved_properties(
     resources = _function("sandbox_custom_resource.handler", records)
 
     _deploy(sandbox, A, "things", {**resources, "Thing": _thing("one")})
-    sandbox.custom_resources.after_deploy(A, "things")
     _deploy(sandbox, A, "things", {**resources, "Thing": _thing("two")})
-    sandbox.custom_resources.after_deploy(A, "things")
     _deploy(sandbox, A, "things", resources)
-    sandbox.custom_resources.after_deploy(A, "things")
 
     create, update, delete = _records(records)
     assert create["RequestType"] == "Create"
@@ -112,19 +108,28 @@ def test_an_unchanged_custom_resource_gets_no_request(sandbox, tmp_path):
     records = tmp_path / "requests.jsonl"
     resources = {**_function("sandbox_custom_resource.handler", records), "Thing": _thing("one")}
     _deploy(sandbox, A, "things", resources)
-    sandbox.custom_resources.after_deploy(A, "things")
 
-    assert sandbox.custom_resources.after_deploy(A, "things") == []
+    # When the stack is updated around it
+    other = {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "other"}}
+    _deploy(sandbox, A, "things", {**resources, "Other": other})
+
     assert len(_records(records)) == 1
 
 
-def test_a_failed_custom_resource_fails_the_deploy_with_its_reason(sandbox, tmp_path):
+def test_a_failed_custom_resource_rolls_the_new_stack_back_with_its_reason(sandbox, tmp_path):
     records = tmp_path / "requests.jsonl"
     resources = _function("sandbox_custom_resource.handler", records)
-    _deploy(sandbox, A, "things", {**resources, "Thing": _thing("one", fail="yes")})
 
-    with pytest.raises(CustomResourceFailed, match="asked to fail"):
-        sandbox.custom_resources.after_deploy(A, "things")
+    with pytest.raises(ClientError, match="asked to fail"):
+        _deploy(sandbox, A, "things", {**resources, "Thing": _thing("one", fail="yes")})
+
+    # and the stack is gone, so the deploy can simply be retried
+    assert not [
+        s
+        for s in sandbox.client(A, "cloudformation").list_stacks()["StackSummaries"]
+        if s["StackName"] == "things" and s["StackStatus"] != "DELETE_COMPLETE"
+    ]
+    _deploy(sandbox, A, "things", {**resources, "Thing": _thing("one")})
 
 
 def test_deleting_a_stack_sends_its_custom_resources_their_delete(sandbox, tmp_path):
@@ -132,7 +137,6 @@ def test_deleting_a_stack_sends_its_custom_resources_their_delete(sandbox, tmp_p
     records = tmp_path / "requests.jsonl"
     resources = {**_function("sandbox_custom_resource.handler", records), "Thing": _thing("one")}
     _deploy(sandbox, A, "things", resources)
-    sandbox.custom_resources.after_deploy(A, "things")
 
     # When the stack is deleted (as `dpc destroy` does: DeleteStack, nothing else)
     sandbox.client(A, "cloudformation").delete_stack(StackName="things")
@@ -160,7 +164,6 @@ def test_a_failed_delete_leaves_the_stack_delete_failed_with_its_reason(sandbox,
         "things",
         {**_function("sandbox_custom_resource.handler", records), "Thing": thing},
     )
-    sandbox.custom_resources.after_deploy(A, "things")
     cloudformation = sandbox.client(A, "cloudformation")
 
     # When the stack is deleted
