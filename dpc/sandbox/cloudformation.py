@@ -71,6 +71,8 @@ class CloudFormation:
     client_of: Callable[[str, str], Any]
     """(access key, service) → a boto3 client acting with that key on this endpoint."""
     account_of: Callable[[str], str]
+    served_api_url: Callable[[str, str, str], str] | None = None
+    """(account, REST API name, stage) → where the sandbox serves it (its gateway)."""
     deployed: list[StackHook] = field(default_factory=list)
     deleting: list[StackHook] = field(default_factory=list)
     deleted: list[StackHook] = field(default_factory=list)
@@ -98,12 +100,17 @@ class CloudFormation:
         stays one (templates outgrow a form field): the prepared copy is put next to the
         original, under ``sandbox-prepared/``, where moto's CloudFormation reads it."""
         form = dict(form)
+        served = self.served_api_url
+        account = self.account_of(call.access_key)
+        api_url = None if served is None else (lambda name, stage: served(account, name, stage))
         if "TemplateURL" not in form:
-            prepared = prepare(json.loads(form.pop("TemplateBody", "{}")))
+            prepared = prepare(json.loads(form.pop("TemplateBody", "{}")), api_url)
             return {**form, "TemplateBody": json.dumps(prepared)}, prepared
         bucket, key = _s3_location(form.pop("TemplateURL"))
         s3 = self.client_of(call.access_key, "s3")
-        prepared = prepare(json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+        prepared = prepare(
+            json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()), api_url
+        )
         prepared_key = f"sandbox-prepared/{key}"
         s3.put_object(Bucket=bucket, Key=prepared_key, Body=json.dumps(prepared).encode())
         return {

@@ -162,7 +162,10 @@ class Gateway:
         return self.url(api)
 
     def url(self, api: RestApi) -> str:
-        return f"{self.endpoint}/restapis/{api.account}/{api.name}/{api.stage}/"
+        return self.url_of(api.account, api.name, api.stage)
+
+    def url_of(self, account: str, name: str, stage: str) -> str:
+        return f"{self.endpoint}/restapis/{account}/{name}/{stage}/"
 
     @property
     def slack_url(self) -> str:

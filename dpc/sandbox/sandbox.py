@@ -68,6 +68,7 @@ class Sandbox:
         self.runtime.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
         self.runtime.install()
         cloudformation = self.server.cloudformation
+        cloudformation.served_api_url = self.gateway.url_of
         cloudformation.deployed.append(self._deployed)
         cloudformation.deleting.append(self.custom_resources.before_delete)
         cloudformation.deleted.append(lambda account, _: self.runtime.forget_stacks(account))

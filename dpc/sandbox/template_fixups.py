@@ -12,6 +12,7 @@ around (DESIGN §8) and what the sandbox does instead. Nothing is dropped silent
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 DROPPED_TYPES: dict[str, str] = {
@@ -41,8 +42,16 @@ only statements are conditional Denies (CDK's ``enforce_ssl``) would lock the sa
 of the artifacts bucket."""
 
 
-def prepare(template: dict[str, Any]) -> dict[str, Any]:
-    """``for_moto``, keeping what it drops where the sandbox can read it back."""
+ServedApiUrl = Callable[[str, str], str]
+"""(REST API name, stage) → the URL the sandbox serves that API at, in the caller's account."""
+
+
+def prepare(template: dict[str, Any], served_api_url: ServedApiUrl | None = None) -> dict[str, Any]:
+    """``for_moto``, keeping what it drops where the sandbox can read it back; an output
+    naming a dropped REST API (``DependencyApiUrl``) becomes the URL the sandbox serves it
+    at, so `dpc setup-central-account` prints a command that works from another shell."""
+    if served_api_url is not None:
+        template = _outputs_to_served_apis(template, served_api_url)
     prepared = for_moto(template)
     fixups = prepared.get("Metadata", {}).get("DpcSandboxFixups", {})
     original = template.get("Resources", {})
@@ -178,6 +187,33 @@ def _only_conditional_denies(resource: dict[str, Any]) -> bool:
     return bool(statements) and all(
         s.get("Effect") == "Deny" and s.get("Condition") for s in statements
     )
+
+
+def _outputs_to_served_apis(
+    template: dict[str, Any], served_api_url: ServedApiUrl
+) -> dict[str, Any]:
+    """A copy whose outputs referring to a REST API are that API's served URL."""
+    result = copy.deepcopy(template)
+    resources = result.get("Resources", {})
+    apis = {
+        logical_id: resource
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == "AWS::ApiGateway::RestApi"
+    }
+    stages = {
+        str(resource["Properties"]["RestApiId"].get("Ref")): str(
+            resource["Properties"]["StageName"]
+        )
+        for resource in resources.values()
+        if resource.get("Type") == "AWS::ApiGateway::Stage"
+        and isinstance(resource.get("Properties", {}).get("RestApiId"), dict)
+    }
+    for output in result.get("Outputs", {}).values():
+        for logical_id, api in apis.items():
+            if _references(output.get("Value"), {logical_id}) and logical_id in stages:
+                name = str(api.get("Properties", {}).get("Name", logical_id))
+                output["Value"] = served_api_url(name, stages[logical_id])
+    return result
 
 
 def _forget(template: dict[str, Any], dropped: set[str]) -> None:

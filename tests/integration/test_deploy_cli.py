@@ -105,9 +105,14 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
     topics = [t["TopicArn"] for t in central.client("sns").list_topics()["Topics"]]
     assert [t for t in topics if t.endswith(":dpc-operator")], topics
 
-    # And account C set up against it
+    # And account C set up against it, with the very command setup-central-account printed
+    # (its API URLs are those the embedded AWS serves the central APIs at)
+    printed = re.search(r"dpc (setup-user-account --central-account .*)", result.output)
+    assert printed is not None, result.output
+    command = printed[1].split()
+    assert command[command.index("--api-url") + 1] == api_url(aws, DEPENDENCY_API_NAME)
     team = use_account(monkeypatch, ACCOUNT_C)
-    result = setup_user(aws)
+    result = dpc(*command, "--yes")
     assert result.exit_code == 0, result.output
     export_rule = team.client("events").describe_rule(Name="export-events-to-central-bus")
     assert "dpc-" in export_rule["EventPattern"]

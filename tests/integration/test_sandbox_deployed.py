@@ -289,3 +289,34 @@ def test_a_path_without_a_route_is_not_found(sandbox, served_api):
     url, _ = served_api
     with pytest.raises(sigv4.SignedCallError, match="404"):
         sigv4.call("DELETE", f"{url}items/alpha", None, session=sandbox.server.session(A))
+
+
+def test_a_stack_output_naming_the_api_is_the_url_the_sandbox_serves_it_at(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    # Given a stack whose output is its REST API's URL, as the central stack's is
+    resources = _api(tmp_path / "calls.jsonl")
+    url = {
+        "Fn::Join": [
+            "",
+            [
+                "https://",
+                {"Ref": "Api"},
+                ".execute-api.eu-west-1.amazonaws.com/",
+                {"Ref": "Stage"},
+                "/",
+            ],
+        ]
+    }
+    cloudformation = sandbox.client(CENTRAL, "cloudformation")
+    cloudformation.create_stack(
+        StackName="api",
+        TemplateBody=json.dumps({"Resources": resources, "Outputs": {"ApiUrl": {"Value": url}}}),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    # When any client reads the stack's outputs (`dpc setup-central-account` prints them)
+    (stack,) = cloudformation.describe_stacks(StackName="api")["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    # Then the URL is the sandbox's, where the API answers
+    api_name = resources["Api"]["Properties"]["Name"]
+    assert outputs == {"ApiUrl": sandbox.gateway.url_of(CENTRAL, api_name, "v1")}
