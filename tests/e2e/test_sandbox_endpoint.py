@@ -1,6 +1,7 @@
 """The new user's session of issue 13: `dpc sandbox up` in one shell, and in another, with
 account C's keys pasted, `dpc create-project`, `dpc deploy` (change sets, the user stack's
-exports, the pipeline's registration), a virtual day, `dpc destroy`; boto3 as a plain
+exports, the pipeline's registration) — once refused, then retried —, a virtual day,
+`dpc destroy`; boto3 as a plain
 client reads what happened. The sandbox is an endpoint: nothing here tells dpc it is not
 AWS."""
 
@@ -21,6 +22,12 @@ DEPENDS_ON_PIPELINE_X = f"""trigger:
       - name: pipeline-x
         account: "{C}"
         status: [SUCCESS]
+"""
+
+TEAM_B_CHANNEL = """notifications:
+  type: ON_FAILURE
+  targets:
+    - {channel: SLACK, addresses: [searches-alerts]}
 """
 
 
@@ -48,8 +55,19 @@ def test_a_new_project_deployed_from_another_shell_runs_after_its_parent(
             "AWS_SECRET_ACCESS_KEY": keys["secret_access_key"],
         }
         project = _report_x(account_c, tmp_path)
+        yaml_file = project / "pipeline.yaml"
+        good_yaml = yaml_file.read_text()
 
-        # When the user deploys it with account C's keys, as against AWS
+        # Given a first attempt that alerts into team B's channel (searches-alerts)
+        yaml_file.write_text(good_yaml + TEAM_B_CHANNEL)
+        refused = shell(account_c, "deploy", str(project), "--yes")
+        # Then the deploy fails with the registry's reason in one line, no traceback
+        assert refused.returncode == 1
+        assert "Traceback" not in refused.stderr
+        assert "searches-alerts" in refused.stderr
+
+        # When the user fixes the channel and simply deploys again with account C's keys
+        yaml_file.write_text(good_yaml)
         deployed = shell(account_c, "deploy", str(project), "--yes")
 
         # Then it is created through a change set (the user stack's exports imported)
