@@ -85,10 +85,8 @@ def as_user(environment: dict[str, str], *arguments: str) -> Any:
     return json.loads(done.stdout)
 
 
-def shell(
-    environment: dict[str, str], *arguments: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    """`dpc ARGUMENTS` in another shell with ``environment`` pasted."""
+def _pasted(environment: dict[str, str]) -> dict[str, str]:
+    """This process's environment with ``environment`` pasted over it, as in a new shell."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -96,12 +94,40 @@ def shell(
         and name not in {ENV_DEPENDENCIES_TABLE, ENV_TRIGGER_STATE_TABLE}
     }
     env.update(environment, AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+    return env
+
+
+def shell(
+    environment: dict[str, str], *arguments: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`dpc ARGUMENTS` in another shell with ``environment`` pasted."""
     return subprocess.run(
         [str(DPC), *arguments],
         capture_output=True,
         text=True,
-        env=env,
+        env=_pasted(environment),
         cwd=cwd,
         timeout=SAFETY_TIMEOUT,
         check=False,
     )
+
+
+def in_background(environment: dict[str, str], *arguments: str) -> subprocess.Popen[str]:
+    """`dpc ARGUMENTS` left running in another shell (one that waits for runs to end)."""
+    return subprocess.Popen(
+        [str(DPC), *arguments],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_pasted(environment),
+    )
+
+
+def with_keys_of(hello: dict[str, Any], name: str) -> dict[str, str]:
+    """The printed environment with the access keys of account ``name`` (A, B, C) pasted."""
+    keys = {account["name"]: account for account in hello["accounts"]}[name]
+    return {
+        **hello["environment"],
+        "AWS_ACCESS_KEY_ID": keys["access_key_id"],
+        "AWS_SECRET_ACCESS_KEY": keys["secret_access_key"],
+    }
