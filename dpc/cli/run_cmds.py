@@ -107,10 +107,10 @@ def _target(pipeline: str, aws: Any) -> Any:
     unit = values.get(TAG_PERIOD_UNIT, "day")
     if unit not in UNITS:
         raise DpcError(f"{target.state_machine_arn}: tag {TAG_PERIOD_UNIT}={unit} is no unit")
-    spec = PeriodSpec.from_json(
+    period = PeriodSpec.from_json(
         {"unit": unit, "offsetSeconds": int(values.get(TAG_PERIOD_OFFSET_SECONDS, "0"))}
     )
-    return sfn, Target(pipeline, account, region, spec)
+    return sfn, Target(pipeline, account, region, period)
 
 
 def run(
@@ -175,7 +175,7 @@ def _pipeline_of_execution(execution: str, aws: Any) -> str:
     if len(parts) == 8 and parts[5] == "execution":
         return parts[6].removeprefix(STATE_MACHINE_PREFIX)
     sfn = aws.client("stepfunctions")
-    found = []
+    found: list[str] = []
     for page in sfn.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if not machine["name"].startswith(STATE_MACHINE_PREFIX):
