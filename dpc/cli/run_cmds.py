@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dpc.cli.console import err, out
 from dpc.cli.observe import EndpointUrl, Region
 from dpc.errors import DpcError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+    from dpc.observe.aws import AwsOptions
+    from dpc.operate.starts import Started, Target
 
 PipelineArg = Annotated[
     str,
@@ -78,7 +84,7 @@ def _check_offline(pipeline: str, *periods: str | None) -> None:
             raise UsageError(f"--from/--to: {error}") from None
 
 
-def _target(pipeline: str, aws: Any) -> Any:
+def _target(pipeline: str, aws: AwsOptions) -> tuple[SFNClient, Target]:
     """The deployed pipeline PIPELINE names, with its period."""
     from dpc.operate.starts import Target
     from dpc.triggers.periods import UNITS, PeriodSpec
@@ -166,7 +172,7 @@ def rerun(
     _report([started], target, as_json, rerun_of=name)
 
 
-def _pipeline_of_execution(execution: str, aws: Any) -> str:
+def _pipeline_of_execution(execution: str, aws: AwsOptions) -> str:
     """The pipeline an execution ARN names, or the one dpc pipeline of the account that has
     an execution of that name."""
     from dpc.constants import STATE_MACHINE_PREFIX
@@ -277,7 +283,9 @@ def backfill(
         )
 
 
-def _report(started: list[Any], target: Any, as_json: bool, rerun_of: str | None = None) -> None:
+def _report(
+    started: list[Started], target: Target, as_json: bool, rerun_of: str | None = None
+) -> None:
     if as_json:
         out.print_json(
             json.dumps(

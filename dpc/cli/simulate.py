@@ -21,6 +21,7 @@ import typer
 from dpc.errors import DpcError, UsageError
 
 if TYPE_CHECKING:
+    from dpc.triggers.engine import Outcome
     from dpc.triggers.events import RunEvent
     from dpc.triggers.model import ParentRef
     from dpc.triggers.periods import Unit
@@ -285,7 +286,7 @@ def _embedded_aws() -> Iterator[tuple[Any, Any]]:
             logger.setLevel(previous)
 
 
-def _explain(line: int, event: Any, outcome: Any, known: bool) -> None:
+def _explain(line: int, event: RunEvent, outcome: Outcome, known: bool) -> None:
     from rich.markup import escape
 
     from dpc.cli.console import err
