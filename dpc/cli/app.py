@@ -7,11 +7,15 @@ inside the commands), so `dpc --help` and `dpc validate` start fast.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import click
 import typer
 from typer.core import TyperGroup
+
+if TYPE_CHECKING:
+    # typer 0.28 vendors click: its commands are invoked with typer._click.Context, a class of
+    # its own, not click.Context (there is no public name for it).
+    from typer import _click
 
 from dpc import __version__
 from dpc.errors import DpcError
@@ -36,7 +40,7 @@ class DpcGroup(TyperGroup):
     errors) is a fact about that endpoint, not a bug of dpc: one line, exit code 1, never
     a traceback, wherever in a command it surfaces."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: _click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DpcError as error:
@@ -46,7 +50,7 @@ class DpcGroup(TyperGroup):
                 raise
             _fail(f"AWS: {_one_line(error)}", 1)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: _click.Context) -> list[str]:
         # Keep the order in which commands are registered (a user's workflow), not alphabetical.
         return list(self.commands)
 

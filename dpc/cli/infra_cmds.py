@@ -15,6 +15,7 @@ import json
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -125,7 +126,9 @@ def _load(project: Path) -> Pipeline:
     return load_pipeline(project)
 
 
-def _synth(build: Any, out: Path | None, *args: Any, **kwargs: Any) -> Synthesis:
+def _synth(
+    build: Callable[..., Synthesis], out: Path | None, *args: Any, **kwargs: Any
+) -> Synthesis:
     """Synthesize into ``out`` (emptied first: stale assets would be published) or a
     temporary folder."""
     from dpc.cli.console import err

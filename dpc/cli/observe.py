@@ -9,7 +9,7 @@ import json
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,8 @@ from dpc.cli.console import err, out
 from dpc.errors import UsageError
 
 if TYPE_CHECKING:
+    from rich.console import RenderableType
+
     from dpc.triggers.periods import Period
 
 
@@ -277,7 +279,7 @@ def _pipeline_argument(text: str | None, account: str | None) -> tuple[str | Non
     return name, in_text
 
 
-def _print_unsqueezed(renderable: Any) -> None:
+def _print_unsqueezed(renderable: RenderableType) -> None:
     """A terminal's width is respected; a pipe or file gets whole rows, never cut columns."""
     if out.is_terminal:
         out.print(renderable)

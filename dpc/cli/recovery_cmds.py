@@ -7,13 +7,16 @@ the account the credentials point at (a user account, or the central one with --
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dpc.cli.console import err, out
 from dpc.cli.observe import EndpointUrl, Region
 from dpc.errors import DpcError, UsageError
+
+if TYPE_CHECKING:
+    from dpc.operate.doctor import Diagnosis
 
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS named profile.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
@@ -57,7 +60,7 @@ def doctor(
         raise typer.Exit(1)
 
 
-def _print_diagnosis(diagnosis: Any) -> None:
+def _print_diagnosis(diagnosis: Diagnosis) -> None:
     from rich.markup import escape
 
     if not diagnosis.stuck:

@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from dpc.cli.console import err, out
 from dpc.cli.observe import EndpointUrl, Region
 from dpc.errors import DpcError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+    from dpc.observe.aws import AwsOptions
+    from dpc.operate.starts import Started, Target
 
 PipelineArg = Annotated[
     str,
@@ -78,7 +84,7 @@ def _check_offline(pipeline: str, *periods: str | None) -> None:
             raise UsageError(f"--from/--to: {error}") from None
 
 
-def _target(pipeline: str, aws: Any) -> Any:
+def _target(pipeline: str, aws: AwsOptions) -> tuple[SFNClient, Target]:
     """The deployed pipeline PIPELINE names, with its period."""
     from dpc.operate.starts import Target
     from dpc.triggers.periods import UNITS, PeriodSpec
@@ -107,10 +113,10 @@ def _target(pipeline: str, aws: Any) -> Any:
     unit = values.get(TAG_PERIOD_UNIT, "day")
     if unit not in UNITS:
         raise DpcError(f"{target.state_machine_arn}: tag {TAG_PERIOD_UNIT}={unit} is no unit")
-    spec = PeriodSpec.from_json(
+    period = PeriodSpec.from_json(
         {"unit": unit, "offsetSeconds": int(values.get(TAG_PERIOD_OFFSET_SECONDS, "0"))}
     )
-    return sfn, Target(pipeline, account, region, spec)
+    return sfn, Target(pipeline, account, region, period)
 
 
 def run(
@@ -166,7 +172,7 @@ def rerun(
     _report([started], target, as_json, rerun_of=name)
 
 
-def _pipeline_of_execution(execution: str, aws: Any) -> str:
+def _pipeline_of_execution(execution: str, aws: AwsOptions) -> str:
     """The pipeline an execution ARN names, or the one dpc pipeline of the account that has
     an execution of that name."""
     from dpc.constants import STATE_MACHINE_PREFIX
@@ -175,7 +181,7 @@ def _pipeline_of_execution(execution: str, aws: Any) -> str:
     if len(parts) == 8 and parts[5] == "execution":
         return parts[6].removeprefix(STATE_MACHINE_PREFIX)
     sfn = aws.client("stepfunctions")
-    found = []
+    found: list[str] = []
     for page in sfn.get_paginator("list_state_machines").paginate():
         for machine in page["stateMachines"]:
             if not machine["name"].startswith(STATE_MACHINE_PREFIX):
@@ -277,7 +283,9 @@ def backfill(
         )
 
 
-def _report(started: list[Any], target: Any, as_json: bool, rerun_of: str | None = None) -> None:
+def _report(
+    started: list[Started], target: Target, as_json: bool, rerun_of: str | None = None
+) -> None:
     if as_json:
         out.print_json(
             json.dumps(

@@ -14,11 +14,17 @@ from contextlib import contextmanager
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from dpc.errors import DpcError, UsageError
+
+if TYPE_CHECKING:
+    from dpc.triggers.engine import Outcome
+    from dpc.triggers.events import RunEvent
+    from dpc.triggers.model import ParentRef
+    from dpc.triggers.periods import Unit
 
 SIMULATE_HELP = (
     "What-if replay of the trigger rules (DESIGN §5, §5b): which pipelines would start, "
@@ -52,7 +58,9 @@ class Backend(StrEnum):
     dynamodb = "dynamodb"
 
 
-def read_events(path: Path, units: Mapping[Any, str] | None = None) -> list[tuple[int, Any]]:
+def read_events(
+    path: Path, units: Mapping[ParentRef, Unit] | None = None
+) -> list[tuple[int, RunEvent]]:
     """(0-based line number, event) for every non-blank line; a bad line is a located error.
 
     Every event gets its period (§5b): the line's ``"period"``, which must be of the parent's
@@ -68,10 +76,10 @@ def read_events(path: Path, units: Mapping[Any, str] | None = None) -> list[tupl
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = content.count(b"\n", 0, error.start) + 1
+        row = content.count(b"\n", 0, error.start) + 1
         column = error.start - content.rfind(b"\n", 0, error.start)
         raise DpcError(
-            f"{path}:{line}:{column}: not UTF-8 text; events are JSON Lines, one object a line"
+            f"{path}:{row}:{column}: not UTF-8 text; events are JSON Lines, one object a line"
         ) from None
     # JSON Lines ends a line at "\n" only: str.splitlines() would also split a valid JSON
     # string holding U+2028 or U+0085 into two halves that are not JSON.
@@ -105,11 +113,11 @@ def read_events(path: Path, units: Mapping[Any, str] | None = None) -> list[tupl
         unit = (units or {}).get(event.pipeline, "day")
         if "period" in data:
             try:
-                period = parse_period(str(data["period"]), unit)  # type: ignore[arg-type]
+                period = parse_period(str(data["period"]), unit)
             except PeriodError as error:
                 raise DpcError(f"{where}: period: {error} (the unit of {event.pipeline})") from None
         else:
-            period = period_containing(unit, event.time)  # type: ignore[arg-type]
+            period = period_containing(unit, event.time)
         events.append((number, replace(event, period=period)))
     return events
 
@@ -278,7 +286,7 @@ def _embedded_aws() -> Iterator[tuple[Any, Any]]:
             logger.setLevel(previous)
 
 
-def _explain(line: int, event: Any, outcome: Any, known: bool) -> None:
+def _explain(line: int, event: RunEvent, outcome: Outcome, known: bool) -> None:
     from rich.markup import escape
 
     from dpc.cli.console import err

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from dpc.spec.loader import Validation
 
 VALIDATE_HELP = (
     "Check pipeline.yaml files: one project, a pipeline.yaml, or a folder of projects.\n\n"
@@ -63,7 +66,7 @@ def validate(
     raise typer.Exit(0 if validation.ok else 1)
 
 
-def _as_data(validation: Any) -> dict[str, Any]:
+def _as_data(validation: Validation) -> dict[str, Any]:
     from dpc.spec.org import ref_of, show
 
     return {

@@ -40,7 +40,7 @@ class Synthesis:
     stacks: tuple[SynthesizedStack, ...]
 
 
-def synthesizer() -> cdk.IStackSynthesizer:
+def synthesizer() -> cdk.IReusableStackSynthesizer:
     return cdk.CliCredentialsStackSynthesizer(
         file_assets_bucket_name=ids.ASSETS_BUCKET_NAME, bucket_prefix=ids.ASSETS_PREFIX
     )

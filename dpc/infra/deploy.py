@@ -30,10 +30,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from dpc.errors import DpcError
 from dpc.lambdas.arns import dns_suffix, partition
+
+if TYPE_CHECKING:
+    from boto3.session import Session
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
 
 ASSETS_BUCKET_TEMPLATE = "dpc-assets-${AWS::AccountId}-${AWS::Region}"
 CAPABILITIES = ("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND")
@@ -145,13 +151,17 @@ def zip_directory(source: Path) -> bytes:
     return buffer.getvalue()
 
 
+class _ExpectedOwner(TypedDict):
+    ExpectedBucketOwner: str
+
+
 class DeployService:
     """Deploys and destroys dpc stacks with boto3 (clients injected or built from a session)."""
 
     def __init__(
         self,
         *,
-        session: Any = None,
+        session: Session | None = None,
         endpoint_url: str | None = None,
         region: str | None = None,
         on_event: Callable[[StackEvent], None] | None = None,
@@ -166,11 +176,15 @@ class DeployService:
         endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
 
         def client(service: str) -> Any:
-            return session.client(service, region_name=self.region, endpoint_url=endpoint)
+            return session.client(
+                service,  # type: ignore[call-overload]  # one name for three services
+                region_name=self.region,
+                endpoint_url=endpoint,
+            )
 
-        self.cloudformation = client("cloudformation")
-        self.s3 = client("s3")
-        self.sts = client("sts")
+        self.cloudformation: CloudFormationClient = client("cloudformation")
+        self.s3: S3Client = client("s3")
+        self.sts: STSClient = client("sts")
         self.on_event = on_event or (lambda event: None)
         self.poll_seconds = poll_seconds
         self.sleep = sleep
@@ -214,7 +228,7 @@ class DeployService:
                 f"the assets bucket {bucket} belongs to another AWS account; dpc will not "
                 "upload templates or code into it (delete it there, or ask AWS support)"
             ) from None
-        owner = {"ExpectedBucketOwner": self.account}
+        owner: _ExpectedOwner = {"ExpectedBucketOwner": self.account}
         self.s3.put_public_access_block(
             Bucket=bucket,
             **owner,

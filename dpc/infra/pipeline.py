@@ -40,6 +40,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from aws_cdk import (
     Aws,
@@ -75,6 +76,7 @@ from dpc.infra.alarms import (
 )
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
+from dpc.infra.stack_options import StackOptions
 from dpc.infra.user import DISK_KEY_USE, artifacts_bucket_name, assets_bucket_name
 from dpc.spec.model import ClusterNetwork, Pipeline, Step
 from dpc.triggers.codec import condition_to_json
@@ -178,9 +180,24 @@ def emr_step(
 DEFAULT_STEP_TASKS: Mapping[str, StepTask] = {"spark": spark_step, "shell": shell_step}
 
 
-def _network(network: ClusterNetwork) -> dict[str, str]:
+class _Placement(TypedDict):
+    emr_managed_master_security_group: str
+    emr_managed_slave_security_group: str
+
+
+class _PublicNetwork(_Placement):
+    """The keyword arguments of ``EmrCreateCluster.InstancesConfigProperty`` _network sets."""
+
+    ec2_subnet_id: str
+
+
+class _PrivateNetwork(_PublicNetwork):
+    service_access_security_group: str
+
+
+def _network(network: ClusterNetwork) -> _PublicNetwork | _PrivateNetwork:
     """The cluster's subnet and EMR-managed security groups (from the user-account stack)."""
-    placement = {
+    placement: _Placement = {
         "emr_managed_master_security_group": Fn.import_value(ids.EXPORT_EMR_MASTER_SG),
         "emr_managed_slave_security_group": Fn.import_value(ids.EXPORT_EMR_CORE_SG),
     }
@@ -851,7 +868,7 @@ class PipelineStack(Stack):
         *,
         pipeline: Pipeline,
         step_tasks: Mapping[str, StepTask] = DEFAULT_STEP_TASKS,
-        **stack_options: object,
+        **stack_options: Unpack[StackOptions],
     ) -> None:
         # The pipeline's assets under its own prefix: its cluster may read nothing else.
         stack_options.setdefault(
@@ -861,9 +878,7 @@ class PipelineStack(Stack):
                 bucket_prefix=ids.pipeline_assets_prefix(pipeline.name),
             ),
         )
-        super().__init__(  # type: ignore[arg-type]
-            scope, construct_id or pipeline_stack_name(pipeline.name), **stack_options
-        )
+        super().__init__(scope, construct_id or pipeline_stack_name(pipeline.name), **stack_options)
         self.pipeline = pipeline
         Tags.of(self).add(constants.TAG_PIPELINE, pipeline.name)
         for key, value in pipeline.tags.items():

@@ -6,6 +6,8 @@ CloudFormation exports (names in ``dpc.infra.ids``) or fixed names (bus, EMR rol
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from aws_cdk import Aws, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack, Tags
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_emr as emr
@@ -21,6 +23,7 @@ from dpc.infra import ids
 from dpc.infra.alarms import OperatorAlarms, OperatorTopic, dead_letter_queue
 from dpc.infra.lambda_code import dpc_function
 from dpc.infra.nag import suppress
+from dpc.infra.stack_options import StackOptions
 from dpc.infra.sweeper import StatusSweeper
 from dpc.lambdas import registration_provider
 
@@ -440,9 +443,9 @@ class UserAccountStack(Stack):
         output_retention_days: int | None = None,
         operator_email: str | None = None,
         emr_tls_certificates: str | None = None,
-        **stack_options: object,
+        **stack_options: Unpack[StackOptions],
     ) -> None:
-        super().__init__(scope, construct_id, **stack_options)  # type: ignore[arg-type]
+        super().__init__(scope, construct_id, **stack_options)
         Tags.of(self).add("dpc:component", "user-account")
         api_url_parameter = CfnParameter(
             self,

@@ -10,10 +10,20 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from dpc.errors import DpcError
 from dpc.lambdas.tables import Table
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_sts import STSClient
 
 CENTRAL_STACK_NAME = "dpc-central"
 """Kept equal to dpc.infra.ids.CENTRAL_STACK_NAME (importing dpc.infra would pull in CDK)."""
@@ -29,6 +39,22 @@ class AwsOptions:
     region: str | None = None
     endpoint_url: str | None = None
 
+    @overload
+    def client(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def client(self, service: Literal["cloudwatch"]) -> CloudWatchClient: ...
+    @overload
+    def client(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["events"]) -> EventBridgeClient: ...
+    @overload
+    def client(self, service: Literal["lambda"]) -> LambdaClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> SQSClient: ...
+    @overload
+    def client(self, service: Literal["stepfunctions"]) -> SFNClient: ...
+    @overload
+    def client(self, service: Literal["sts"]) -> STSClient: ...
     def client(self, service: str) -> Any:
         import boto3
         from botocore.config import Config
@@ -66,7 +92,9 @@ def aws_errors() -> Iterator[None]:
         raise DpcError(f"AWS: {error}") from None
 
 
-def table_name(table: Table, cloudformation: Any, stack: str = CENTRAL_STACK_NAME) -> str:
+def table_name(
+    table: Table, cloudformation: CloudFormationClient, stack: str = CENTRAL_STACK_NAME
+) -> str:
     """The physical name of a central table: ``$<env var>`` when set, else read from the
     central stack's resources (CloudFormation names the tables, so they are not fixed).
 

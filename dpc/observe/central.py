@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dpc.errors import DpcError, UsageError
 from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG, TRIGGER_STATE
@@ -25,6 +25,10 @@ from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
 from dpc.triggers.periods import Period
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 @dataclass(frozen=True)
 class Explanation:
@@ -37,7 +41,7 @@ class Explanation:
 
 @dataclass(frozen=True)
 class Central:
-    dynamodb: Any
+    dynamodb: DynamoDBClient
     run_log_table: str
     dependencies_table: str
     trigger_state_table: str
@@ -47,7 +51,7 @@ class Central:
         return Central.from_clients(aws.client("dynamodb"), aws.client("cloudformation"))
 
     @staticmethod
-    def from_clients(dynamodb: Any, cloudformation: Any) -> Central:
+    def from_clients(dynamodb: DynamoDBClient, cloudformation: CloudFormationClient) -> Central:
         """Clients of the central account; table names from ``$DPC_*_TABLE`` or its stack."""
         return Central(
             dynamodb=dynamodb,
@@ -57,7 +61,7 @@ class Central:
         )
 
     @staticmethod
-    def from_environment(dynamodb: Any, environment: Mapping[str, str]) -> Central:
+    def from_environment(dynamodb: DynamoDBClient, environment: Mapping[str, str]) -> Central:
         return Central(
             dynamodb=dynamodb,
             run_log_table=environment[RUN_LOG.env_var],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpc.lambdas.registry import REGISTRATION_KIND
 from dpc.lambdas.tables import DEPENDENCIES, RUN_LOG
@@ -17,10 +17,16 @@ from dpc.triggers.deadlines import parse_expect
 from dpc.triggers.model import ParentRef
 from dpc.triggers.periods import PeriodSpec
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 PARALLEL_QUERIES = 8
 
 
-def registrations(dynamodb: Any, table: str, name: str | None = None) -> Iterator[dict[str, Any]]:
+def registrations(
+    dynamodb: DynamoDBClient, table: str, name: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Every registration (of pipelines called ``name``, when given), through the sparse GSI
     ``by-kind``: a Query, never a Scan."""
     index = next(i for i in DEPENDENCIES.indexes if i.name == "by-kind")
@@ -59,7 +65,7 @@ def pipeline_of(item: dict[str, Any]) -> Pipeline:
     )
 
 
-def last_status(dynamodb: Any, table: str, ref: ParentRef) -> str | None:
+def last_status(dynamodb: DynamoDBClient, table: str, ref: ParentRef) -> str | None:
     """The newest run's status: one item from LSI ``by-start``, newest first."""
     response = dynamodb.query(
         TableName=table,
@@ -76,7 +82,9 @@ def last_status(dynamodb: Any, table: str, ref: ParentRef) -> str | None:
 
 
 def read_registry(
-    aws: AwsOptions, dynamodb: Any = None, cloudformation: Any = None
+    aws: AwsOptions,
+    dynamodb: DynamoDBClient | None = None,
+    cloudformation: CloudFormationClient | None = None,
 ) -> tuple[list[Pipeline], dict[ParentRef, str]]:
     dynamodb = dynamodb or aws.client("dynamodb")
     cloudformation = cloudformation or aws.client("cloudformation")

@@ -16,11 +16,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpc.lambdas.tables import RUN_LOG
 from dpc.triggers.model import ParentRef
 from dpc.triggers.timefmt import format_time, parse_time
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 SCHEDULED_PREFIX = "s-"
 """How the starter names a scheduled run (dpc.lambdas.starter), the only thing that tells
@@ -132,7 +135,7 @@ def _filter_expression(
     return (" AND ".join(clauses) or None), names, values
 
 
-def _query(dynamodb: Any, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _query(dynamodb: DynamoDBClient, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every item of a Query, page by page, fetched only as the caller consumes them."""
     request = {**request, "Limit": PAGE_SIZE, "ScanIndexForward": False}
     while True:
@@ -170,7 +173,7 @@ def _request(
 
 
 def runs_of_pipelines(
-    dynamodb: Any, table: str, pipelines: Iterable[ParentRef], run_filter: RunFilter
+    dynamodb: DynamoDBClient, table: str, pipelines: Iterable[ParentRef], run_filter: RunFilter
 ) -> Iterator[Run]:
     """Runs of the given pipelines, newest first (one lazy Query per pipeline, merged)."""
     streams = [
@@ -188,7 +191,9 @@ def runs_of_pipelines(
     return heapq.merge(*streams, key=lambda run: (run.started_at, run.execution), reverse=True)
 
 
-def all_runs(dynamodb: Any, table: str, run_filter: RunFilter, now: datetime) -> Iterator[Run]:
+def all_runs(
+    dynamodb: DynamoDBClient, table: str, run_filter: RunFilter, now: datetime
+) -> Iterator[Run]:
     """Runs of every pipeline, newest first: the by-day index from today back to ``since``."""
     day = now.astimezone(UTC).date()
     first = run_filter.since.astimezone(UTC).date()
@@ -199,7 +204,7 @@ def all_runs(dynamodb: Any, table: str, run_filter: RunFilter, now: datetime) ->
 
 
 def list_runs(
-    dynamodb: Any,
+    dynamodb: DynamoDBClient,
     table: str,
     run_filter: RunFilter,
     now: datetime,

@@ -9,15 +9,18 @@ Records are written by the trigger manager (dpc.lambdas.store_dynamodb: partitio
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpc.lambdas.store_dynamodb import why_partition
 from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
 
 def evaluations(
-    dynamodb: Any, table: str, child: ParentRef, limit: int, period: str | None = None
+    dynamodb: DynamoDBClient, table: str, child: ParentRef, limit: int, period: str | None = None
 ) -> list[Evaluation]:
     """With ``period``: only evaluations for that period — a correlated child's period, or
     for a ``latest`` child the period of the parent run evaluated."""

@@ -17,9 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dpc.constants import SFN_STATUS_DETAIL_TYPE, TRIGGER_DETAIL_TYPE
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 DLQ_PREFIX = "dpc-"
 DLQ_SUFFIX = "-dlq"
@@ -112,7 +115,7 @@ def describe_payload(payload: Any) -> str:
     return "payload " + json.dumps(payload, sort_keys=True)[:120]
 
 
-def dead_letter_queue_urls(sqs: Any) -> list[str]:
+def dead_letter_queue_urls(sqs: SQSClient) -> list[str]:
     """The URLs of every dpc dead-letter queue in the account (``dpc-…-dlq``)."""
     urls: list[str] = []
     for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=DLQ_PREFIX):

@@ -14,9 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 from dpc.operate.dead_letters import dead_letter_queue_urls, read_dead_letter
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
 
 ALARM_PREFIX = "dpc-"
 SAMPLE_SIZE = 3
@@ -90,7 +96,7 @@ class Diagnosis:
         }
 
 
-def stuck_queues(sqs: Any, sample_size: int = SAMPLE_SIZE) -> list[StuckQueue]:
+def stuck_queues(sqs: SQSClient, sample_size: int = SAMPLE_SIZE) -> list[StuckQueue]:
     found = []
     for url in dead_letter_queue_urls(sqs):
         attributes = sqs.get_queue_attributes(
@@ -119,7 +125,7 @@ def stuck_queues(sqs: Any, sample_size: int = SAMPLE_SIZE) -> list[StuckQueue]:
     return found
 
 
-def alarms_in_alarm(cloudwatch: Any) -> list[Alarm]:
+def alarms_in_alarm(cloudwatch: CloudWatchClient) -> list[Alarm]:
     alarms = []
     pages = cloudwatch.get_paginator("describe_alarms").paginate(
         AlarmNamePrefix=ALARM_PREFIX,
@@ -144,7 +150,16 @@ def alarms_in_alarm(cloudwatch: Any) -> list[Alarm]:
 CentralCheck = Callable[[], Sequence[Finding]]
 
 
-def central_checks(client: Callable[[str], Any]) -> list[CentralCheck]:
+class CentralClients(Protocol):
+    """Service name → boto3 client of the central account (``AwsOptions.client``)."""
+
+    @overload
+    def __call__(self, service: Literal["cloudformation"]) -> CloudFormationClient: ...
+    @overload
+    def __call__(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+
+
+def central_checks(client: CentralClients) -> list[CentralCheck]:
     """The central account's own checks, run with ``--central`` on clients from ``client``
     (service name → boto3 client): the triggers recorded but still unpublished after the
     outbox lease (what the outbox sweep has not caught up with)."""
@@ -174,7 +189,7 @@ def central_checks(client: Callable[[str], Any]) -> list[CentralCheck]:
 
 
 def diagnose(
-    sqs: Any, cloudwatch: Any, account: str, checks: Sequence[CentralCheck] = ()
+    sqs: SQSClient, cloudwatch: CloudWatchClient, account: str, checks: Sequence[CentralCheck] = ()
 ) -> Diagnosis:
     central = tuple(finding for check in checks for finding in check())
     return Diagnosis(account, tuple(stuck_queues(sqs)), tuple(alarms_in_alarm(cloudwatch)), central)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dpc.errors import DpcError, UsageError
 from dpc.lambdas import arns
@@ -36,6 +36,9 @@ from dpc.triggers.periods import (
     period_containing,
     periods_between,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
 
 TERMINAL = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
 
@@ -77,7 +80,7 @@ def _short_id(*parts: object) -> str:
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:8]
 
 
-def start(sfn: Any, target: Target, name: str, dpc_input: dict[str, Any]) -> bool:
+def start(sfn: SFNClient, target: Target, name: str, dpc_input: dict[str, Any]) -> bool:
     """Start ``name``; False when an execution of that name exists already (idempotent)."""
     try:
         return start_run(sfn, target.state_machine_arn, name, dpc_input)
@@ -88,7 +91,7 @@ def start(sfn: Any, target: Target, name: str, dpc_input: dict[str, Any]) -> boo
         ) from None
 
 
-def run_now(sfn: Any, target: Target, period: Period | None, now: datetime) -> Started:
+def run_now(sfn: SFNClient, target: Target, period: Period | None, now: datetime) -> Started:
     """``dpc run``: one manual run, for ``period`` or the period containing now + offset."""
     period = period or target.period.at(now)
     name = f"m-{period}-{_short_id(target.name, period, f'{now:%Y%m%dT%H%M}')}"
@@ -96,7 +99,9 @@ def run_now(sfn: Any, target: Target, period: Period | None, now: datetime) -> S
     return Started(period, name, True)
 
 
-def rerun(sfn: Any, target: Target, execution: str, propagate: bool, now: datetime) -> Started:
+def rerun(
+    sfn: SFNClient, target: Target, execution: str, propagate: bool, now: datetime
+) -> Started:
     """``dpc rerun``: the original's period (and causes), ``rerun_of`` naming it."""
     try:
         original = sfn.describe_execution(executionArn=target.execution_arn(execution))
@@ -135,7 +140,7 @@ class Backfill:
     """``dpc backfill``: every period from ``first`` to ``last``, oldest first, at most
     ``parallel`` running at once; waits for each to end."""
 
-    sfn: Any
+    sfn: SFNClient
     target: Target
     first: Period
     last: Period
