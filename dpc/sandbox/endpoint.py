@@ -53,6 +53,10 @@ class Call:
     region: str
     forward_to: Callable[[dict[str, Any]], Response]
 
+    def json(self) -> Any:
+        """The JSON protocols' parameters (EventBridge, Step Functions, DynamoDB…)."""
+        return json.loads(self.body or b"{}")
+
     @property
     def form(self) -> dict[str, str]:
         """The query protocol's parameters (CloudFormation, SNS, IAM…)."""
@@ -83,6 +87,9 @@ class Call:
 
 
 Interception = Callable[[Call], Response]
+ANY_OPERATION = "*"
+"""Registered for a service's every operation not intercepted by name (chaos faults that
+any request of that service may meet)."""
 
 
 @dataclass
@@ -94,7 +101,8 @@ class Endpoint:
 
     def intercept(self, service: str, operation: str, interception: Interception) -> None:
         """``service`` as the SigV4 scope names it (``cloudformation``, ``events``,
-        ``states``, ``lambda``, ``s3``…); ``operation`` as the API reference does."""
+        ``states``, ``lambda``, ``s3``…); ``operation`` as the API reference does, or
+        ``ANY_OPERATION``."""
         self.interceptions[(service, operation)] = interception
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -106,7 +114,9 @@ class Endpoint:
             body = environ["wsgi.input"].read(length) if length else b""
             environ["wsgi.input"] = io.BytesIO(body)
             operation = _operation(service, environ, body)
-            interception = self.interceptions.get((service, operation))
+            interception = self.interceptions.get(
+                (service, operation), self.interceptions.get((service, ANY_OPERATION))
+            )
         if interception is None:
             return self.app(environ, start_response)
         call = Call(environ, body, service, operation, access_key, region, self._forward)

@@ -2,19 +2,21 @@
 
 moto keeps buses, rules, targets, functions and state machines but delivers no event to
 a Lambda or Step Functions target, runs no handler and no state machine, and never checks
-a bus policy. ``Runtime.install()`` patches five moto methods for as long as the sandbox
-runs (moto serves from this process, so the patches see every API call):
+a bus policy. ``Runtime.install()`` registers interceptions at the sandbox's endpoint
+(``dpc.sandbox.endpoint``), keyed on the API operation, so every caller meets them:
 
-- ``EventsBackend.put_events``: validates like moto, refuses a cross-account put the
-  target bus's deployed policy does not admit, and queues the event for delivery on the
-  virtual clock instead of moto's partial delivery;
-- ``StepFunctionBackend.start_execution``: records the execution in moto as usual and
-  queues a run of its deployed definition (``dpc.sandbox.statemachine``);
-- ``Execution.get_execution_history``: answers with the history of that run;
-- ``Topic.publish``: also delivers to the subscriptions the deployed templates declare
-  (moto drops ``AWS::SNS::Subscription``): e-mail to the outbox, Lambda in-process;
-- ``LambdaBackend.invoke``: runs the deployed handler (``Event``: queued, with Lambda's
-  retries and the function's on-failure destination; otherwise at once).
+- ``PutEvents`` (answered here, not by moto): validated as EventBridge validates, a
+  cross-account put the target bus's deployed policy does not admit is refused, and what
+  is accepted is queued for delivery on the virtual clock;
+- ``StartExecution``: moto records the execution, the sandbox queues a run of its deployed
+  definition (``dpc.sandbox.statemachine``); ``DescribeExecution``, ``ListExecutions``
+  and ``GetExecutionHistory`` answer that run's status, virtual dates and history;
+- SNS ``Publish``: moto keeps the message; the sandbox also delivers to the subscriptions
+  the deployed templates declare (moto drops ``AWS::SNS::Subscription``): e-mail to the
+  outbox, Lambda in-process;
+- Lambda ``Invoke``: runs the deployed handler (``Event``: queued, with Lambda's retries
+  and the function's on-failure destination; otherwise at once);
+- every DynamoDB operation: under chaos, some are throttled.
 
 What a target cannot take goes to its dead-letter queue with EventBridge's attributes
 (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE); a failed asynchronous invocation is
@@ -41,24 +43,36 @@ import json
 import logging
 import re
 import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
-from unittest import mock
+from typing import TYPE_CHECKING, Any
 
 from dpc import constants
 from dpc.operate.rule_input import render_template
 from dpc.sandbox import policies
 from dpc.sandbox.chaos import Chaos, InvocationFault
 from dpc.sandbox.clock import VirtualClock
+from dpc.sandbox.endpoint import (
+    ANY_OPERATION,
+    Call,
+    Endpoint,
+    Response,
+    json_error,
+    json_response,
+    lambda_function_of,
+)
 from dpc.sandbox.patterns import matches
 from dpc.sandbox.server import SandboxServer, environment_while
 from dpc.sandbox.templates import DeployedStack, deployed_stacks
 from dpc.sandbox.timeline import Alert, Note, StatusChange, Timeline, TriggerPublished, iso
+
+if TYPE_CHECKING:
+    from dpc.sandbox.statemachine import ExecutionRun
 
 MAX_ENTRIES = 10
 
@@ -118,93 +132,173 @@ class Runtime:
     extra_environment: dict[str, str] = field(default_factory=dict)
     """Set for every handler on top of its deployed environment: the sandbox's stand-ins
     for the internet (the fake Slack Web API), since the sandbox runs offline."""
-    _patches: ExitStack = field(default_factory=ExitStack)
+    _open: ExitStack = field(default_factory=ExitStack)
     _containers: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
     _stacks: dict[str, list[DeployedStack]] = field(default_factory=dict)
     _execution_names: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    _executions: dict[str, ExecutionRun] = field(default_factory=dict)
+    """Execution ARN → the sandbox's run of it: what Step Functions says of it is this."""
+    _executions_lock: threading.Lock = field(default_factory=threading.Lock)
 
     # -- installation ----------------------------------------------------------------------
 
-    def install(self) -> Runtime:
-        from moto.awslambda.models import LambdaBackend
-        from moto.events.models import EventsBackend
-        from moto.sns.models import Topic
-        from moto.stepfunctions.models import Execution, StepFunctionBackend
-
-        runtime = self
-        original_start = StepFunctionBackend.start_execution
-        original_publish = Topic.publish
-        original_history = Execution.get_execution_history
-
-        def publish(topic: Any, message: str, subject: str | None = None, **kwargs: Any) -> str:
-            message_id: str = original_publish(topic, message, subject, **kwargs)
-            runtime._published(topic.arn, message, subject)
-            return message_id
-
-        def get_execution_history(execution: Any, role_arn: str) -> list[dict[str, Any]]:
-            run = getattr(execution, "sandbox_run", None)
-            if run is None:
-                history: list[dict[str, Any]] = original_history(execution, role_arn)
-                return history
-            return run.api_history()
-
-        def put_events(backend: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            return runtime._put_events(backend.account_id, backend.region_name, events)
-
-        def invoke(
-            backend: Any,
-            function_name: str,
-            qualifier: str | None,
-            body: Any,
-            headers: Any,
-            response_headers: Any,
-        ) -> bytes:
-            function = backend.get_function(function_name, qualifier)
-            payload = json.loads(body) if body else {}
-            if headers.get("X-Amz-Invocation-Type") == "Event":
-                runtime.clock.soon(
-                    lambda: runtime.invoke_async(function.function_arn, payload, "lambda:Invoke")
-                )
-                return b""
-            try:
-                result = runtime.invoke(function.function_arn, payload)
-            except Exception as error:  # any failure is handled as AWS handles it
-                response_headers["x-amz-function-error"] = "Unhandled"
-                result = {"errorMessage": str(error), "errorType": type(error).__name__}
-            return json.dumps(result).encode()
-
-        def start_execution(backend: Any, state_machine_arn: str, name: str, execution_input: str):  # type: ignore[no-untyped-def]
-            execution = original_start(backend, state_machine_arn, name, execution_input)
-            if getattr(execution, "sandbox_run", None) is None:
-                # Started now on the virtual clock, as ListExecutions / DescribeExecution must
-                # say from this moment on (moto wrote the wall clock): a status sweep running
-                # at this same instant would otherwise re-send a RUNNING from the future.
-                execution.start_date = runtime.clock.now
-                # moto, like Step Functions, answers a repeated start of a running execution
-                # (same name and input) with that execution: it must not run twice
-                runtime._queue_run(execution)
-            return execution
-
+    def install(self, endpoint: Endpoint) -> Runtime:
+        """Register the interceptions at ``endpoint`` and open the handlers' log."""
+        for (service, operation), interception in {
+            ("events", "PutEvents"): self._put_events_call,
+            ("states", "StartExecution"): self._start_execution_call,
+            ("states", "DescribeExecution"): self._describe_execution_call,
+            ("states", "ListExecutions"): self._list_executions_call,
+            ("states", "GetExecutionHistory"): self._execution_history_call,
+            ("sns", "Publish"): self._publish_call,
+            ("lambda", "Invoke"): self._invoke_call,
+            ("dynamodb", ANY_OPERATION): self._dynamodb_call,
+        }.items():
+            endpoint.intercept(service, operation, interception)
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        log = self._patches.enter_context(
+        log = self._open.enter_context(
             open(self.work_dir / "lambda.log", "a", encoding="utf-8")  # noqa: SIM115
         )
         LAMBDA_STDOUT.target = log
-        self._patches.callback(setattr, LAMBDA_STDOUT, "target", None)
-        self._patches.enter_context(mock.patch.object(EventsBackend, "put_events", put_events))
-        self._patches.enter_context(
-            mock.patch.object(StepFunctionBackend, "start_execution", start_execution)
-        )
-        self._patches.enter_context(mock.patch.object(Topic, "publish", publish))
-        self._patches.enter_context(mock.patch.object(LambdaBackend, "invoke", invoke))
-        self._patches.enter_context(
-            mock.patch.object(Execution, "get_execution_history", get_execution_history)
-        )
-        self._patches.enter_context(_throttled_dynamodb(self))
+        self._open.callback(setattr, LAMBDA_STDOUT, "target", None)
         return self
 
     def uninstall(self) -> None:
-        self._patches.close()
+        self._open.close()
+
+    # -- interceptions ---------------------------------------------------------------------
+
+    def _put_events_call(self, call: Call) -> Response:
+        """Answered here, never by moto, whose delivery stops at Lambda and Step Functions
+        targets: what is accepted is queued for delivery on the virtual clock."""
+        sender = self.server.account_of_key(call.access_key)
+        try:
+            results = self._put_events(sender, call.region, call.json().get("Entries", []))
+        except _Refused as refused:
+            return json_error(refused.code, refused.message)
+        failed = sum(1 for result in results if "ErrorCode" in result)
+        return json_response({"FailedEntryCount": failed, "Entries": results})
+
+    def _start_execution_call(self, call: Call) -> Response:
+        """moto records the execution (and refuses a bad name or input, or answers a repeat
+        of a running one with it); the sandbox runs it. A finished execution's name is
+        taken, as on Step Functions: moto, which never finishes one, cannot tell."""
+        request = call.json()
+        with self._executions_lock:
+            name = request.get("name")
+            for run in self._executions.values():
+                if (
+                    name
+                    and run.state_machine_arn == request.get("stateMachineArn")
+                    and run.name == name
+                    and run.status != "RUNNING"
+                ):
+                    return json_error(
+                        "ExecutionAlreadyExists",
+                        f"Execution Already Exists: '{run.execution_arn}'",
+                    )
+            answer = call.forward()
+            if answer.status != 200:
+                return answer
+            execution_arn = answer.json()["executionArn"]
+            run = self._executions.get(execution_arn)
+            if run is None:
+                from dpc.sandbox.statemachine import ExecutionRun
+
+                run = ExecutionRun(
+                    self,
+                    execution_arn=execution_arn,
+                    state_machine_arn=request["stateMachineArn"],
+                    execution_input=request.get("input") or "{}",
+                )
+                self._executions[execution_arn] = run
+                self.clock.soon(run.begin)
+        # Started now on the virtual clock, as ListExecutions / DescribeExecution say from
+        # this moment on: a status sweep at this same instant would otherwise re-send a
+        # RUNNING from the future (moto writes the wall clock).
+        return json_response({"executionArn": execution_arn, "startDate": _epoch(run.start_date)})
+
+    def _describe_execution_call(self, call: Call) -> Response:
+        answer = call.forward()
+        run = self._executions.get(call.json().get("executionArn", ""))
+        if answer.status != 200 or run is None:
+            return answer
+        return json_response({**answer.json(), **run.described()})
+
+    def _list_executions_call(self, call: Call) -> Response:
+        """moto lists the executions (and pages them); their status and dates are the
+        sandbox's, so the status filter is applied here, to what moto listed unfiltered."""
+        request = call.json()
+        wanted = request.pop("statusFilter", None)
+        answer = call.forward(json.dumps(request).encode())
+        if answer.status != 200:
+            return answer
+        listing = answer.json()
+        executions = []
+        for listed in listing.get("executions", []):
+            run = self._executions.get(listed["executionArn"])
+            if run is not None:
+                described = run.described()
+                listed = {**listed, **{k: described[k] for k in described if k in _LISTED}}
+            if wanted is None or listed["status"] == wanted:
+                executions.append(listed)
+        return json_response({**listing, "executions": executions})
+
+    def _execution_history_call(self, call: Call) -> Response:
+        request = call.json()
+        run = self._executions.get(request.get("executionArn", ""))
+        if run is None:
+            return call.forward()
+        events = run.api_history()
+        if request.get("reverseOrder"):
+            events.reverse()
+        return json_response({"events": events})
+
+    def _publish_call(self, call: Call) -> Response:
+        """moto keeps the message (and delivers to what it knows); the sandbox delivers to
+        the subscriptions the deployed templates declare, which moto drops."""
+        answer = call.forward()
+        form = call.form
+        topic_arn = form.get("TopicArn") or form.get("TargetArn", "")
+        if answer.status == 200 and ":sns:" in topic_arn:
+            self._published(topic_arn, form.get("Message", ""), form.get("Subject"))
+        return answer
+
+    def _invoke_call(self, call: Call) -> Response:
+        """The deployed handler runs in-process (``Event``: queued, with Lambda's retries
+        and the function's on-failure destination; otherwise at once). A function that
+        does not exist is moto's to refuse."""
+        lambda_api = self.server.client_of_key(call.access_key, "lambda")
+        name, qualifier = _qualified(lambda_function_of(call), call.query.get("Qualifier"))
+        try:
+            function = lambda_api.get_function_configuration(
+                FunctionName=name, **({"Qualifier": qualifier} if qualifier else {})
+            )
+        except lambda_api.exceptions.ResourceNotFoundException:
+            return call.forward()
+        function_arn = function["FunctionArn"]
+        payload = json.loads(call.body) if call.body else {}
+        if call.header("X-Amz-Invocation-Type") == "Event":
+            self.clock.soon(lambda: self.invoke_async(function_arn, payload, "lambda:Invoke"))
+            return Response(202, b"", (("Content-Type", "application/json"),))
+        headers = {"X_Amz_Executed_Version": "$LATEST"}
+        try:
+            result = self.invoke(function_arn, payload)
+        except Exception as error:  # any failure is answered as Lambda answers it
+            headers["X_Amz_Function_Error"] = "Unhandled"
+            result = {"errorMessage": str(error), "errorType": type(error).__name__}
+        return json_response(result, **headers)
+
+    def _dynamodb_call(self, call: Call) -> Response:
+        """Under chaos, DynamoDB answers some requests with ``ThrottlingException`` (HTTP
+        400), as a table at its capacity does; the product's clients retry them
+        (botocore's standard mode)."""
+        if self.chaos is not None and self.chaos.throttles_dynamodb():
+            return json_error(
+                "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "Rate of requests exceeds the allowed throughput.",
+            )
+        return call.forward()
 
     def stacks(self, account: str) -> list[DeployedStack]:
         """The deployed stacks of ``account``, read once per deploy (``forget_stacks``)."""
@@ -225,13 +319,12 @@ class Runtime:
     def _put_events(
         self, sender: str, region: str, events: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """Runs on a moto server thread: check, answer, and queue; deliver nothing here."""
-        from moto.events.exceptions import ValidationException
-
+        """Runs on a server thread: check, answer, and queue; deliver nothing here."""
         if len(events) > MAX_ENTRIES:
-            raise ValidationException(
+            raise _Refused(
+                "ValidationException",
                 "1 validation error detected: Value '[PutEventsRequestEntry]' at 'entries' "
-                "failed to satisfy constraint: Member must have length less than or equal to 10"
+                "failed to satisfy constraint: Member must have length less than or equal to 10",
             )
         if (
             self.chaos
@@ -241,14 +334,12 @@ class Runtime:
         ):
             # The invocation dies after committing its triggers and before they reach the
             # bus: nothing of this call is accepted, and its caller fails as a crash would.
-            from moto.core.exceptions import JsonRESTError
-
             self.note(
                 f"chaos: {sender}'s invocation crashed between recording {len(events)} "
                 "trigger(s) and publishing them",
                 "chaos",
             )
-            raise JsonRESTError("ChaosCrash", "the invocation crashed before publishing")
+            raise _Refused("ChaosCrash", "the invocation crashed before publishing")
         results = []
         for entry in events:
             problem = _entry_problem(entry)
@@ -284,7 +375,7 @@ class Runtime:
                 account=sender,
                 region=region,
                 resources=entry.get("Resources", []),
-                time=entry.get("Time"),
+                time=_entry_time(entry.get("Time")),
             )
             if bus_account == sender:
                 self._record_trigger(envelope)
@@ -606,7 +697,7 @@ class Runtime:
     # -- SNS -----------------------------------------------------------------------------
 
     def publish(self, topic_arn: str, message: str, subject: str | None) -> None:
-        """Publish as the topic's account; moto's Topic.publish is patched to deliver."""
+        """Publish as the topic's account, through the endpoint (which delivers)."""
         arn = Arn.parse(topic_arn)
         sns = self.server.client(arn.account, "sns")
         sns.publish(
@@ -640,12 +731,6 @@ class Runtime:
         return list(found)
 
     # -- Step Functions ------------------------------------------------------------------
-
-    def _queue_run(self, execution: Any) -> None:
-        from dpc.sandbox.statemachine import ExecutionRun
-
-        run = ExecutionRun(self, execution)
-        self.clock.soon(run.begin)
 
     def record_status(self, account: str, state_machine: str, execution: str, status: str) -> None:
         pipeline = state_machine.removeprefix(constants.STATE_MACHINE_PREFIX)
@@ -738,6 +823,32 @@ class Runtime:
 # -- helpers -------------------------------------------------------------------------------
 
 
+class _Refused(Exception):
+    """A PutEvents request refused whole, with the error EventBridge answers."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+_LISTED = ("status", "startDate", "stopDate")
+"""What ListExecutions says of an execution that DescribeExecution says too."""
+
+
+def _epoch(moment: datetime) -> float:
+    return moment.timestamp()
+
+
+def _entry_time(value: Any) -> datetime | None:
+    """A PutEvents entry's ``Time`` as the JSON protocol sends it (epoch seconds, or ISO)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
 def _entry_problem(entry: dict[str, Any]) -> dict[str, str] | None:
     for name in ("Source", "DetailType", "Detail"):
         if not entry.get(name):
@@ -803,6 +914,17 @@ def json_path(document: Any, path: str) -> Any:
     return value
 
 
+def _qualified(function: str, qualifier: str | None) -> tuple[str, str | None]:
+    """(function name or unqualified ARN, qualifier) of Invoke's ``FunctionName``, which
+    may carry the qualifier itself (``name:alias``, ``arn:…:function:name:$LATEST``)."""
+    parts = function.split(":")
+    if function.startswith("arn:") and len(parts) == 8:
+        return ":".join(parts[:7]), qualifier or parts[7]
+    if len(parts) == 2:
+        return parts[0], qualifier or parts[1]
+    return function, qualifier
+
+
 class _Sink(io.TextIOBase):
     """Where handlers' stdout goes: the running sandbox's lambda.log, or nowhere. Loggers
     keep the stream they were created with, so this one object outlives every sandbox."""
@@ -834,28 +956,6 @@ def _default_session(session: Any) -> Iterator[None]:
         yield
     finally:
         boto3.DEFAULT_SESSION = previous
-
-
-@contextmanager
-def _throttled_dynamodb(runtime: Runtime) -> Iterator[None]:
-    """Under chaos, DynamoDB answers some requests with ``ThrottlingException`` (HTTP 400),
-    as a table at its capacity does; the product's clients retry them (botocore's standard
-    mode)."""
-    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
-    from moto.dynamodb.responses import DynamoHandler
-
-    original = DynamoHandler.call_action
-
-    def call_action(handler: Any) -> Any:
-        if runtime.chaos is not None and runtime.chaos.throttles_dynamodb():
-            raise DynamodbException(
-                ERROR_TYPE_PREFIX + "ThrottlingException",
-                "Rate of requests exceeds the allowed throughput.",
-            )
-        return original(handler)
-
-    with mock.patch.object(DynamoHandler, "call_action", call_action):
-        yield
 
 
 @contextmanager

@@ -39,7 +39,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Generator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,35 +69,61 @@ class TaskFailed(Exception):
 
 
 class ExecutionRun:
-    def __init__(self, runtime: Runtime, execution: Any) -> None:
+    """One execution, run by the sandbox: what Step Functions answers of it (status,
+    dates, output, history) is this run's record, since moto runs nothing."""
+
+    def __init__(
+        self, runtime: Runtime, *, execution_arn: str, state_machine_arn: str, execution_input: str
+    ) -> None:
         self.runtime = runtime
-        self.execution = execution
-        self.account: str = execution.account_id
-        self.region: str = execution.region_name
-        self.machine_name = execution.state_machine_arn.rsplit(":", 1)[-1]
+        self.execution_arn = execution_arn
+        self.state_machine_arn = state_machine_arn
+        arn = execution_arn.split(":")
+        self.region, self.account, self.name = arn[3], arn[4], arn[7]
+        self.machine_name = state_machine_arn.rsplit(":", 1)[-1]
         self.pipeline = self.machine_name.removeprefix(constants.STATE_MACHINE_PREFIX)
-        self.input: Any = json.loads(execution.execution_input or "{}")
-        self.run_dir = runtime.work_dir / "runs" / self.account / self.pipeline / execution.name
+        self.execution_input = execution_input
+        self.input: Any = json.loads(execution_input)
+        self.status = "RUNNING"
+        self.start_date: datetime = runtime.clock.now
+        self.stop_date: datetime | None = None
+        self.output: str | None = None
+        self.error: str | None = None
+        self.cause: str | None = None
+        self.run_dir = runtime.work_dir / "runs" / self.account / self.pipeline / self.name
         self.data_dir = runtime.work_dir / "data"
         self._steps: Clock | None = None
         self.history: list[dict[str, Any]] = []
         self._unsent: list[dict[str, Any]] = []
         self._log_group: str | None = None
         self._log_subscribers: list[str] = []
-        execution.sandbox_run = self  # GetExecutionHistory answers from this run
+
+    def described(self) -> dict[str, Any]:
+        """What DescribeExecution says of this run beyond what moto recorded."""
+        answer: dict[str, Any] = {"status": self.status, "startDate": self.start_date.timestamp()}
+        if self.stop_date is not None:
+            answer["stopDate"] = self.stop_date.timestamp()
+        if self.output is not None:
+            answer["output"] = self.output
+            answer["outputDetails"] = {"included": True}
+        if self.error is not None:
+            answer["error"] = self.error
+        if self.cause is not None:
+            answer["cause"] = self.cause
+        return answer
 
     # -- lifecycle driven by the clock -----------------------------------------------------
 
     def begin(self) -> None:
-        self.execution.start_date = self.runtime.clock.now
+        self.start_date = self.runtime.clock.now
         described = self._describe()
         self._log_group = _log_group(described) or self.runtime.deployed_log_group(
-            self.account, self.execution.state_machine_arn
+            self.account, self.state_machine_arn
         )
         if self._log_group is not None:
             self._log_subscribers = self.runtime.log_subscribers(self.account, self._log_group)
         self._emit("RUNNING")
-        self._record("ExecutionStarted", input=self.execution.execution_input)
+        self._record("ExecutionStarted", input=self.execution_input)
         self._steps = self._run(json.loads(described["definition"]))
         self._advance()
 
@@ -137,7 +163,7 @@ class ExecutionRun:
                     "details": e["details"],
                     "previous_event_id": str(e["id"] - 1),
                     "event_timestamp": str(_millis(e["time"])),
-                    "execution_arn": self.execution.execution_arn,
+                    "execution_arn": self.execution_arn,
                 }
             )
             for e in batch
@@ -148,7 +174,7 @@ class ExecutionRun:
         """The history as GetExecutionHistory returns it (details under a per-type key)."""
         return [
             {
-                "timestamp": e["time"],
+                "timestamp": e["time"].timestamp(),
                 "type": e["type"],
                 "id": e["id"],
                 "previousEventId": e["id"] - 1,
@@ -158,33 +184,31 @@ class ExecutionRun:
         ]
 
     def _finish(self, status: str, output: Any = None, error: str = "", cause: str = "") -> None:
-        execution = self.execution
-        execution.status = status
-        execution.stop_date = self.runtime.clock.now
-        execution.output = json.dumps(output) if status == "SUCCEEDED" else None
-        execution.error = error or None
-        execution.cause = cause or None
+        self.status = status
+        self.stop_date = self.runtime.clock.now
+        self.output = json.dumps(output) if status == "SUCCEEDED" else None
+        self.error = error or None
+        self.cause = cause or None
         if status == "SUCCEEDED":
-            self._record("ExecutionSucceeded", output=execution.output)
+            self._record("ExecutionSucceeded", output=self.output)
         else:
             self._record(f"Execution{_pascal_status(status)}", error=error, cause=cause)
         self._emit(status)
 
     def _emit(self, status: str) -> None:
-        execution = self.execution
         detail = {
-            "executionArn": execution.execution_arn,
-            "stateMachineArn": execution.state_machine_arn,
-            "name": execution.name,
+            "executionArn": self.execution_arn,
+            "stateMachineArn": self.state_machine_arn,
+            "name": self.name,
             "status": status,
-            "startDate": _millis(execution.start_date),
-            "stopDate": _millis(execution.stop_date) if status != "RUNNING" else None,
-            "input": execution.execution_input,
-            "output": execution.output if status != "RUNNING" else None,
+            "startDate": _millis(self.start_date),
+            "stopDate": _millis(self.stop_date) if status != "RUNNING" else None,
+            "input": self.execution_input,
+            "output": self.output if status != "RUNNING" else None,
             "inputDetails": {"included": True},
             "outputDetails": {"included": True} if status == "SUCCEEDED" else None,
-            "error": execution.error if status != "RUNNING" else None,
-            "cause": execution.cause if status != "RUNNING" else None,
+            "error": self.error if status != "RUNNING" else None,
+            "cause": self.cause if status != "RUNNING" else None,
         }
         from dpc.sandbox.runtime import BusEvent
 
@@ -194,13 +218,13 @@ class ExecutionRun:
             detail=detail,
             account=self.account,
             region=self.region,
-            resources=[execution.execution_arn],
+            resources=[self.execution_arn],
         )
-        self.runtime.record_status(self.account, self.machine_name, execution.name, status)
+        self.runtime.record_status(self.account, self.machine_name, self.name, status)
         chaos = self.runtime.chaos
         if chaos and chaos.drops_status_event():
             self.runtime.note(
-                f"chaos: the {status} event of {execution.name} never reaches the bus", "chaos"
+                f"chaos: the {status} event of {self.name} never reaches the bus", "chaos"
             )
             return
         self.runtime.put_on_bus(BusEvent(self.account, self.region, "default", envelope))
@@ -210,7 +234,7 @@ class ExecutionRun:
     def _describe(self) -> dict[str, Any]:
         states = self.runtime.server.client(self.account, "stepfunctions")
         described: dict[str, Any] = states.describe_state_machine(
-            stateMachineArn=self.execution.state_machine_arn
+            stateMachineArn=self.state_machine_arn
         )
         return described
 
@@ -329,15 +353,14 @@ class ExecutionRun:
         return json_path(document, path)
 
     def _context(self) -> dict[str, Any]:
-        execution = self.execution
         return {
             "Execution": {
-                "Id": execution.execution_arn,
-                "Name": execution.name,
+                "Id": self.execution_arn,
+                "Name": self.name,
                 "Input": self.input,
-                "StartTime": iso(execution.start_date),
+                "StartTime": iso(self.start_date),
             },
-            "StateMachine": {"Id": execution.state_machine_arn, "Name": self.machine_name},
+            "StateMachine": {"Id": self.state_machine_arn, "Name": self.machine_name},
         }
 
     # -- tasks ---------------------------------------------------------------------------
@@ -457,8 +480,8 @@ class ExecutionRun:
             **self.runtime.server.environment(self.account),
             "DPC_PIPELINE": self.pipeline,
             "DPC_ACCOUNT": self.account,
-            "DPC_EXECUTION": self.execution.name,
-            "DPC_EXECUTION_ARN": self.execution.execution_arn,
+            "DPC_EXECUTION": self.name,
+            "DPC_EXECUTION_ARN": self.execution_arn,
             "DPC_STEP": step,
             "DPC_WORK_DIR": str(self.data_dir),
             "DPC_RUN_DIR": str(self.run_dir),
