@@ -169,12 +169,15 @@ class Redriver:
                 "PutEventsRequestEntryTypeDef", status_entry(event.get("detail") or {}, bus_arn)
             )
         else:
-            # An event without source or detail-type would be sent as None, which boto3
-            # refuses (ParamValidationError) instead of a ReplayError: kept as it is (issue 13
-            # item 7 changes types only), hence the two ignores.
+            source, detail_type = event.get("source"), event.get("detail-type")
+            # PutEvents needs both: without them boto3 would refuse the whole redrive.
+            if not isinstance(source, str) or not source:
+                raise ReplayError("the dead-lettered event has no source")
+            if not isinstance(detail_type, str) or not detail_type:
+                raise ReplayError("the dead-lettered event has no detail-type")
             entry = {
-                "Source": event.get("source"),  # type: ignore[typeddict-item]
-                "DetailType": event.get("detail-type"),  # type: ignore[typeddict-item]
+                "Source": source,
+                "DetailType": detail_type,
                 "Detail": json.dumps(event.get("detail") or {}),
                 "Resources": list(event.get("resources") or []),
                 "EventBusName": bus_arn,

@@ -361,3 +361,24 @@ def test_redrive_needs_a_queue_or_all(account: Account) -> None:
     code, _, stderr = dpc("redrive")
     assert code == 2
     assert "QUEUE" in stderr
+
+
+def test_an_event_without_source_is_reported_and_the_rest_of_the_queue_still_replayed(
+    account: Account,
+) -> None:
+    # Given a dead-lettered event bound for a bus that has lost its source and detail-type
+    # (hand-edited, or from a producer dpc does not know), and a good one behind it
+    bus_dlq = account.queue("dpc-forward-dlq")
+    broken = {key: value for key, value in SCHEDULED.items() if key not in {"source"}}
+    for event in (broken, SCHEDULED):
+        account.dead_letter(
+            bus_dlq, event, attributes(EXPORT_RULE, CENTRAL_BUS, "THROTTLING", "slow down")
+        )
+    # When it is redriven
+    code, stdout, stderr = dpc("redrive", "dpc-forward-dlq", "--json")
+    # Then the broken one is named as not replayable and kept, the good one replayed
+    assert code == 1, stderr
+    outcomes = [r["outcome"] for r in json.loads(stdout)]
+    assert outcomes == ["failed: the dead-lettered event has no source", "replayed"]
+    assert account.depth(bus_dlq) == 1
+    assert [e["detail-type"] for e in account.delivered_to_central_bus()] == ["Scheduled Event"]
