@@ -217,3 +217,27 @@ def test_an_alert_eventbridge_refused_is_sent_by_a_later_sweep(org: Org) -> None
 
 def unavailable(**_: Any) -> None:
     raise ClientError({"Error": {"Code": "InternalFailure", "Message": "down"}}, "PutEvents")
+
+
+def test_the_tracker_publishes_a_late_alert_of_its_own_pipeline_to_its_topic(
+    notification_topic: Any,
+) -> None:
+    from dpc.lambdas.execution_tracker import Settings as TrackerSettings
+    from dpc.lambdas.execution_tracker import Tracker
+
+    tracker = Tracker(
+        TrackerSettings("searches", "ON_FAILURE", {}, notification_topic.arn, None),
+        sns=notification_topic.sns,
+        send_to_slack=None,
+        history=lambda _: [],
+    )
+    late = {
+        "source": constants.LATE_ALERT_SOURCE,
+        "detail-type": constants.LATE_DETAIL_TYPE,
+        "detail": {"pipeline": "searches", "account": SEARCHES.account, "text": "[dpc] late\nx"},
+    }
+    assert tracker.handle(late)["notices"] == 1
+    other = {**late, "detail": {**late["detail"], "pipeline": "listings"}}
+    assert tracker.handle(other)["ignored"] == 1
+    (received,) = notification_topic.received()
+    assert (received["Subject"], received["Message"]) == ("[dpc] late", "[dpc] late\nx")
