@@ -83,7 +83,9 @@ def child_periods(box: Sandbox) -> list[str]:
     machine = f"arn:aws:states:eu-west-1:{C}:stateMachine:dpc-pipeline-x"
     executions = states.list_executions(stateMachineArn=machine)["executions"]
     found = []
-    for execution in sorted(executions, key=lambda e: e["startDate"]):
+    # ListExecutions answers newest first, as on AWS: reversed, runs started at the same
+    # virtual moment keep the order they were started in.
+    for execution in sorted(reversed(executions), key=lambda e: e["startDate"]):
         described = states.describe_execution(executionArn=execution["executionArn"])
         found.append(json.loads(described["input"])["dpc"]["period"])
     return found
