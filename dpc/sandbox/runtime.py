@@ -185,18 +185,13 @@ class Runtime:
         taken, as on Step Functions: moto, which never finishes one, cannot tell."""
         request = call.json()
         with self._executions_lock:
-            name = request.get("name")
-            for run in self._executions.values():
-                if (
-                    name
-                    and run.state_machine_arn == request.get("stateMachineArn")
-                    and run.name == name
-                    and run.status != "RUNNING"
-                ):
-                    return json_error(
-                        "ExecutionAlreadyExists",
-                        f"Execution Already Exists: '{run.execution_arn}'",
-                    )
+            name, machine = request.get("name"), request.get("stateMachineArn")
+            finished = self._executions.get(_execution_arn(machine, name)) if name else None
+            if finished is not None and finished.status != "RUNNING":
+                return json_error(
+                    "ExecutionAlreadyExists",
+                    f"Execution Already Exists: '{finished.execution_arn}'",
+                )
             answer = call.forward()
             if answer.status != 200:
                 return answer
@@ -216,7 +211,9 @@ class Runtime:
         # Started now on the virtual clock, as ListExecutions / DescribeExecution say from
         # this moment on: a status sweep at this same instant would otherwise re-send a
         # RUNNING from the future (moto writes the wall clock).
-        return json_response({"executionArn": execution_arn, "startDate": _epoch(run.start_date)})
+        return json_response(
+            {"executionArn": execution_arn, "startDate": run.start_date.timestamp()}
+        )
 
     def _describe_execution_call(self, call: Call) -> Response:
         answer = call.forward()
@@ -836,8 +833,12 @@ _LISTED = ("status", "startDate", "stopDate")
 """What ListExecutions says of an execution that DescribeExecution says too."""
 
 
-def _epoch(moment: datetime) -> float:
-    return moment.timestamp()
+def _execution_arn(state_machine_arn: Any, name: str) -> str:
+    """The ARN Step Functions gives execution ``name`` of that state machine
+    (``arn:…:stateMachine:M`` → ``arn:…:execution:M:name``); "" for no state machine."""
+    if not isinstance(state_machine_arn, str) or ":stateMachine:" not in state_machine_arn:
+        return ""
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
 
 def _entry_time(value: Any) -> datetime | None:
