@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_RUN_LOG_TABLE, ENV_TRIGGER_STATE_TABLE
@@ -120,6 +121,17 @@ def in_background(environment: dict[str, str], *arguments: str) -> subprocess.Po
         stderr=subprocess.PIPE,
         text=True,
         env=_pasted(environment),
+    )
+
+
+def aws_client(environment: dict[str, str], service: str) -> Any:
+    """A plain boto3 client of the endpoint, with the keys ``environment`` carries."""
+    return boto3.client(
+        service,
+        endpoint_url=environment["AWS_ENDPOINT_URL"],
+        region_name=environment["AWS_DEFAULT_REGION"],
+        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
     )
 
 

@@ -10,9 +10,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import boto3
 import pytest
-from sandbox_up_process import SAFETY_TIMEOUT, C, as_user, sandbox_up_process, shell
+from sandbox_up_process import (
+    SAFETY_TIMEOUT,
+    C,
+    as_user,
+    aws_client,
+    sandbox_up_process,
+    shell,
+    with_keys_of,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +55,7 @@ def test_a_new_project_deployed_from_another_shell_runs_after_its_parent(
 ) -> None:
     with sandbox_up_process(tmp_path) as sandbox:
         hello = sandbox.next_json()
-        keys = {a["name"]: a for a in hello["accounts"]}["C"]
-        account_c = {
-            **hello["environment"],
-            "AWS_ACCESS_KEY_ID": keys["access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": keys["secret_access_key"],
-        }
+        account_c = with_keys_of(hello, "C")
         project = _report_x(account_c, tmp_path)
         yaml_file = project / "pipeline.yaml"
         good_yaml = yaml_file.read_text()
@@ -73,13 +75,7 @@ def test_a_new_project_deployed_from_another_shell_runs_after_its_parent(
         # Then it is created through a change set (the user stack's exports imported)
         assert deployed.returncode == 0, deployed.stderr
         assert "Traceback" not in deployed.stderr
-        client = boto3.Session(
-            aws_access_key_id=keys["access_key_id"],
-            aws_secret_access_key=keys["secret_access_key"],
-            region_name=hello["environment"]["AWS_DEFAULT_REGION"],
-        )
-        endpoint = hello["environment"]["AWS_ENDPOINT_URL"]
-        events = client.client("events", endpoint_url=endpoint)
+        events = aws_client(account_c, "events")
         rules = events.list_rules(EventBusName="dpc-pipeline-bus")["Rules"]
         assert "dpc-report-x-trigger" in {r["Name"] for r in rules}
         # and registered centrally, as its custom resource asks
@@ -96,7 +92,7 @@ def test_a_new_project_deployed_from_another_shell_runs_after_its_parent(
         (report,) = [r for r in runs if r["pipeline"] == "report-x"]
         assert report["status"] == "SUCCEEDED"
         assert report["triggered_by"] == f"pipeline-x@{C} SUCCEEDED"
-        states = client.client("stepfunctions", endpoint_url=endpoint)
+        states = aws_client(account_c, "stepfunctions")
         machines = states.list_state_machines()["stateMachines"]
         (machine,) = [m for m in machines if m["name"] == "dpc-report-x"]
         executions = states.list_executions(stateMachineArn=machine["stateMachineArn"])

@@ -10,7 +10,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 from sandbox_up_process import (
     SAFETY_TIMEOUT,
@@ -19,6 +18,7 @@ from sandbox_up_process import (
     C,
     Running,
     as_user,
+    aws_client,
     in_background,
     sandbox_up_process,
     with_keys_of,
@@ -118,13 +118,7 @@ def test_rerun_and_backfill_from_another_shell_rebuild_the_period_downstream(
 def _wait_for_execution(environment: dict[str, str], state_machine: str, prefix: str) -> None:
     """Until an execution named ``prefix…`` of ``state_machine`` was started (boto3, as a
     plain client of the endpoint)."""
-    states = boto3.client(
-        "stepfunctions",
-        endpoint_url=environment["AWS_ENDPOINT_URL"],
-        region_name=environment["AWS_DEFAULT_REGION"],
-        aws_access_key_id=environment["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=environment["AWS_SECRET_ACCESS_KEY"],
-    )
+    states = aws_client(environment, "stepfunctions")
     (machine,) = [
         m for m in states.list_state_machines()["stateMachines"] if m["name"] == state_machine
     ]
