@@ -74,3 +74,15 @@ ENV_NOTIFICATION_TYPE = "DPC_NOTIFICATION_TYPE"
 ENV_PIPELINE_NAME = "DPC_PIPELINE_NAME"
 ENV_PIPELINE_STEPS = "DPC_PIPELINE_STEPS"
 """JSON object: state name → step name, for the states that are the pipeline's own steps."""
+
+# Late alerts (dpc.lambdas.late_alerts): the central sweep over the due index
+LATE_ALERT_SOURCE = "dpc.late-alerts"
+LATE_DETAIL_TYPE = "Pipeline Late"
+RECOVERED_DETAIL_TYPE = "Pipeline Recovered"
+"""Events the late-alert sweep puts on the central bus, one per pipeline told (the late one and
+each correlated child it blocks); the route rules carry them to that pipeline's account, where
+its own rule hands them to its execution tracker, which publishes them to its topic."""
+LATE_SWEEP_RULE_NAME = "dpc-late-alert-sweep"
+LATE_SWEEP_MINUTES = 5
+LATE_SWEEPER_DLQ_NAME = "dpc-late-alert-sweeper-dlq"
+"""The sweeper's on-failure queue and its schedule rule's dead-letter queue (alarmed on)."""

@@ -14,6 +14,12 @@ def trigger_rule_name(pipeline: str) -> str:
     return f"{STATE_MACHINE_PREFIX}{pipeline}-trigger"
 
 
+def late_alert_rule_name(pipeline: str) -> str:
+    """The pipeline-bus rule handing the pipeline's late and recovered alerts to its tracker
+    (shorter than the schedule rule's name, so it fits wherever that one does)."""
+    return f"{STATE_MACHINE_PREFIX}{pipeline}-late"
+
+
 RULE_NAME_LIMIT = 64
 """EventBridge rule names: at most 64 characters."""
 

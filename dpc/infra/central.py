@@ -271,7 +271,8 @@ class TriggerManager(Construct):
 
 
 class TriggerRoutes(Construct):
-    """One rule per user account: that account's Pipeline Trigger events → its pipeline bus.
+    """One rule per user account: that account's Pipeline Trigger events, and the late and
+    recovered alerts of its pipelines (dpc.lambdas.late_alerts), → its pipeline bus.
 
     The listed accounts may put events on the central bus too, so source and detail alone
     prove nothing: a rule forwards only events whose envelope ``account`` is the central
@@ -315,8 +316,12 @@ class TriggerRoutes(Construct):
                 description=f"Pipeline Trigger events for account {account} → its pipeline bus",
                 event_bus=bus,
                 event_pattern=events.EventPattern(
-                    source=[constants.TRIGGER_EVENT_SOURCE],
-                    detail_type=[constants.TRIGGER_DETAIL_TYPE],
+                    source=[constants.TRIGGER_EVENT_SOURCE, constants.LATE_ALERT_SOURCE],
+                    detail_type=[
+                        constants.TRIGGER_DETAIL_TYPE,
+                        constants.LATE_DETAIL_TYPE,
+                        constants.RECOVERED_DETAIL_TYPE,
+                    ],
                     account=[central_account],
                     detail={"account": [account]},
                 ),
@@ -511,6 +516,8 @@ class SlackApi(Construct):
             if channel_owners
             else {}
         )
+        self.owners_environment = owners
+        """The allow-list as the functions read it (the late-alert sweep posts like the poster)."""
         self.poster = dpc_function(
             self,
             "Poster",
@@ -641,6 +648,16 @@ class CentralStack(Stack):
             organization_id=organization_id,
             channel_owners=slack_channel_owners,
         )
+        from dpc.infra.late_alerts import LateAlertSweep  # it builds on this module's constructs
+
+        self.late_alert_sweep = LateAlertSweep(
+            self,
+            ids.LATE_ALERT_SWEEP,
+            central_bus=self.central_bus,
+            tables=self.tables,
+            slack_token=self.slack_token.secret,
+            slack_environment=self.slack_api.owners_environment,
+        )
         self.operator_topic = OperatorTopic(self, ids.OPERATOR_TOPIC, email=operator_email)
         self.alarms = OperatorAlarms(self, ids.OPERATOR_ALARMS, topic=self.operator_topic.topic)
         self.alarms.watch_function(self.trigger_manager.function, name="trigger-manager")
@@ -666,6 +683,11 @@ class CentralStack(Stack):
             self.outbox_sweep.dead_letter_queue, name=constants.OUTBOX_SWEEPER_DLQ_NAME
         )
         self.alarms.watch_rule(self.outbox_sweep.rule, rule_name=constants.OUTBOX_SWEEP_RULE_NAME)
+        self.alarms.watch_function(self.late_alert_sweep.function, name="late-alert-sweeper")
+        self.alarms.watch_queue(
+            self.late_alert_sweep.dead_letter_queue, name=constants.LATE_SWEEPER_DLQ_NAME
+        )
+        self.alarms.watch_rule(self.late_alert_sweep.rule, rule_name=constants.LATE_SWEEP_RULE_NAME)
         CfnOutput(
             self,
             ids.OUTPUT_DEPENDENCY_API_URL,

@@ -856,6 +856,32 @@ class PipelineNotifications(Construct):
             destination=logs_destinations.LambdaDestination(self.tracker),
             filter_pattern=logs.FilterPattern.all_events(),
         )
+        # Late and recovered alerts of this pipeline (or of a parent it waits for) come from
+        # the central late-alert sweep over the route rule; the tracker publishes them to the
+        # topic. Slack got them centrally already.
+        self.late_alert_rule = events.Rule(
+            self,
+            "LateAlerts",
+            rule_name=naming.late_alert_rule_name(pipeline.name),
+            description=f"Late and recovered alerts of dpc pipeline {pipeline.name} → its topic",
+            event_bus=events.EventBus.from_event_bus_name(
+                self, "PipelineBus", constants.PIPELINE_BUS_NAME
+            ),
+            event_pattern=events.EventPattern(
+                source=[constants.LATE_ALERT_SOURCE],
+                detail_type=[constants.LATE_DETAIL_TYPE, constants.RECOVERED_DETAIL_TYPE],
+                account=[Fn.import_value(ids.EXPORT_CENTRAL_ACCOUNT)],
+                detail={"pipeline": [pipeline.name], "account": [pipeline.ref.account]},
+            ),
+            targets=[
+                targets.LambdaFunction(
+                    self.tracker,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=RULE_RETRY_ATTEMPTS,
+                    max_event_age=RULE_MAX_EVENT_AGE,
+                )
+            ],
+        )
 
 
 class PipelineStack(Stack):
@@ -936,4 +962,9 @@ class PipelineStack(Stack):
             self.alarms.watch_queue(
                 self.notifications.dead_letter_queue,
                 name=naming.tracker_dlq_name(pipeline.name),
+            )
+            self.alarms.watch_rule(
+                self.notifications.late_alert_rule,
+                rule_name=naming.late_alert_rule_name(pipeline.name),
+                bus_name=constants.PIPELINE_BUS_NAME,
             )

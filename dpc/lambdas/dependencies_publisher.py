@@ -5,7 +5,8 @@ Routes::
     PUT    /pipelines/{account}/{name}   body {"stateMachineArn": ..., "condition": <JSON form,
                                                see dpc.triggers.codec> | null, "schedule": ...,
                                                "period": {"unit", "offsetSeconds"} | null,
-                                               "dependents": {"accounts": [...]} | null}
+                                               "dependents": {"accounts": [...]} | null,
+                                               "expect": "06:00" | "45m" | null}
     DELETE /pipelines/{account}/{name}
 
 The caller's account is the one IAM authenticated (``requestContext.identity.accountId``):
@@ -24,6 +25,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -31,6 +33,7 @@ from aws_lambda_powertools import Logger
 from dpc.constants import ENV_DEPENDENCIES_TABLE, ENV_TRIGGER_STATE_TABLE, STATE_MACHINE_PREFIX
 from dpc.lambdas.apigw import ApiError, ApiRequest, pipeline_name, response
 from dpc.lambdas.clients import client as build_client
+from dpc.lambdas.due_index import watch
 from dpc.lambdas.registry import (
     CycleError,
     DependentNotAllowedError,
@@ -131,6 +134,9 @@ class DependenciesPublisher:
             raise ApiError(409, str(error)) from None
         except RegistryBusyError as error:
             raise ApiError(503, str(error)) from None
+        if self.registry.state_table is not None:
+            # Its deadlines are watched from the first period due after now (late alerts).
+            watch(self.registry.client, self.registry.state_table, registration, datetime.now(UTC))
         logger.info(
             "registered",
             extra={

@@ -15,7 +15,7 @@ the history cannot be read it still formats every event from what the batch hold
 Trust (issue 12, item 6: every handler checks its input itself). The tracker's input is a
 CloudWatch Logs subscription, not an EventBridge event, so "source and detail-type" are, for
 it, the ``awslogs`` envelope and each message's execution ARN: anything else invoking it (an
-EventBridge event of any source or detail-type, the Step Functions status change itself, a
+EventBridge event of any other source or detail-type, the Step Functions status change itself, a
 payload that does not decode) is logged and ignored, and so is a history event of any state
 machine but this pipeline's (``dpc-<pipeline>``), which would otherwise be told as this
 pipeline's. Ignored, not raised: the function is invoked asynchronously, and a raise would
@@ -23,6 +23,12 @@ be retried twice and parked in its dead-letter queue — alarming an operator ab
 retry can make valid; the warning in the log is the record. The counts returned (for the
 logs and the sandbox) then carry ``ignored``: 1 for a refused payload, else the number of
 foreign events in the batch.
+
+Late alerts. The central late-alert sweep (dpc.lambdas.late_alerts) tells a pipeline that
+it, or a parent it waits for, is late or has recovered with a ``dpc.late-alerts`` event
+carried to this account's pipeline bus, where the pipeline's rule invokes this tracker: the
+text is published to the topic as it came (Slack was posted centrally), whatever the
+pipeline's ``notifications.type`` — lateness is what every type wants to know.
 
 Output. Every event the pipeline's ``notifications.type`` lets through becomes one message
 (dpc.lambdas.notifications), published to the pipeline's SNS topic (e-mail, OpsGenie and
@@ -50,6 +56,7 @@ from dpc.lambdas import sigv4
 from dpc.lambdas.clients import client
 from dpc.lambdas.notifications import (
     NOTIFICATION_TYPES,
+    SNS_SUBJECT_MAX_CHARS,
     Notice,
     NotificationType,
     render_text,
@@ -73,6 +80,8 @@ STEP_FAILURE_STATUSES: Mapping[str, Status] = {
     "TaskStartFailed": "FAILED",
     "TaskSubmitFailed": "FAILED",
 }
+
+LATE_ALERT_DETAIL_TYPES = (constants.LATE_DETAIL_TYPE, constants.RECOVERED_DETAIL_TYPE)
 
 _API_DETAILS_KEYS = {
     "TaskStateEntered": "stateEnteredEventDetails",
@@ -355,6 +364,8 @@ class Tracker:
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, int]:
         """One subscription batch → notifications; returns counts (for logs and the sandbox)."""
+        if isinstance(event, Mapping) and event.get("source") == constants.LATE_ALERT_SOURCE:
+            return self.late_alert(event)
         try:
             batch = decode_subscription(event)
         except (KeyError, TypeError, AttributeError, ValueError, OSError, EOFError):
@@ -394,6 +405,37 @@ class Tracker:
                     counts["failed_deliveries"] += self._deliver(notice)
         logger.info("batch processed", extra=counts)
         return counts
+
+    def late_alert(self, event: Mapping[str, Any]) -> dict[str, int]:
+        """A late or recovered alert from the central sweep → the topic (e-mail, OpsGenie,
+        webhooks). A failed publish raises: EventBridge invoked this asynchronously, so it is
+        retried and then kept in the dead-letter queue, not lost."""
+        detail = event.get("detail")
+        if (
+            event.get("detail-type") not in LATE_ALERT_DETAIL_TYPES
+            or not isinstance(detail, Mapping)
+            or detail.get("pipeline") != self.settings.pipeline
+            or not isinstance(detail.get("text"), str)
+        ):
+            logger.warning(
+                "ignored: not a late alert of this pipeline",
+                extra={"pipeline": self.settings.pipeline, "detail_type": event.get("detail-type")},
+            )
+            return {"events": 1, "notices": 0, "failed_deliveries": 0, "ignored": 1}
+        if self.sns is None or not self.settings.topic_arn:
+            return {"events": 1, "notices": 0, "failed_deliveries": 0}
+        text = str(detail["text"])
+        headline = text.splitlines()[0] if text else LATE_ALERT_DETAIL_TYPES[0]
+        self.sns.publish(
+            TopicArn=self.settings.topic_arn,
+            Subject=headline.encode("ascii", "replace").decode("ascii")[:SNS_SUBJECT_MAX_CHARS],
+            Message=text,
+            MessageAttributes={
+                "pipeline": {"DataType": "String", "StringValue": self.settings.pipeline},
+                "status": {"DataType": "String", "StringValue": str(event["detail-type"])},
+            },
+        )
+        return {"events": 1, "notices": 1, "failed_deliveries": 0}
 
     def _needs_context(self, new: Sequence[HistoryEvent]) -> bool:
         """Read the history only for batches that end something the pipeline is told about:

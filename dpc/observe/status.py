@@ -22,6 +22,7 @@ from typing import Literal
 
 from dpc.observe.runlog import Run
 from dpc.spec.model import Pipeline
+from dpc.triggers.lateness import late_text, progress_text
 from dpc.triggers.model import Condition, ParentRef
 from dpc.triggers.periods import Period, period_containing, periods_between
 from dpc.triggers.timefmt import format_time
@@ -50,19 +51,13 @@ class PipelineStatus:
         progress = self._progress()
         if self.state != "late" or self.due is None:
             return progress
-        inferred = " (inferred)" if self.due_inferred else ""
-        return f"due {self.due:%Y-%m-%d %H:%M}{inferred}: {progress}"
+        return late_text(self.due, progress, self.due_inferred)
 
     def _progress(self) -> str:
-        if self.waiting_on and (self.latest is None or self.latest.status != "RUNNING"):
-            return "waiting on " + ", ".join(f"{p} ({s})" for p, s in self.waiting_on)
-        if self.latest is None:
-            return "no run yet"
         run = self.latest
-        if run.status == "RUNNING":
-            return f"running since {run.started_at:%Y-%m-%d %H:%M}"
-        stopped = run.stopped_at or run.started_at
-        return f"{run.status} at {stopped:%Y-%m-%d %H:%M}"
+        if run is None:
+            return progress_text(None, None, None, self.waiting_on)
+        return progress_text(run.status, run.started_at, run.stopped_at, self.waiting_on)
 
     def to_json(self) -> dict[str, object]:
         return {

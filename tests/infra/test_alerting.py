@@ -390,3 +390,38 @@ def test_a_slack_id_cannot_be_reserved() -> None:
             user_accounts=["111111111111"],
             slack_channel_owners={"C0123ABCD": ["111111111111"]},
         )
+
+
+def test_late_alerts_of_the_pipeline_reach_its_tracker_from_the_central_account_only(
+    templates: dict[str, dict[str, Any]],
+) -> None:
+    from dpc.sandbox.patterns import matches
+
+    template = templates["email-only"]
+    tracker_id, _ = _tracker(template)
+    (rule,) = [
+        r["Properties"]
+        for r in resources(template, "AWS::Events::Rule").values()
+        if r["Properties"]["Name"] == "dpc-email-only-late"
+    ]
+    assert rule["EventBusName"] == constants.PIPELINE_BUS_NAME
+    pattern = render(rule["EventPattern"])
+    late = {
+        "source": constants.LATE_ALERT_SOURCE,
+        "detail-type": constants.LATE_DETAIL_TYPE,
+        "account": "<import:dpc-central-account>",
+        "detail": {"pipeline": "email-only", "account": "333333333333", "text": "late"},
+    }
+    assert matches(pattern, late)
+    assert matches(pattern, {**late, "detail-type": constants.RECOVERED_DETAIL_TYPE})
+    assert not matches(pattern, {**late, "account": "333333333333"})  # not the central account
+    assert not matches(pattern, {**late, "detail": {**late["detail"], "pipeline": "other"}})
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [tracker_id, "Arn"]}
+    (queue_id,) = [
+        logical_id
+        for logical_id, queue in resources(template, "AWS::SQS::Queue").items()
+        if queue["Properties"]["QueueName"] == "dpc-email-only-tracker-dlq"
+    ]
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 185

@@ -17,6 +17,11 @@ from infra_helpers import (
 
 from dpc.constants import (
     CENTRAL_BUS_NAME,
+    LATE_ALERT_SOURCE,
+    LATE_DETAIL_TYPE,
+    LATE_SWEEP_MINUTES,
+    LATE_SWEEP_RULE_NAME,
+    LATE_SWEEPER_DLQ_NAME,
     OUTBOX_SWEEP_MINUTES,
     OUTBOX_SWEEP_RULE_NAME,
     OUTBOX_SWEEPER_DLQ_NAME,
@@ -354,3 +359,99 @@ def test_the_trigger_manager_only_reads_the_registry_and_the_publisher_never_see
     assert writes <= manager["RunLog"] and writes <= manager["TriggerState"]
     publisher = _table_actions(central_template, "dpc.lambdas.dependencies_publisher.handler")
     assert set(publisher) == {"Dependencies", "TriggerState"}
+
+
+def _late_event(account: str, sender: str = "999999999999") -> dict[str, Any]:
+    return {
+        "source": LATE_ALERT_SOURCE,
+        "detail-type": LATE_DETAIL_TYPE,
+        "account": sender,
+        "detail": {"pipeline": "pipeline-x", "account": account, "text": "late"},
+    }
+
+
+@pytest.mark.parametrize("account", USER_ACCOUNTS)
+def test_route_rules_carry_each_accounts_late_alerts_too(
+    central_template: dict[str, Any], account: str
+) -> None:
+    rule = rule_named(central_template, f"dpc-route-to-{account}")
+    pattern = render(rule["EventPattern"], CENTRAL)
+    assert matches(pattern, _late_event(account))
+    assert not any(matches(pattern, _late_event(o)) for o in USER_ACCOUNTS if o != account)
+    assert not matches(pattern, _late_event(account, sender=account))  # a forgery
+
+
+def test_the_late_alert_sweep_runs_every_few_minutes_and_keeps_its_failures(
+    central_template: dict[str, Any],
+) -> None:
+    sweeper_id, _ = _function_with_handler(central_template, "dpc.lambdas.late_alerts.handler")
+    (queue_id,) = [
+        lid
+        for lid, q in resources(central_template, "AWS::SQS::Queue").items()
+        if q["Properties"].get("QueueName") == LATE_SWEEPER_DLQ_NAME
+    ]
+    rule = rule_named(central_template, LATE_SWEEP_RULE_NAME)
+    assert rule["ScheduleExpression"] == f"rate({LATE_SWEEP_MINUTES} minutes)"
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [sweeper_id, "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    (invoke_config,) = [
+        c["Properties"]
+        for c in resources(central_template, "AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": sweeper_id}
+    ]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": [queue_id, "Arn"]
+    }
+    # its queue and its errors are alarmed on, as every async hop's
+    alarmed = json.dumps(resources(central_template, "AWS::CloudWatch::Alarm"))
+    assert queue_id in alarmed and sweeper_id in alarmed
+
+
+def test_the_late_alert_sweeper_reads_the_registry_and_runs_and_writes_only_its_items(
+    central_template: dict[str, Any],
+) -> None:
+    sweeper_id, _ = _function_with_handler(central_template, "dpc.lambdas.late_alerts.handler")
+    role_id = central_template["Resources"][sweeper_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+    granted: dict[str, set[str]] = {}
+    for logical_id, statement in policy_statements(central_template):
+        if {"Ref": role_id} not in central_template["Resources"][logical_id]["Properties"].get(
+            "Roles", []
+        ):
+            continue
+        for action in as_list(statement["Action"]):
+            if action.startswith(("xray:", "logs:", "sqs:", "secretsmanager:")):
+                continue
+            for resource in as_list(statement["Resource"]):
+                granted.setdefault(json.dumps(render(resource, CENTRAL)), set()).add(action)
+
+    def table(prefix: str) -> str:
+        (found,) = [
+            lid
+            for lid in resources(central_template, "AWS::DynamoDB::Table")
+            if lid.startswith(f"Tables{prefix}")
+        ]
+        return f"<{found}.Arn>"
+
+    (bus_id,) = resources(central_template, "AWS::Events::EventBus")
+    assert granted == {
+        json.dumps(table("Dependencies")): {"dynamodb:Query", "dynamodb:GetItem"},
+        json.dumps(table("RunLog") + "/index/by-start"): {"dynamodb:Query"},
+        json.dumps(table("TriggerState")): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:ConditionCheckItem",
+        },
+        json.dumps(table("SlackChannels")): {"dynamodb:GetItem", "dynamodb:BatchGetItem"},
+        json.dumps(table("SlackThreads")): {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+        json.dumps(f"<{bus_id}.Arn>"): {"events:PutEvents"},
+    }

@@ -184,6 +184,7 @@ def test_queue_names_follow_the_convention_doctor_and_redrive_rely_on(
         "dpc-trigger-manager-dlq",
         "dpc-route-dlq",
         "dpc-outbox-sweeper-dlq",
+        "dpc-late-alert-sweeper-dlq",
     }
     assert names(user_template) == {"dpc-export-dlq", "dpc-status-sweeper-dlq"}
     assert "dpc-listings-starts-dlq" in names(pipeline_templates["listings"])

@@ -163,12 +163,12 @@ def test_schedule_rule_fires_at_three_through_the_starter_with_the_tick_time(
     assert "DeadLetterConfig" in target
     env = starter["Environment"]["Variables"]
     assert (env["DPC_PERIOD_UNIT"], env["DPC_PERIOD_OFFSET_SECONDS"]) == ("day", "0")
-    # listings has no execution trigger: no rule on the pipeline bus
+    # listings has no execution trigger: no trigger rule, only its late alerts' rule
     names = [
         r["Properties"]["Name"]
         for r in resources(pipeline_templates["listings"], "AWS::Events::Rule").values()
     ]
-    assert names == ["dpc-listings-schedule"]
+    assert sorted(names) == ["dpc-listings-late", "dpc-listings-schedule"]
 
 
 def _published_trigger_event(pipelines: dict[str, Any]) -> dict[str, Any]:
