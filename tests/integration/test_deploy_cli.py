@@ -137,7 +137,7 @@ def test_setup_deploy_update_destroy_on_the_embedded_aws(
     machines = team.client("stepfunctions").list_state_machines()["stateMachines"]
     (machine,) = [m for m in machines if m["name"] == "dpc-pipeline-x"]
     rules = team.client("events").list_rules(EventBusName="dpc-pipeline-bus")["Rules"]
-    assert [r["Name"] for r in rules] == ["dpc-pipeline-x-trigger"]
+    assert sorted(r["Name"] for r in rules) == ["dpc-pipeline-x-late", "dpc-pipeline-x-trigger"]
     definition = json.loads(
         team.client("stepfunctions").describe_state_machine(
             stateMachineArn=machine["stateMachineArn"]
@@ -413,7 +413,11 @@ def test_synth_of_a_pipeline_without_account_targets_the_deploying_account(
     result = dpc("synth", str(_without_account(tmp_path)), "-o", str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.output
     template = json.loads((tmp_path / "out" / "dpc-pipeline-pipeline-x.template.json").read_text())
-    (rule,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    (rule,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Events::Rule" and r["Properties"]["Name"] == "dpc-pipeline-x-trigger"
+    ]
     assert rule["Properties"]["EventPattern"]["detail"]["account"] == [{"Ref": "AWS::AccountId"}]
 
 
