@@ -273,7 +273,9 @@ class Runtime:
             )
         except lambda_api.exceptions.ResourceNotFoundException:
             return call.forward()
-        function_arn = function["FunctionArn"]
+        # Lambda answers a qualified ARN for a qualified request; the sandbox keeps the
+        # function's own ARN, so an invocation record names it qualified exactly once.
+        function_arn, _ = _qualified(function["FunctionArn"], None)
         payload = json.loads(call.body) if call.body else {}
         if call.header("X-Amz-Invocation-Type") == "Event":
             self.clock.soon(lambda: self.invoke_async(function_arn, payload, "lambda:Invoke"))

@@ -111,6 +111,37 @@ def test_a_failing_async_invocation_is_tried_three_times_then_lands_in_its_on_fa
     assert "unreachable" in record["responsePayload"]["errorMessage"]
 
 
+def test_an_invocation_record_replayed_by_its_own_function_arn_fails_into_the_queue_again(
+    sandbox, tmp_path
+):
+    # Given a failed invocation whose record waits in the on-failure queue
+    function_arn, record_file = _function(sandbox, tmp_path, "failing_handler")
+    url, queue_arn = _queue(sandbox, "dpc-replay-dlq")
+    lambda_api = sandbox.client(CENTRAL, "lambda")
+    lambda_api.put_function_event_invoke_config(
+        FunctionName=function_arn,
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": queue_arn}},
+    )
+    lambda_api.invoke(FunctionName=function_arn, InvocationType="Event", Payload=b'{"n": 3}')
+    sandbox.settle()
+    (first,) = _messages(sandbox, url)
+    sandbox.client(CENTRAL, "sqs").delete_message(
+        QueueUrl=url, ReceiptHandle=first["ReceiptHandle"]
+    )
+    qualified = json.loads(first["Body"])["requestContext"]["functionArn"]
+    assert qualified == f"{function_arn}:$LATEST"
+
+    # When it is replayed as dpc redrive replays it: Invoke of the record's (qualified) ARN
+    lambda_api.invoke(FunctionName=qualified, InvocationType="Event", Payload=b'{"n": 3}')
+    sandbox.settle()
+
+    # Then the handler ran again and the new record names the same function, once qualified
+    assert len(_records(record_file)) == 2
+    (second,) = _messages(sandbox, url)
+    assert json.loads(second["Body"])["requestContext"]["functionArn"] == qualified
+
+
 def test_a_target_that_cannot_be_delivered_goes_to_the_rules_dead_letter_queue(sandbox):
     # Given a rule whose Lambda target does not exist, with a dead-letter queue
     url, queue_arn = _queue(sandbox, "dpc-gone-dlq")
