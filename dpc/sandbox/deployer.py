@@ -12,15 +12,37 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dpc.sandbox.org import Timings
 from dpc.sandbox.sandbox import Sandbox
 from dpc.spec.model import Pipeline
 
 DEPENDENCY_API_NAME = "dpc-dependency-api"
 SLACK_API_NAME = "dpc-slack-api"
+
+
+@dataclass
+class Timings:
+    """Wall-clock seconds per phase, as ``--timings`` prints them."""
+
+    synth: float = 0.0
+    deploy: float = 0.0
+    run: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def total(self) -> float:
+        return time.perf_counter() - self.started
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            "synth_seconds": round(self.synth, 2),
+            "deploy_seconds": round(self.deploy, 2),
+            "run_seconds": round(self.run, 2),
+            "total_seconds": round(self.total, 2),
+        }
 
 
 def _service(sandbox: Sandbox, account: str) -> Any:

@@ -7,37 +7,16 @@ Slack token) the sandbox then provides from what was deployed.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from dpc.sandbox import deployer
+from dpc.sandbox.deployer import Timings as Timings
 from dpc.sandbox.sandbox import Sandbox
 from dpc.spec.model import Pipeline
 
 Progress = Callable[[str], None]
-
-
-@dataclass
-class Timings:
-    """Wall-clock seconds per phase, as ``--timings`` prints them."""
-
-    synth: float = 0.0
-    deploy: float = 0.0
-    run: float = 0.0
-    started: float = field(default_factory=time.perf_counter)
-
-    @property
-    def total(self) -> float:
-        return time.perf_counter() - self.started
-
-    def as_json(self) -> dict[str, float]:
-        return {
-            "synth_seconds": round(self.synth, 2),
-            "deploy_seconds": round(self.deploy, 2),
-            "run_seconds": round(self.run, 2),
-            "total_seconds": round(self.total, 2),
-        }
 
 
 @dataclass(frozen=True)
@@ -80,8 +59,6 @@ def deploy_org(
     timings: Timings,
     progress: Progress = lambda _: None,
 ) -> DeployedOrg:
-    from dpc.sandbox import deployer
-
     central = sandbox.server.account_id("central")
     user_accounts = tuple(sorted({p.account for p in pipelines if p.account}))
 
