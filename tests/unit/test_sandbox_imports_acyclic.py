@@ -7,7 +7,6 @@ hide a cycle from Python's import machinery, not from a reader.
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 
 import pytest
@@ -15,8 +14,7 @@ import pytest
 import dpc.sandbox
 
 PACKAGE = "dpc.sandbox"
-# The root can be pointed at another checkout's copy to see this test fail on old code.
-ROOT = Path(os.environ.get("DPC_SANDBOX_ROOT", Path(dpc.sandbox.__file__).parent))
+ROOT = Path(dpc.sandbox.__file__).parent
 
 
 def _module_name(path: Path) -> str:
