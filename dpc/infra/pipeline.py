@@ -25,7 +25,8 @@ Its shape, for steps s1..sn::
     TerminateCluster      Task arn:aws:states:::elasticmapreduce:terminateCluster.sync → Done
     Done                  Succeed
     TerminateAfterFailure Task terminateCluster.sync; Catch States.ALL → PipelineFailed
-    PipelineFailed        Fail
+    PipelineFailed        Fail, ErrorPath $.error.Error, CausePath $.error.Cause (the caught
+                          failure: a step's names the step)
 
 Both rules (schedule, trigger) go through the pipeline's starter Lambda, which starts the
 state machine with the §6 input ``{"dpc": {period, trigger_id, causes, rerun_of,
@@ -372,8 +373,11 @@ class PipelineStateMachine(Construct):
             self,
             "PipelineFailed",
             state_name="PipelineFailed",
-            error="PipelineFailed",
-            cause=f"A step of {name} failed; its EMR cluster was terminated",
+            # Every path here caught the failure into $.error: the run fails with that
+            # error and cause (a failed step's DescribeStep, naming the step), so the status
+            # event the central account logs says which step failed and why.
+            error_path="$.error.Error",
+            cause_path="$.error.Cause",
         )
 
         def terminate_cluster(state_name: str) -> tasks.EmrTerminateCluster:

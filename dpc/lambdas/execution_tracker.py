@@ -59,6 +59,7 @@ from dpc.lambdas.notifications import (
     SNS_SUBJECT_MAX_CHARS,
     Notice,
     NotificationType,
+    readable_cause,
     render_text,
     subject,
     wanted,
@@ -142,21 +143,6 @@ def event_from_api(execution_arn: str, raw: Mapping[str, Any]) -> HistoryEvent:
         error=details.get("error"),
         cause=readable_cause(details.get("cause")),
     )
-
-
-def readable_cause(cause: str | None) -> str | None:
-    """An EMR step's failure arrives as the whole DescribeStep answer in JSON; people need
-    its ``FailureDetails`` (reason, message, log file). Other causes stay as they are."""
-    if not cause or not cause.lstrip().startswith("{"):
-        return cause
-    try:
-        failure = json.loads(cause)["Step"]["Status"]["FailureDetails"]
-    except (ValueError, KeyError, TypeError):
-        return cause
-    text = ": ".join(str(failure[k]) for k in ("Reason", "Message") if failure.get(k))
-    if failure.get("LogFile"):
-        text = f"{text} (log: {failure['LogFile']})" if text else f"log: {failure['LogFile']}"
-    return text or cause
 
 
 def decode_subscription(event: Mapping[str, Any]) -> list[HistoryEvent]:

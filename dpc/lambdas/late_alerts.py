@@ -115,6 +115,8 @@ class LoggedRun:
     status: str
     started_at: datetime
     stopped_at: datetime | None
+    failed_step: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,8 @@ class LateAlertSweeper:
                     latest.started_at if latest else None,
                     latest.stopped_at if latest else None,
                     waiting_on,
+                    latest.failed_step if latest else None,
+                    latest.error if latest else None,
                 ),
                 latest,
                 blocks,
@@ -349,6 +353,8 @@ class LateAlertSweeper:
                         run["status"]["S"],
                         parse_time(run["started_at"]["S"]),
                         parse_time(stopped) if stopped else None,
+                        run.get("failed_step", {}).get("S"),
+                        run.get("error", {}).get("S"),
                     )
             if "LastEvaluatedKey" not in page:
                 return None

@@ -9,6 +9,7 @@ thread says identical, so a team never has to reconcile two versions of an incid
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -24,6 +25,33 @@ MAX_CAUSE_CHARS = 600
 """Step Functions causes can be whole stack traces; the console link has the rest."""
 
 SNS_SUBJECT_MAX_CHARS = 100
+
+
+def readable_cause(cause: str | None) -> str | None:
+    """An EMR step's failure arrives as the whole DescribeStep answer in JSON; people need
+    its ``FailureDetails`` (reason, message, log file). Other causes stay as they are."""
+    if not cause or not cause.lstrip().startswith("{"):
+        return cause
+    try:
+        failure = json.loads(cause)["Step"]["Status"]["FailureDetails"]
+    except (ValueError, KeyError, TypeError):
+        return cause
+    text = ": ".join(str(failure[k]) for k in ("Reason", "Message") if failure.get(k))
+    if failure.get("LogFile"):
+        text = f"{text} (log: {failure['LogFile']})" if text else f"log: {failure['LogFile']}"
+    return text or cause
+
+
+def failed_step_of(cause: str | None) -> str | None:
+    """The EMR step a failure's cause names (a failed step's cause is its DescribeStep
+    answer), or None for any other cause."""
+    if not cause or not cause.lstrip().startswith("{"):
+        return None
+    try:
+        name = json.loads(cause)["Step"]["Name"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return name if isinstance(name, str) else None
 
 
 @dataclass(frozen=True)

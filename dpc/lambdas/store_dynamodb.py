@@ -5,6 +5,7 @@ Tables (keys and indexes in dpc.lambdas.tables):
 RunLog item (one per execution, key pipeline = "name@account", execution = name)::
 
     name, account, execution_arn, status, input, started_at, stopped_at, updated_at,
+    failed_step, error  (a run that did not succeed: the step that failed it, and why)
     started = "<started_at>#<execution>", day = "YYYY-MM-DD" (index keys),
     statuses SS  every accepted status (rule 1: a status already in it is a duplicate)
     ended    BOOL set by the first terminal status (rule 2: RUNNING never replaces it)
@@ -257,6 +258,9 @@ class DynamoDbStore:
         if not event.propagate:
             sets.append("propagate = :false")
             values[":false"] = {"BOOL": False}
+        names = {"#name": "name", "#status": "status", "#day": "day", "#input": "input"}
+        if event.period is not None:
+            names["#period"] = "period"
         condition = "(attribute_not_exists(statuses) OR NOT contains(statuses, :status))"
         if event.status in TERMINAL_STATUSES:
             sets.append("ended = :true")
@@ -264,6 +268,11 @@ class DynamoDbStore:
             stopped = record.stopped_at or event.time
             sets.append("stopped_at = :stopped")
             values[":stopped"] = {"S": format_time(stopped)}
+            for attribute, text in (("failed_step", record.failed_step), ("error", record.error)):
+                if text:
+                    sets.append(f"#{attribute} = :{attribute}")
+                    values[f":{attribute}"] = {"S": text}
+                    names[f"#{attribute}"] = attribute
         else:
             condition += " AND attribute_not_exists(ended)"
         try:
@@ -275,13 +284,7 @@ class DynamoDbStore:
                 },
                 UpdateExpression=f"SET {', '.join(sets)} ADD statuses :statuses",
                 ConditionExpression=condition,
-                ExpressionAttributeNames={
-                    "#name": "name",
-                    "#status": "status",
-                    "#day": "day",
-                    "#input": "input",
-                    **({"#period": "period"} if event.period is not None else {}),
-                },
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )

@@ -48,6 +48,12 @@ from dpc.constants import (
 )
 from dpc.lambdas import arns
 from dpc.lambdas.clients import client as build_client
+from dpc.lambdas.notifications import (
+    FAILURE_STATUSES,
+    MAX_CAUSE_CHARS,
+    failed_step_of,
+    readable_cause,
+)
 from dpc.lambdas.publisher import EventBridgePublisher
 from dpc.lambdas.registry import DynamoDbRegistry
 from dpc.lambdas.store_dynamodb import DynamoDbStore, parse_ref, ref_key
@@ -171,8 +177,23 @@ def parse_status_change(event: Mapping[str, Any]) -> StatusChange | None:
             started_at=started,
             stopped_at=stopped,
             input=run_input if isinstance(run_input, str) else json.dumps(run_input),
+            **_failure(status, detail),
         ),
     )
+
+
+def _failure(status: str, detail: Mapping[str, Any]) -> dict[str, str | None]:
+    """The failed step and the error of a run that did not succeed, from the status event
+    (the state machine fails with the caught step's error and cause), for the run log."""
+    if status not in FAILURE_STATUSES:
+        return {}
+    cause = detail.get("cause") if isinstance(detail.get("cause"), str) else None
+    error = detail.get("error") if isinstance(detail.get("error"), str) else None
+    text = readable_cause(cause) or error
+    return {
+        "failed_step": failed_step_of(cause),
+        "error": text[:MAX_CAUSE_CHARS] if text else None,
+    }
 
 
 def run_period(run_input: Any) -> tuple[Period | None, bool]:

@@ -48,6 +48,10 @@ class Run:
     rerun_of: str | None = None
     """An older execution of the same pipeline started with the same input (same trigger id):
     someone restarted it by hand. Known only when both are among the runs read."""
+    failed_step: str | None = None
+    """For a run that failed in a step: that step."""
+    error: str | None = None
+    """For a run that did not succeed: why, as the trigger manager logged it."""
 
     @property
     def triggered_by(self) -> str:
@@ -78,6 +82,8 @@ class Run:
             "trigger_id": self.trigger_id,
             "causes": list(self.causes),
             "rerun_of": self.rerun_of,
+            "failed_step": self.failed_step,
+            "error": self.error,
         }
 
 
@@ -107,6 +113,8 @@ def run_of(item: dict[str, Any]) -> Run:
         scheduled=scheduled,
         period=item.get("period", {}).get("S"),
         rerun_of=started_input.get("rerun_of") or None,
+        failed_step=item.get("failed_step", {}).get("S"),
+        error=item.get("error", {}).get("S"),
     )
 
 

@@ -57,7 +57,14 @@ class PipelineStatus:
         run = self.latest
         if run is None:
             return progress_text(None, None, None, self.waiting_on)
-        return progress_text(run.status, run.started_at, run.stopped_at, self.waiting_on)
+        return progress_text(
+            run.status,
+            run.started_at,
+            run.stopped_at,
+            self.waiting_on,
+            run.failed_step,
+            run.error,
+        )
 
     def to_json(self) -> dict[str, object]:
         return {

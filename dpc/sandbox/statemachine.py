@@ -260,7 +260,7 @@ class ExecutionRun:
                 self._record("SucceedStateExited", name=name, output=json.dumps(output))
                 return output
             if kind == "Fail":
-                raise TaskFailed(state.get("Error", "States.Fail"), state.get("Cause", ""))
+                raise self._failure(state, document)
             try:
                 document, following = yield from self._run_state(state, document)
                 self._record(f"{kind}StateExited", name=name, output=json.dumps(document))
@@ -320,6 +320,20 @@ class ExecutionRun:
             raise TaskFailed("States.Runtime", f"state type {kind} is not run by the sandbox")
         document = _put_result(document, state.get("ResultPath", "$"), result)
         return _select(state, "OutputPath", document), following
+
+    def _failure(self, state: dict[str, Any], document: Any) -> TaskFailed:
+        """A Fail state's error and cause: fixed (``Error``, ``Cause``) or read from the
+        state's input (``ErrorPath``, ``CausePath``), as Step Functions reads them."""
+        error = state.get("Error", "States.Fail")
+        cause = state.get("Cause", "")
+        try:
+            if "ErrorPath" in state:
+                error = str(self._path_value(state["ErrorPath"], document))
+            if "CausePath" in state:
+                cause = str(self._path_value(state["CausePath"], document))
+        except KeyError as missing:
+            return TaskFailed("States.Runtime", str(missing))
+        return TaskFailed(error, cause)
 
     def _path_input(self, state: dict[str, Any], document: Any) -> Any:
         effective = _select(state, "InputPath", document)

@@ -84,6 +84,10 @@ class RunRecord:
     started_at: datetime | None = None
     stopped_at: datetime | None = None
     input: str | None = None
+    failed_step: str | None = None
+    """For a run that failed in a step: that step's name."""
+    error: str | None = None
+    """For a run that did not succeed: what went wrong, as people read it."""
 
 
 @dataclass(frozen=True)

@@ -21,17 +21,23 @@ def progress_text(
     started_at: datetime | None,
     stopped_at: datetime | None,
     waiting_on: Sequence[tuple[ParentRef, str]] = (),
+    failed_step: str | None = None,
+    error: str | None = None,
 ) -> str:
-    """ "no run yet" / "running since …" / "FAILED at …" / "waiting on …" for the newest run
-    of a period (``status`` None: no run); a pipeline waiting on parents and not running is
-    told by what it waits on, the thing its owners can act on."""
+    """ "no run yet" / "running since …" / "FAILED at … in step …: error" / "waiting on …"
+    for the newest run of a period (``status`` None: no run); a pipeline waiting on parents
+    and not running is told by what it waits on, the thing its owners can act on."""
     if waiting_on and status != "RUNNING":
         return "waiting on " + ", ".join(f"{p} ({s})" for p, s in waiting_on)
     if status is None or started_at is None:
         return "no run yet"
     if status == "RUNNING":
         return f"running since {started_at:%Y-%m-%d %H:%M}"
-    return f"{status} at {(stopped_at or started_at):%Y-%m-%d %H:%M}"
+    text = f"{status} at {(stopped_at or started_at):%Y-%m-%d %H:%M}"
+    if status == "SUCCEEDED":
+        return text
+    step = f" in step {failed_step}" if failed_step else ""
+    return f"{text}{step}: {error}" if error else text + step
 
 
 def late_text(due: datetime, progress: str, inferred: bool = False) -> str:

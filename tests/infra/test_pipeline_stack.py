@@ -74,6 +74,11 @@ def test_every_step_failure_terminates_the_cluster_then_fails(
         assert states[cleanup["Next"]]["Type"] == "Fail"
         # even a failing termination ends in Fail, never in Succeed
         assert states[cleanup["Catch"][0]["Next"]]["Type"] == "Fail"
+        # the step's caught error and cause (which names the step) are the run's own, so
+        # the status event the central run log keeps says which step failed and why
+        assert catchers[0]["ResultPath"] == "$.error"
+        failed = states[cleanup["Next"]]
+        assert (failed["ErrorPath"], failed["CausePath"]) == ("$.error.Error", "$.error.Cause")
 
 
 def step_args(states: dict[str, Any], step: str) -> str:

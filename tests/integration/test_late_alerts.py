@@ -41,9 +41,20 @@ class Org:
     inbox_url: str
     sqs: Any
 
-    def run(self, ref: ParentRef, status: str, at: datetime, started: datetime, name: str) -> None:
+    def run(
+        self,
+        ref: ParentRef,
+        status: str,
+        at: datetime,
+        started: datetime,
+        name: str,
+        cause: str | None = None,
+    ) -> None:
         event = RunEvent(at, ref, status, name, PERIOD)  # type: ignore[arg-type]
-        self.central.manager().handle(status_change_event(event, started_at=started))
+        native = status_change_event(event, started_at=started)
+        if cause is not None:  # as Step Functions reports a run its Fail state ended
+            native["detail"].update(error="States.TaskFailed", cause=cause)
+        self.central.manager().handle(native)
 
     def events(self) -> list[dict[str, Any]]:
         """The Pipeline Late / Recovered events the sweep put on the central bus."""
@@ -162,10 +173,23 @@ def test_a_run_still_running_at_the_deadline_is_told_with_its_start(org: Org) ->
 
 def test_a_failed_run_is_told_then_recovered_in_the_same_thread(org: Org) -> None:
     five = DAY_TWO + timedelta(hours=5)
-    org.run(SEARCHES, "FAILED", five + timedelta(minutes=11), five, "s-day2")
+    details = {"Reason": "no search logs for 2026-11-28"}
+    step_failure = {"Name": "aggregate", "Status": {"State": "FAILED", "FailureDetails": details}}
+    org.run(
+        SEARCHES,
+        "FAILED",
+        five + timedelta(minutes=11),
+        five,
+        "s-day2",
+        cause=json.dumps({"Step": step_failure}),
+    )
     sweep_day_one_then(org, DAY_TWO + timedelta(hours=6, minutes=5))
     (late,) = org.slack.in_channel("C0SEARCH")
-    assert "due 2026-11-28 06:00: FAILED at 2026-11-28 05:11" in late["text"]
+    # the step that failed and its error, as the run's status event reported them
+    assert (
+        "due 2026-11-28 06:00: FAILED at 2026-11-28 05:11 in step aggregate: "
+        "no search logs for 2026-11-28"
+    ) in late["text"]
     org.events()
 
     # The rerun succeeds at 09:12; the next sweep tells it into the late alert's thread.

@@ -19,8 +19,8 @@ from dpc.lambdas.execution_tracker import (
     event_from_api,
     event_from_log,
     notices,
-    readable_cause,
 )
+from dpc.lambdas.notifications import failed_step_of, readable_cause
 
 EVENTS = Path(__file__).parent / "events"
 STEPS = {"Step aggregate": "aggregate", "Step export": "export"}
@@ -175,6 +175,10 @@ def test_an_emr_step_failure_is_told_by_its_reason_message_and_log() -> None:
     )
     assert readable_cause('{"errorMessage": "boom"}') == '{"errorMessage": "boom"}'
     assert readable_cause("plain words") == "plain words"
+    # and the step it names, which the central run log keeps for late alerts
+    assert failed_step_of(json.dumps(emr)) == "aggregate"
+    assert failed_step_of('{"errorMessage": "boom"}') is None
+    assert failed_step_of("plain words") is None
 
 
 # Defence in depth (issue 12, item 6): the tracker checks what it is given itself.
