@@ -235,14 +235,15 @@ def _stop_on_sigterm() -> Iterator[None]:
 
 
 def _show_closing(closing: object) -> None:
-    """What `dpc runs` and `dpc why` print, as a user asking at those moments would see it."""
+    """What `dpc runs`, `dpc why` and `dpc status` print, as a user asking at those moments
+    would see it."""
     from dpc.cli.console import out
     from dpc.cli.observe import _print_unsqueezed
-    from dpc.observe.views import clock, runs_table, why_report
+    from dpc.observe.views import clock, runs_table, status_table, why_report
     from dpc.sandbox.observed import Closing
 
     assert isinstance(closing, Closing)
-    runs, why = closing.runs, closing.why
+    runs, why, status = closing.runs, closing.why, closing.status
     out.print(f"\n[bold]── {clock(runs.now)}: dpc runs --since 3d ──[/]")
     _print_unsqueezed(runs_table(runs.runs, runs.now))
     out.print(
@@ -250,6 +251,8 @@ def _show_closing(closing: object) -> None:
         f"dpc why pipeline-x --limit {why.limit} ──[/]"
     )
     _print_unsqueezed(why_report(why.explanation))
+    out.print(f"\n[bold]── {clock(status.now)}: dpc status --period {status.period} ──[/]")
+    _print_unsqueezed(status_table(str(status.period), list(status.pipelines)))
 
 
 KeepOption = Annotated[

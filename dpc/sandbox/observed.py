@@ -1,7 +1,9 @@
-"""`dpc runs` and `dpc why` read inside the sandbox, at a moment of the virtual clock.
+"""`dpc runs`, `dpc why` and `dpc status` read inside the sandbox, at a moment of the
+virtual clock.
 
 The demo closes with what a user would see had they asked at that moment: the run log at the
-end of day 2, and why pipeline-x had not run on day 2 before searches was rerun. Both are read
+end, why pipeline-x had not run on day 2 before searches was rerun, and the organization's
+day 2 (`dpc status --period`) at the end. All are read
 through the same `Central` the CLI uses, with the central account's clients, from the tables
 the deployed central stack created.
 """
@@ -13,7 +15,9 @@ from datetime import datetime
 
 from dpc.observe.central import Central, Explanation
 from dpc.observe.runlog import Run
+from dpc.observe.status import PipelineStatus
 from dpc.sandbox.sandbox import Sandbox
+from dpc.triggers.periods import Period
 
 
 @dataclass(frozen=True)
@@ -31,11 +35,20 @@ class WhySeen:
 
 
 @dataclass(frozen=True)
+class StatusSeen:
+    period: Period
+    pipelines: tuple[PipelineStatus, ...]
+    now: datetime
+
+
+@dataclass(frozen=True)
 class Closing:
-    """The demo's last words: `dpc runs` at its end, `dpc why` at the moment it answers."""
+    """The demo's last words: `dpc runs` and `dpc status` at its end, `dpc why` at the
+    moment it answers."""
 
     runs: RunsSeen
     why: WhySeen
+    status: StatusSeen
 
 
 def central(sandbox: Sandbox) -> Central:
@@ -52,6 +65,11 @@ def read_runs(sandbox: Sandbox, since: datetime) -> RunsSeen:
 
 def read_why(sandbox: Sandbox, pipeline: str, limit: int) -> WhySeen:
     return WhySeen(central(sandbox).why(pipeline, limit=limit), sandbox.now, limit)
+
+
+def read_status(sandbox: Sandbox, period: Period) -> StatusSeen:
+    now = sandbox.now
+    return StatusSeen(period, tuple(central(sandbox).status(period, now)), now)
 
 
 @dataclass(frozen=True, order=True)

@@ -23,11 +23,20 @@ from pathlib import Path
 
 from dpc.errors import DpcError
 from dpc.sandbox.chaos import Chaos
-from dpc.sandbox.observed import Closing, Executed, WhySeen, executed, read_runs, read_why
+from dpc.sandbox.observed import (
+    Closing,
+    Executed,
+    WhySeen,
+    executed,
+    read_runs,
+    read_status,
+    read_why,
+)
 from dpc.sandbox.org import DeployedOrg, Timings, deploy_org, load_projects
 from dpc.sandbox.sandbox import DEFAULT_START, Sandbox
 from dpc.sandbox.server import CASE_STUDY_ACCOUNTS, CENTRAL_ACCOUNT
 from dpc.sandbox.timeline import StatusChange, Timeline
+from dpc.triggers.periods import period_containing
 
 CASE_STUDY = Path(__file__).resolve().parents[2] / "samples" / "case-study"
 DAY = timedelta(days=1)
@@ -52,7 +61,8 @@ class StoryResult:
     names: dict[str, str]
     """Account id → the story's name for it (``A``, ``central``), for the human timeline."""
     closing: Closing | None = None
-    """`dpc runs` and `dpc why pipeline-x` as the demo read them (its human output ends so)."""
+    """`dpc runs`, `dpc why pipeline-x` and `dpc status` of day 2 as the demo read them (its
+    human output ends so)."""
     executed: tuple[Executed, ...] = ()
     """What really ran (every execution of every dpc state machine), for chaos runs' check."""
     chaos: Chaos | None = None
@@ -105,7 +115,8 @@ def run_demo(
         names = {account: name for name, account in CASE_STUDY_ACCOUNTS.items()}
         if chaos is not None:
             _clear_what_is_stuck(sandbox, deployed)
-        closing = Closing(read_runs(sandbox, since=start), asked[0])
+        day_two = period_containing("day", start + DAY)
+        closing = Closing(read_runs(sandbox, since=start), asked[0], read_status(sandbox, day_two))
         return StoryResult(sandbox.timeline, timings, names, closing, executed(sandbox), chaos)
 
 

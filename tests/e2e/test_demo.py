@@ -155,7 +155,9 @@ def test_each_trigger_carries_the_two_successes_that_caused_it(story):
 
 def test_the_failure_alert_of_searches_reaches_the_outbox(story):
     failed = next(r for r in _runs(story, "searches") if r["status"] == "FAILED")
-    alerts = [e for e in story if "alert" in e and "searches" in e["alert"]["text"]]
+    alerts = [
+        e for e in story if "alert" in e and e["alert"]["text"].startswith("[dpc] searches: run")
+    ]
     assert len(alerts) == 1
     (alert,) = alerts
     assert alert["alert"]["channel"] == "SLACK"
@@ -166,10 +168,54 @@ def test_the_failure_alert_of_searches_reaches_the_outbox(story):
     assert alert["time"] == failed["time"]
 
 
+def _headed(story: list[dict[str, Any]], headline: str) -> list[dict[str, Any]]:
+    return [e for e in story if "alert" in e and e["alert"]["text"].startswith(headline)]
+
+
+def test_searches_late_at_its_deadline_is_told_to_its_team_and_to_pipeline_x_once(story):
+    # searches' pipeline.yaml expects the day's data by 06:00; on day 2 its run failed at 05:11
+    late = _headed(story, "[dpc] searches: LATE for 2026-11-28")
+    assert {e["time"] for e in late} == {"2026-11-28T06:00:00Z"}
+    # to searches' own channel, and to pipeline-x's owners (the child it blocks), once each
+    recipients = sorted((e["alert"]["channel"], e["alert"]["to"]) for e in late)
+    assert recipients == [
+        ("EMAIL", "rent-journey@example.com"),
+        ("SLACK", "data-pipeline-alerts"),
+        ("SLACK", "searches-alerts"),
+    ]
+    text = late[0]["alert"]["text"]
+    # why: the failed step and its error, as the run's status event reported them
+    assert "due 2026-11-28 06:00: FAILED at 2026-11-28 05:11 in step aggregate" in text
+    assert "the search logs of 2026-11-28 have not arrived" in text
+    assert "Blocks:    pipeline-x@333333333333" in text
+    # no other day was late
+    assert len([e for e in story if "alert" in e and ": LATE for " in e["alert"]["text"]]) == 3
+
+
+def test_the_rerun_success_is_told_as_recovered_in_the_late_alerts_threads(story):
+    rerun = [r for r in _runs(story, "searches") if r["execution"].startswith("r-2026-11-28")][-1]
+    assert rerun["status"] == "SUCCEEDED"
+    recovered = _headed(story, "[dpc] searches: RECOVERED for 2026-11-28")
+    late = _headed(story, "[dpc] searches: LATE for 2026-11-28")
+    threads = {e["alert"]["to"]: e["alert"]["thread"] for e in late if e["alert"]["thread"]}
+    assert {e["alert"]["to"]: e["alert"]["thread"] for e in recovered if e["alert"]["thread"]} == (
+        threads
+    )
+    assert len(recovered) == 3
+    assert all(e["time"] >= rerun["time"] for e in recovered)
+    assert "Late by:   3h 11m 00s" in recovered[0]["alert"]["text"]
+
+
 def test_day_two_failure_is_the_real_step_meeting_missing_search_logs(story, work):
     # Given the search logs of 2026-11-28 landed only at 09:00, after searches ran at 05:00
     failed = next(r for r in _runs(story, "searches") if r["status"] == "FAILED")
-    (alert,) = [e for e in story if "alert" in e and failed["execution"] in e["alert"]["text"]]
+    (alert,) = [
+        e
+        for e in story
+        if "alert" in e
+        and failed["execution"] in e["alert"]["text"]
+        and ": LATE for " not in e["alert"]["text"]
+    ]
     missing = "the search logs of 2026-11-28 have not arrived (search-logs/2026-11-28.jsonl)"
     # Then the alert carries the step script's own exit code and stderr, not an injected fault
     assert (
@@ -221,6 +267,13 @@ def test_human_timeline_names_accounts_and_days():
     assert "the search logs of 2026-11-28 arrived" in result.stdout
     assert "fault injected" not in result.stdout
     assert "timings: synth" in result.stdout
+    # the late alert and its recovery on day 2, and the closing `dpc status` of that day
+    assert "[dpc] searches: LATE for 2026-11-28" in result.stdout
+    assert "[dpc] searches: RECOVERED for 2026-11-28" in result.stdout
+    closing = result.stdout.split("dpc status --period 2026-11-28 ──", 1)[1]
+    for pipeline in ("listings", "searches", "pipeline-x"):
+        assert f"\n{pipeline} " in closing
+    assert "done" in closing and "late" not in closing
 
 
 def test_a_step_processes_its_runs_period_not_the_day_it_runs_on(story, work):
