@@ -15,7 +15,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-Action = Callable[[], None]
+Action = Callable[[], object]
+"""What the clock runs; whatever it returns is ignored."""
 
 
 class VirtualClock:

@@ -219,7 +219,7 @@ class Serving:
     spelling of S3 metadata headers)."""
 
     def __init__(self, endpoint: Endpoint, port: int) -> None:
-        from moto.server import MotoRequestHandler
+        from moto.moto_server.werkzeug_app import MotoRequestHandler
         from werkzeug.serving import make_server
 
         self._server = make_server(

@@ -36,6 +36,7 @@ kept, as on AWS: the trigger manager trusts nothing else.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import importlib.util
 import io
@@ -286,7 +287,7 @@ class Runtime:
         except Exception as error:  # any failure is answered as Lambda answers it
             headers["X_Amz_Function_Error"] = "Unhandled"
             result = {"errorMessage": str(error), "errorType": type(error).__name__}
-        return json_response(result, **headers)
+        return json_response(result, 200, **headers)
 
     def _dynamodb_call(self, call: Call) -> Response:
         """Under chaos, DynamoDB answers some requests with ``ThrottlingException`` (HTTP
@@ -460,7 +461,7 @@ class Runtime:
             delay = self.chaos.delivery_delay() if self.chaos else 0
             if delay:
                 moment = self.clock.now + timedelta(seconds=delay)
-                self.clock.at(moment, lambda t=target: self.send(event, rule, t))
+                self.clock.at(moment, functools.partial(self.send, event, rule, target))
             else:
                 self.send(event, rule, target)
 
@@ -712,7 +713,7 @@ class Runtime:
                 self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, message))
             elif protocol == "lambda":
                 payload = _sns_event(topic_arn, message, subject)
-                self.clock.soon(lambda e=endpoint, p=payload: self.invoke_async(e, p, "sns"))
+                self.clock.soon(functools.partial(self.invoke_async, endpoint, payload, "sns"))
             else:
                 self.timeline.add(Alert(self.clock.now, protocol.upper(), endpoint, message))
 
@@ -975,7 +976,7 @@ def _quiet() -> Iterator[None]:
         if isinstance(handler, logging.StreamHandler) and handler.stream in (stdout, sys.__stdout__)
     ]
     for handler in handlers:
-        handler.setStream(LAMBDA_STDOUT)  # type: ignore[arg-type]
+        handler.setStream(LAMBDA_STDOUT)
     try:
         with contextlib.redirect_stdout(LAMBDA_STDOUT):
             yield

@@ -85,7 +85,7 @@ class SandboxServer:
         self.port = port
         """0: a free port (the demo); `dpc sandbox up --port` asks for a fixed one."""
         self._serving: Serving | None = None
-        from moto.server import DomainDispatcherApplication, create_backend_app
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
         self.api = Endpoint(DomainDispatcherApplication(create_backend_app))
         """The interception layer in front of moto; the sandbox registers its own there."""
@@ -175,13 +175,13 @@ class SandboxServer:
         for credentials in self._credentials.values():
             if credentials.access_key_id == access_key_id:
                 return self.client(credentials.account_id, service)
-        return boto3.client(
-            service,
-            endpoint_url=self.endpoint,
-            region_name=self.region,
+        # Any: the service is named at run time, so no one client type of the stubs applies.
+        session: Any = boto3.session.Session(
             aws_access_key_id=access_key_id,
             aws_secret_access_key="sandbox",
+            region_name=self.region,
         )
+        return session.client(service, endpoint_url=self.endpoint)
 
     def credentials(self, account: str) -> AccountCredentials:
         return self._credentials[self.account_id(account)]

@@ -38,7 +38,7 @@ import os
 import shutil
 import subprocess
 import uuid
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -447,8 +447,7 @@ class ExecutionRun:
             script = self._download(args[0])
             command = ["bash", str(script), *args[1:]]
         elif jar == "command-runner.jar":
-            command = [self._download(a) if a.startswith("s3://") else a for a in args]
-            command = [str(c) for c in command]
+            command = [str(self._download(a)) if a.startswith("s3://") else a for a in args]
             if shutil.which(command[0]) is None:
                 return _step_failure(
                     name,
@@ -594,6 +593,7 @@ def _put_result(document: Any, path: str | None, result: Any) -> Any:
 
 
 def _catcher(state: dict[str, Any], error: str) -> dict[str, Any] | None:
+    catcher: dict[str, Any]
     for catcher in state.get("Catch", []):
         names = catcher.get("ErrorEquals", [])
         if "States.ALL" in names or error in names:
@@ -614,7 +614,7 @@ def _choice(rule: dict[str, Any], document: Any) -> bool:
         value = json_path(document, rule["Variable"])
     except (KeyError, IndexError, TypeError):
         return rule.get("IsPresent") is False
-    comparisons = {
+    comparisons: dict[str, Callable[[Any], object]] = {
         "IsPresent": lambda expected: expected is True,
         "StringEquals": lambda expected: value == expected,
         "BooleanEquals": lambda expected: value is expected,

@@ -15,6 +15,7 @@ lands corrected ones and reruns 27 November (``dpc rerun`` again) — pipeline-x
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -225,7 +226,7 @@ def run_days(
             account = str(by_name[name].account)
             sandbox.clock.at(
                 start + (day - 1) * DAY,
-                lambda a=account, n=name, d=day: sandbox.inject_fault(a, n, f"--fail {n}:{d}"),
+                functools.partial(sandbox.inject_fault, account, name, f"--fail {name}:{day}"),
             )
         sandbox.run_until(start + days * DAY)
         if chaos is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -92,6 +92,7 @@ class Note:
 
 
 Entry = StatusChange | TriggerPublished | Alert | Note
+EntryT = TypeVar("EntryT", StatusChange, TriggerPublished, Alert, Note)
 
 
 @dataclass
@@ -101,7 +102,7 @@ class Timeline:
     def add(self, entry: Entry) -> None:
         self.entries.append(entry)
 
-    def of(self, kind: type[Entry]) -> list[Any]:
+    def of(self, kind: type[EntryT]) -> list[EntryT]:
         return [e for e in self.entries if isinstance(e, kind)]
 
     def json_lines(self) -> list[str]:
