@@ -42,7 +42,6 @@ import importlib.util
 import io
 import json
 import logging
-import re
 import sys
 import threading
 import uuid
@@ -56,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 from dpc import constants
 from dpc.operate.rule_input import render_template
 from dpc.sandbox import policies
+from dpc.sandbox.bus import BusEvent
 from dpc.sandbox.chaos import Chaos, InvocationFault
 from dpc.sandbox.clock import VirtualClock
 from dpc.sandbox.endpoint import (
@@ -67,6 +67,7 @@ from dpc.sandbox.endpoint import (
     json_response,
     lambda_function_of,
 )
+from dpc.sandbox.jsonpath import json_path
 from dpc.sandbox.patterns import matches
 from dpc.sandbox.server import SandboxServer, environment_while
 from dpc.sandbox.templates import DeployedStack, deployed_stacks
@@ -89,16 +90,6 @@ class Arn:
     def parse(cls, text: str) -> Arn:
         parts = text.split(":", 5)
         return cls(parts[2], parts[3], parts[4], parts[5])
-
-
-@dataclass(frozen=True)
-class BusEvent:
-    """An event on one bus, in the envelope EventBridge hands to rules and targets."""
-
-    bus_account: str
-    region: str
-    bus_name: str
-    envelope: dict[str, Any]
 
 
 class LambdaContext:
@@ -901,21 +892,6 @@ def target_input(target: dict[str, Any], envelope: dict[str, Any]) -> str:
         }
         return render_template(transformer["InputTemplate"], values)
     return json.dumps(envelope)
-
-
-def json_path(document: Any, path: str) -> Any:
-    """The JSONPath subset EventBridge and Step Functions paths use: ``$.a.b[0]``."""
-    if path in ("$", ""):
-        return document
-    value = document
-    for key, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path.removeprefix("$")):
-        if key:
-            if not isinstance(value, dict) or key not in value:
-                raise KeyError(f"path {path} not found")
-            value = value[key]
-        else:
-            value = value[int(index)]
-    return value
 
 
 def _qualified(function: str, qualifier: str | None) -> tuple[str, str | None]:

@@ -42,14 +42,63 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dpc import constants
+from dpc.sandbox.bus import BusEvent
 from dpc.sandbox.intrinsics import IntrinsicError, evaluate, is_intrinsic
+from dpc.sandbox.jsonpath import json_path
 from dpc.sandbox.timeline import iso
 
 if TYPE_CHECKING:
-    from dpc.sandbox.runtime import Runtime
+    from dpc.sandbox.chaos import Chaos
+    from dpc.sandbox.clock import VirtualClock
+    from dpc.sandbox.server import SandboxServer
+
+
+class Integrations(Protocol):
+    """What an execution needs from the emulated services around it (the sandbox's
+    runtime): the clock, the other services its tasks call, and where its events and logs
+    go. A protocol, so this module never imports the runtime that imports it."""
+
+    server: SandboxServer
+    clock: VirtualClock
+    work_dir: Path
+    chaos: Chaos | None
+    faults: dict[tuple[str, str], str]
+
+    def note(self, text: str, level: str = "info") -> None: ...
+
+    def invoke(self, function_arn: str, event: Any) -> Any: ...
+
+    def publish(self, topic_arn: str, message: str, subject: str | None) -> None: ...
+
+    def put_on_bus(self, event: BusEvent) -> None: ...
+
+    def envelope(
+        self,
+        *,
+        source: str,
+        detail_type: str,
+        detail: Any,
+        account: str,
+        region: str,
+        resources: list[str] | None = None,
+        time: Any = None,
+    ) -> dict[str, Any]: ...
+
+    def record_status(
+        self, account: str, state_machine: str, execution: str, status: str
+    ) -> None: ...
+
+    def log_subscribers(self, account: str, log_group: str) -> list[str]: ...
+
+    def deployed_log_group(self, account: str, state_machine_arn: str) -> str | None: ...
+
+    def deliver_logs(
+        self, destinations: list[str], log_group: str, messages: list[str]
+    ) -> None: ...
+
 
 CLUSTER_START = timedelta(minutes=5)
 STEP_DURATION = timedelta(minutes=5)
@@ -73,7 +122,12 @@ class ExecutionRun:
     dates, output, history) is this run's record, since moto runs nothing."""
 
     def __init__(
-        self, runtime: Runtime, *, execution_arn: str, state_machine_arn: str, execution_input: str
+        self,
+        runtime: Integrations,
+        *,
+        execution_arn: str,
+        state_machine_arn: str,
+        execution_input: str,
     ) -> None:
         self.runtime = runtime
         self.execution_arn = execution_arn
@@ -210,8 +264,6 @@ class ExecutionRun:
             "error": self.error if status != "RUNNING" else None,
             "cause": self.cause if status != "RUNNING" else None,
         }
-        from dpc.sandbox.runtime import BusEvent
-
         envelope = self.runtime.envelope(
             source=constants.SFN_EVENT_SOURCE,
             detail_type=constants.SFN_STATUS_DETAIL_TYPE,
@@ -355,8 +407,6 @@ class ExecutionRun:
         return template
 
     def _path_value(self, path: str, document: Any) -> Any:
-        from dpc.sandbox.runtime import json_path
-
         if path.startswith("$$."):
             return json_path(self._context(), path[1:])
         if is_intrinsic(path):
@@ -569,8 +619,6 @@ def _millis(moment: Any) -> int | None:
 
 
 def _select(state: dict[str, Any], field: str, document: Any) -> Any:
-    from dpc.sandbox.runtime import json_path
-
     path = state.get(field, "$")
     if path is None:
         return {}
@@ -602,8 +650,6 @@ def _catcher(state: dict[str, Any], error: str) -> dict[str, Any] | None:
 
 
 def _choice(rule: dict[str, Any], document: Any) -> bool:
-    from dpc.sandbox.runtime import json_path
-
     if "And" in rule:
         return all(_choice(r, document) for r in rule["And"])
     if "Or" in rule:
