@@ -105,10 +105,12 @@ def test_status_of_day_two_names_the_failure_and_whom_it_blocks(
     states = [(p["pipeline"], p["state"], p["detail"]) for p in found["pipelines"]]
     assert states[0][:2] == ("searches", "failed")
     assert states[0][2].startswith("FAILED at 2026-11-28 05:")
-    assert states[1:] == [
-        ("pipeline-x", "waiting", f"waiting on searches@{B} (failed)"),
-        ("listings", "done", states[2][2]),
-    ]
+    # pipeline-x sets no deadline: it is due when searches is (06:00, its expect.by) plus
+    # its own typical run time, so at 09:00 it is late, blocked by the failure
+    assert states[1][:2] == ("pipeline-x", "late")
+    assert states[1][2].startswith("due 2026-11-28 06:")
+    assert states[1][2].endswith(f"(inferred): waiting on searches@{B} (failed)")
+    assert states[2] == ("listings", "done", states[2][2])
     # and day 1 is all done
     result = as_central(day_two_morning, monkeypatch, "status", "--period", "2026-11-27")
     assert result.exit_code == 0, result.output
@@ -123,7 +125,8 @@ def test_the_graph_of_day_two_colours_each_pipeline_by_its_state(
 
     assert result.exit_code == 0, result.output
     nodes = {n["pipeline"]: n["status"] for n in json.loads(result.stdout)["nodes"]}
-    assert nodes == {"listings": "done", "searches": "failed", "pipeline-x": "waiting"}
+    # pipeline-x is past its inferred deadline (searches' 06:00 plus its typical run time)
+    assert nodes == {"listings": "done", "searches": "failed", "pipeline-x": "late"}
 
 
 def test_history_replay_shows_what_a_changed_trigger_would_have_started(
