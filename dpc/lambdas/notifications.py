@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import quote
 
 from dpc.triggers.model import TERMINAL_STATUSES, Status
@@ -27,14 +27,24 @@ MAX_CAUSE_CHARS = 600
 SNS_SUBJECT_MAX_CHARS = 100
 
 
+def _failed_step(cause: str | None) -> dict[str, Any] | None:
+    """The ``Step`` of a failed EMR step's cause (its DescribeStep answer, as JSON), or None
+    for any other cause."""
+    if not cause or not cause.lstrip().startswith("{"):
+        return None
+    try:
+        step = json.loads(cause)["Step"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return step if isinstance(step, dict) else None
+
+
 def readable_cause(cause: str | None) -> str | None:
     """An EMR step's failure arrives as the whole DescribeStep answer in JSON; people need
     its ``FailureDetails`` (reason, message, log file). Other causes stay as they are."""
-    if not cause or not cause.lstrip().startswith("{"):
-        return cause
     try:
-        failure = json.loads(cause)["Step"]["Status"]["FailureDetails"]
-    except (ValueError, KeyError, TypeError):
+        failure = (_failed_step(cause) or {})["Status"]["FailureDetails"]
+    except (KeyError, TypeError):
         return cause
     text = ": ".join(str(failure[k]) for k in ("Reason", "Message") if failure.get(k))
     if failure.get("LogFile"):
@@ -43,14 +53,8 @@ def readable_cause(cause: str | None) -> str | None:
 
 
 def failed_step_of(cause: str | None) -> str | None:
-    """The EMR step a failure's cause names (a failed step's cause is its DescribeStep
-    answer), or None for any other cause."""
-    if not cause or not cause.lstrip().startswith("{"):
-        return None
-    try:
-        name = json.loads(cause)["Step"]["Name"]
-    except (ValueError, KeyError, TypeError):
-        return None
+    """The EMR step a failure's cause names, or None for any other cause."""
+    name = (_failed_step(cause) or {}).get("Name")
     return name if isinstance(name, str) else None
 
 
