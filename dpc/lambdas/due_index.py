@@ -27,10 +27,13 @@ def due_bucket(moment: datetime) -> str:
     return DUE_PREFIX + moment.strftime("%Y-%m-%dT%H")
 
 
-def due_item(ref: ParentRef, period: Period, due: datetime, now: datetime) -> dict[str, Any]:
+def due_item(
+    ref: ParentRef, period: Period, due: datetime, now: datetime, *, inferred: bool = False
+) -> dict[str, Any]:
     """A watched (pipeline, period). It goes in the bucket of its deadline, or of ``now`` when
-    the deadline is already past (a late sweep chaining on), so the cursor never skips it."""
-    return {
+    the deadline is already past (a late sweep chaining on), so the cursor never skips it.
+    ``inferred``: the deadline of a child that sets none, inferred from its parents'."""
+    item: dict[str, Any] = {
         "pk": {"S": due_bucket(max(due, now))},
         "sk": {"S": f"{format_time(due)}#{ref_key(ref)}#{period}"},
         "pipeline": {"S": ref_key(ref)},
@@ -38,6 +41,9 @@ def due_item(ref: ParentRef, period: Period, due: datetime, now: datetime) -> di
         "due": {"S": format_time(due)},
         "expires_at": {"N": str(int((due + DUE_RETENTION).timestamp()))},
     }
+    if inferred:
+        item["inferred"] = {"BOOL": True}
+    return item
 
 
 def watch(dynamodb: Any, table: str, registration: Registration, now: datetime) -> None:

@@ -25,6 +25,15 @@ write (pk "LATE#<name>@<account>", sk "<period>", state PENDING → SENT), so wh
 retries or re-registrations meet the same (pipeline, period), it is raised once; an open
 marker (pk "LATE#OPEN") lists it until the period succeeds.
 
+Inferred deadlines (issue 14 item 2). A correlated child that sets no ``expect`` is due when
+its latest parent is, plus its own typical run time (the median of its successful runs since a
+week before the period) — the deadline `dpc status` shows as "(inferred)". Its due item,
+marked ``inferred``, is written when a parent's item is taken (the parent's deadline plus the
+child's typical run time: the earliest it can be due); when it comes due the deadline is
+inferred again from all its parents (a later parent moves it on), and the child's own take
+watches its children in turn, down the chain. A child with no success yet has no typical run
+time, so no inferred deadline: a guess from no history would call every first run late.
+
 Who is told, and how. The pipeline itself, and every correlated child (``correlate:
 period``) waiting for it, transitively — the teams whose data it holds up. Slack: the Slack
 poster's own code (channels and their owners from the Slack-channels table, escaping, one
@@ -49,8 +58,11 @@ cursor GetItem + PutItem and about two bucket Queries and one open-alert Query p
 about 1,400 requests a day. Per watched pipeline and daily period: about 5 requests (its
 share of a bucket Query page, the registry Query, the run-log Query, the next item's
 PutItem, this one's DeleteItem): ~5,000 a day at 1,000 pipelines, ~50,000 at 10,000 (well
-under $1 a month on demand). Each late alert adds a few requests per child it blocks, and
-one run-log Query per sweep while it stays open (at most ``OPEN_FOR`` days). Reading every
+under $1 a month on demand). Each correlated child adds a registry GetItem per period of its
+parent, and one without a deadline a run-log Query and its own (inferred) due item — about
+the cost of a watched pipeline, plus a GetItem and a Query per parent when it comes due.
+Each late alert adds a few requests per child it blocks, and one run-log Query per sweep
+while it stays open (at most ``OPEN_FOR`` days). Reading every
 pipeline's run log each sweep instead would take 288,000 Queries a day at 1,000 pipelines,
 2.9 million at 10,000. ``bench/late_alerts.py`` prints the calls of one sweep.
 
@@ -81,10 +93,11 @@ from dpc.lambdas.clients import client as build_client
 from dpc.lambdas.due_index import due_bucket, due_item
 from dpc.lambdas.notifications import FAILURE_STATUSES, SNS_SUBJECT_MAX_CHARS, format_duration
 from dpc.lambdas.registry import DynamoDbRegistry, Registration
+from dpc.lambdas.run_log import LoggedRun, runs_since
 from dpc.lambdas.slack_poster import Settings as SlackSettings
 from dpc.lambdas.slack_poster import SlackPoster, SlackWebApi, TokenCache, escape
 from dpc.lambdas.store_dynamodb import parse_ref, ref_key
-from dpc.triggers.lateness import late_text, progress_text
+from dpc.triggers.lateness import late_text, periods_within, progress_text, typical_duration
 from dpc.triggers.model import ParentRef
 from dpc.triggers.periods import Period, PeriodSpec, parse_period, period_containing
 from dpc.triggers.timefmt import format_time, parse_time
@@ -110,16 +123,6 @@ FIRST_SWEEP_LOOKBACK = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
-class LoggedRun:
-    execution: str
-    status: str
-    started_at: datetime
-    stopped_at: datetime | None
-    failed_step: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
 class Lateness:
     """What the alert says: the pipeline, its period and deadline, its newest run for it."""
 
@@ -129,6 +132,8 @@ class Lateness:
     progress: str
     latest: LoggedRun | None
     blocks: tuple[ParentRef, ...]
+    inferred: bool = False
+    """The deadline is inferred from its parents' (it sets no ``expect`` of its own)."""
 
     def text(self) -> str:
         return _render(
@@ -137,7 +142,7 @@ class Lateness:
                 ("Pipeline", self.pipeline.name),
                 ("Account", self.pipeline.account),
                 ("Period", self.period),
-                ("Status", late_text(self.due, self.progress)),
+                ("Status", late_text(self.due, self.progress, self.inferred)),
                 ("Execution", self.latest.execution if self.latest else None),
                 ("Blocks", ", ".join(str(b) for b in self.blocks) or None),
                 ("Why", f"dpc why {self.pipeline.name} --period {self.period}"),
@@ -286,21 +291,23 @@ class LateAlertSweeper:
 
     def _take(self, item: Mapping[str, Any], now: datetime) -> str | None:
         ref = parse_ref(item["pipeline"]["S"])
+        inferred = item.get("inferred", {}).get("BOOL", False)
         registration, children = self.registry.lookup(ref)
-        if registration is None or registration.expect is None:
-            self._delete(item)  # deregistered, or no deadline any more: stop watching
-            return None
-        spec = registration.period or PeriodSpec()
+        spec = (registration.period if registration else None) or PeriodSpec()
         period = parse_period(item["period"]["S"], spec.unit)
-        due = registration.expect.due(period, spec)
+        due = self._deadline(registration, period, inferred)
+        if registration is None or due is None:
+            self._delete(item)  # deregistered, or no deadline (of this kind) any more
+            return None
         if due > now:  # the deadline moved later since this item was written
-            self.dynamodb.put_item(TableName=self.table, Item=due_item(ref, period, due, now))
+            self._put_due(ref, period, due, now, inferred)
             self._delete(item)
             return None
-        following = period.next()
-        self.dynamodb.put_item(
-            TableName=self.table,
-            Item=due_item(ref, following, registration.expect.due(following, spec), now),
+        if registration.expect is not None:
+            following = period.next()
+            self._put_due(ref, following, registration.expect.due(following, spec), now)
+        self._watch_children(
+            ref, [c for c, condition in children if condition.correlated], period, due, now
         )
         latest = self._newest_run(ref, period)
         raised = None
@@ -322,43 +329,100 @@ class LateAlertSweeper:
                 ),
                 latest,
                 blocks,
+                inferred,
             )
             if self._raise(lateness, now):
                 raised = f"{ref} {period}"
         self._delete(item)
         return raised
 
+    def _put_due(
+        self, ref: ParentRef, period: Period, due: datetime, now: datetime, inferred: bool = False
+    ) -> None:
+        self.dynamodb.put_item(
+            TableName=self.table, Item=due_item(ref, period, due, now, inferred=inferred)
+        )
+
+    # -- deadlines, own and inferred -----------------------------------------------------
+    def _deadline(
+        self, registration: Registration | None, period: Period, inferred: bool
+    ) -> datetime | None:
+        """An own deadline from ``expect``; an inferred one only while the pipeline sets none
+        (once it does, its own items watch it)."""
+        if registration is None:
+            return None
+        if not inferred:
+            spec = registration.period or PeriodSpec()
+            return registration.expect.due(period, spec) if registration.expect else None
+        if registration.expect is not None:
+            return None
+        return self._inferred_due(registration, period, frozenset())
+
+    def _inferred_due(
+        self, registration: Registration, period: Period, seen: frozenset[ParentRef]
+    ) -> datetime | None:
+        """As `dpc status` infers it (dpc.observe.status): the latest parent's deadline for the
+        period plus the pipeline's typical run time; None without either."""
+        condition = registration.condition
+        seen = seen | {registration.pipeline}  # a hand-made cycle ends here
+        dues = []
+        for parent in condition.parents if condition is not None else ():
+            found = self.registry.get(parent) if parent not in seen else None
+            if found is None:
+                continue
+            if found.expect is not None:
+                spec = found.period or PeriodSpec()
+                dues.append(
+                    max(found.expect.due(p, spec) for p in periods_within(spec.unit, period))
+                )
+            elif (due := self._inferred_due(found, period, seen)) is not None:
+                dues.append(due)
+        typical = self._typical(registration.pipeline, period)
+        return max(dues) + typical if dues and typical is not None else None
+
+    def _watch_children(
+        self,
+        ref: ParentRef,
+        correlated: list[ParentRef],
+        period: Period,
+        due: datetime,
+        now: datetime,
+    ) -> None:
+        """Watch each correlated child that sets no deadline, for its periods in this one: due,
+        at the earliest, when this pipeline is plus the child's typical run time. When its item
+        comes due, the deadline is inferred again from all its parents (a later parent moves it
+        on), and the child's own take watches its children in turn, down the chain."""
+        for child in correlated:
+            found = self.registry.get(child) if child != ref else None
+            if found is None or found.expect is not None:
+                continue
+            typical = self._typical(child, period)
+            if typical is None:  # no success yet: nothing to infer from
+                continue
+            unit = (found.period or PeriodSpec()).unit
+            for child_period in periods_within(unit, period):
+                self._put_due(child, child_period, due + typical, now, inferred=True)
+
     def _delete(self, item: Mapping[str, Any]) -> None:
         self.dynamodb.delete_item(TableName=self.table, Key={"pk": item["pk"], "sk": item["sk"]})
 
     # -- reading the run log and the registry --------------------------------------------
+    def _runs(self, ref: ParentRef, period: Period) -> Iterator[LoggedRun]:
+        """Newest first, from the earliest a run of ``period`` starts (as `dpc status`)."""
+        since = period.start - RUNS_BEFORE_PERIOD
+        return runs_since(self.dynamodb, self.settings.run_log_table, ref, since)
+
     def _newest_run(self, ref: ParentRef, period: Period) -> LoggedRun | None:
-        request: dict[str, Any] = {
-            "TableName": self.settings.run_log_table,
-            "IndexName": "by-start",
-            "KeyConditionExpression": "pipeline = :p AND started >= :since",
-            "ExpressionAttributeValues": {
-                ":p": {"S": ref_key(ref)},
-                ":since": {"S": format_time(period.start - RUNS_BEFORE_PERIOD)},
-            },
-            "ScanIndexForward": False,
-        }
-        while True:
-            page = self.dynamodb.query(**request)
-            for run in page["Items"]:
-                if run.get("period", {}).get("S") == str(period):
-                    stopped = run.get("stopped_at", {}).get("S")
-                    return LoggedRun(
-                        run["execution"]["S"],
-                        run["status"]["S"],
-                        parse_time(run["started_at"]["S"]),
-                        parse_time(stopped) if stopped else None,
-                        run.get("failed_step", {}).get("S"),
-                        run.get("error", {}).get("S"),
-                    )
-            if "LastEvaluatedKey" not in page:
-                return None
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return next((run for run in self._runs(ref, period) if run.period == str(period)), None)
+
+    def _typical(self, ref: ParentRef, period: Period) -> timedelta | None:
+        return typical_duration(
+            [
+                run.stopped_at - run.started_at
+                for run in self._runs(ref, period)
+                if run.status == "SUCCEEDED" and run.stopped_at is not None
+            ]
+        )
 
     def _waiting_on(
         self, registration: Registration, period: Period

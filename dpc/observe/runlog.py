@@ -18,9 +18,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
+from dpc.lambdas.run_log import logged_run
 from dpc.lambdas.tables import RUN_LOG
 from dpc.triggers.model import ParentRef
-from dpc.triggers.timefmt import format_time, parse_time
+from dpc.triggers.timefmt import format_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -101,20 +102,20 @@ def run_of(item: dict[str, Any]) -> Run:
         started_input = dpc_input
         scheduled = execution.startswith(SCHEDULED_PREFIX)
     causes = started_input.get("causes") or []
-    stopped = item.get("stopped_at", {}).get("S")
+    logged = logged_run(item)
     return Run(
-        pipeline=ParentRef(item["name"]["S"], item["account"]["S"]),
+        pipeline=logged.pipeline,
         execution=execution,
-        status=item["status"]["S"],
-        started_at=parse_time(item["started_at"]["S"]),
-        stopped_at=parse_time(stopped) if stopped else None,
+        status=logged.status,
+        started_at=logged.started_at,
+        stopped_at=logged.stopped_at,
         trigger_id=started_input.get("trigger_id"),
         causes=tuple(c for c in causes if isinstance(c, dict)),
         scheduled=scheduled,
-        period=item.get("period", {}).get("S"),
+        period=logged.period,
         rerun_of=started_input.get("rerun_of") or None,
-        failed_step=item.get("failed_step", {}).get("S"),
-        error=item.get("error", {}).get("S"),
+        failed_step=logged.failed_step,
+        error=logged.error,
     )
 
 

@@ -9,8 +9,9 @@ newest run of a period decides, so a successful rerun mends a failure.
 
 A pipeline not done once its data is due is late. Its deadline is its own ``expect.by``
 or, for a child without one, inferred: when its latest parent is due plus its own typical
-run time (the median of its successful runs read), so a blocked chain shows as late
-without every pipeline configuring a deadline.
+run time (the median of its successful runs read; none before its first success), so a
+blocked chain shows as late without every pipeline configuring a deadline. The central
+late-alert sweep (dpc.lambdas.late_alerts) infers the same deadline to alert on.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from typing import Literal
 
 from dpc.observe.runlog import Run
 from dpc.spec.model import Pipeline
-from dpc.triggers.lateness import late_text, progress_text
+from dpc.triggers.lateness import late_text, periods_within, progress_text, typical_duration
 from dpc.triggers.model import Condition, ParentRef
-from dpc.triggers.periods import Period, period_containing, periods_between
+from dpc.triggers.periods import Period
 from dpc.triggers.timefmt import format_time
 
 State = Literal["done", "running", "failed", "late", "waiting"]
@@ -85,12 +86,7 @@ class PipelineStatus:
 
 def own_periods(pipeline: Pipeline, period: Period) -> tuple[Period, ...]:
     """The pipeline's periods that make up ``period`` (see the module docstring)."""
-    unit = pipeline.period.unit
-    first = period_containing(unit, period.start)
-    if first.end >= period.end or first.unit == period.unit:
-        return (first,)
-    last = period_containing(unit, period.end - (first.end - first.start) / 2)
-    return tuple(periods_between(first, last))
+    return periods_within(pipeline.period.unit, period)
 
 
 def _state_of(runs_newest_first: Sequence[Run]) -> State:
@@ -188,13 +184,10 @@ class _Deadlines:
             return self.known[ref]
         parents = [self.of(parent)[0] for parent in _parents(pipeline.trigger.executions)]
         known = [due for due in parents if due is not None]
-        if known:
-            self.known[ref] = (max(known) + self._typical(ref), True)
+        typical = typical_duration(self.successes.get(ref, ()))
+        if known and typical is not None:
+            self.known[ref] = (max(known) + typical, True)
         return self.known[ref]
-
-    def _typical(self, ref: ParentRef) -> timedelta:
-        durations = sorted(self.successes.get(ref, ()))
-        return durations[len(durations) // 2] if durations else timedelta(0)
 
 
 def _newest_first(status: PipelineStatus) -> tuple[int, float, str]:

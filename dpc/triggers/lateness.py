@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from dpc.triggers.deadlines import MAX_AFTER_END, Expect
 from dpc.triggers.model import ParentRef
-from dpc.triggers.periods import Period, PeriodSpec, period_containing
+from dpc.triggers.periods import Period, PeriodSpec, Unit, period_containing, periods_between
 
 
 def progress_text(
@@ -53,3 +53,21 @@ def first_due_after(expect: Expect, spec: PeriodSpec, moment: datetime) -> tuple
     while (due := expect.due(period, spec)) <= moment:
         period = period.next()
     return period, due
+
+
+def periods_within(unit: Unit, period: Period) -> tuple[Period, ...]:
+    """A pipeline's own periods (of ``unit``) that make up ``period``: the hours of a day for
+    an hourly pipeline, the one week containing a day for a weekly one."""
+    first = period_containing(unit, period.start)
+    if first.end >= period.end or first.unit == period.unit:
+        return (first,)
+    last = period_containing(unit, period.end - (first.end - first.start) / 2)
+    return tuple(periods_between(first, last))
+
+
+def typical_duration(successful_run_times: Sequence[timedelta]) -> timedelta | None:
+    """What a child adds to its latest parent's deadline to infer its own: the median of its
+    successful run times, robust to one stuck rerun. None before its first success: a
+    deadline guessed from no history would call every first run late."""
+    ordered = sorted(successful_run_times)
+    return ordered[len(ordered) // 2] if ordered else None

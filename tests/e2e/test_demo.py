@@ -188,8 +188,44 @@ def test_searches_late_at_its_deadline_is_told_to_its_team_and_to_pipeline_x_onc
     assert "due 2026-11-28 06:00: FAILED at 2026-11-28 05:11 in step aggregate" in text
     assert "the search logs of 2026-11-28 have not arrived" in text
     assert "Blocks:    pipeline-x@333333333333" in text
-    # no other day was late
-    assert len([e for e in story if "alert" in e and ": LATE for " in e["alert"]["text"]]) == 3
+    # no other day was late, and no other pipeline but the child it blocks
+    lates = [e["alert"]["text"].splitlines()[0] for e in story if ": LATE for " in _text(e)]
+    assert sorted(set(lates)) == [
+        "[dpc] pipeline-x: LATE for 2026-11-28",
+        "[dpc] searches: LATE for 2026-11-28",
+    ]
+
+
+def _text(entry: dict[str, Any]) -> str:
+    return str(entry["alert"]["text"]) if "alert" in entry else ""
+
+
+def test_pipeline_x_without_a_deadline_is_late_at_its_inferred_one_then_recovers(story):
+    # pipeline-x sets no expect: it is due at searches' 06:00 plus its typical run (day 1's)
+    late = _headed(story, "[dpc] pipeline-x: LATE for 2026-11-28")
+    searches_late = _headed(story, "[dpc] searches: LATE for 2026-11-28")
+    assert len({e["time"] for e in late}) == 1
+    assert late[0]["time"] > searches_late[0]["time"]
+    # to pipeline-x's own owners only (it blocks no one), once each
+    recipients = sorted((e["alert"]["channel"], e["alert"]["to"]) for e in late)
+    assert recipients == [("EMAIL", "rent-journey@example.com"), ("SLACK", "data-pipeline-alerts")]
+    text = late[0]["alert"]["text"]
+    assert "(inferred): waiting on searches@222222222222 (failed)" in text
+    assert "Blocks:" not in text
+    # after searches' rerun, pipeline-x's own success recovers it in the same thread
+    (ran,) = [
+        r
+        for r in _runs(story, "pipeline-x")
+        if r["time"].startswith("2026-11-28") and r["status"] == "SUCCEEDED"
+    ]
+    recovered = _headed(story, "[dpc] pipeline-x: RECOVERED for 2026-11-28")
+    assert len(recovered) == 2 and all(e["time"] >= ran["time"] for e in recovered)
+    threads = {e["alert"]["to"]: e["alert"]["thread"] for e in late if e["alert"]["thread"]}
+    assert (
+        threads
+        and {e["alert"]["to"]: e["alert"]["thread"] for e in recovered if e["alert"]["thread"]}
+        == threads
+    )
 
 
 def test_the_rerun_success_is_told_as_recovered_in_the_late_alerts_threads(story):

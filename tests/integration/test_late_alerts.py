@@ -265,3 +265,65 @@ def test_the_tracker_publishes_a_late_alert_of_its_own_pipeline_to_its_topic(
     assert tracker.handle(other)["ignored"] == 1
     (received,) = notification_topic.received()
     assert (received["Subject"], received["Message"]) == ("[dpc] late", "[dpc] late\nx")
+
+
+def test_a_child_without_a_deadline_is_late_at_its_inferred_one_and_told_once(org: Org) -> None:
+    # Given pipeline-x (no expect) took one hour on day 1, and searches fails on day 2
+    day_one_x = REGISTERED_AT + timedelta(hours=6, minutes=30)
+    x_day_one = RunEvent(
+        day_one_x + timedelta(hours=1),
+        PIPELINE_X,
+        "SUCCEEDED",
+        "x-day1",
+        period_containing("day", day_one_x),
+    )
+    five = DAY_TWO + timedelta(hours=5)
+    org.run(SEARCHES, "FAILED", five + timedelta(minutes=11), five, "s-day2")
+    org.central.manager().handle(status_change_event(x_day_one, started_at=day_one_x))
+
+    # When the sweeps pass searches' 06:00, then 07:00 (06:00 plus pipeline-x's typical hour)
+    assert sweep_day_one_then(org, DAY_TWO + timedelta(hours=6, minutes=5)).late == (
+        f"{SEARCHES} 2026-11-28",
+    )
+    assert org.sweeper.sweep(DAY_TWO + timedelta(hours=6, minutes=55)).late == ()
+    report = org.sweeper.sweep(DAY_TWO + timedelta(hours=7, minutes=5))
+
+    # Then pipeline-x's owners hear that pipeline-x itself is late, and on what it waits
+    assert report.late == (f"{PIPELINE_X} 2026-11-28",)
+    assert slack_texts(org, "C0SEARCH")[1:] == []
+    searches_alert, x_alert = slack_texts(org, "C0ALERTS")
+    assert searches_alert.startswith("[dpc] searches: LATE")
+    assert x_alert.splitlines()[0] == "[dpc] pipeline-x: LATE for 2026-11-28"
+    assert (
+        f"due 2026-11-28 07:00 (inferred): waiting on {LISTINGS} (waiting), {SEARCHES} (failed)"
+        in x_alert
+    )
+    late_events = [
+        e["detail"] for e in org.events() if e["detail"]["late"]["pipeline"] == "pipeline-x"
+    ]
+    assert [(e["pipeline"], e["account"]) for e in late_events] == [
+        ("pipeline-x", PIPELINE_X.account)
+    ]
+    assert org.sweeper.sweep(DAY_TWO + timedelta(hours=7, minutes=10)).late == ()
+
+    # And after searches' rerun pipeline-x succeeds: recovered in its own alert's thread
+    nine = DAY_TWO + timedelta(hours=9)
+    org.run(SEARCHES, "SUCCEEDED", nine + timedelta(minutes=12), nine, "r-day2")
+    org.run(
+        PIPELINE_X, "SUCCEEDED", nine + timedelta(hours=1), nine + timedelta(minutes=20), "x-day2"
+    )
+    recovered = org.sweeper.sweep(nine + timedelta(hours=1, minutes=5)).recovered
+    assert sorted(recovered) == [f"{PIPELINE_X} 2026-11-28", f"{SEARCHES} 2026-11-28"]
+    x_root = next(m for m in org.slack.in_channel("C0ALERTS") if m["text"] == x_alert)
+    (x_reply,) = [m for m in org.slack.in_channel("C0ALERTS") if m.get("thread_ts") == x_root["ts"]]
+    assert x_reply["text"].splitlines()[0] == "[dpc] pipeline-x: RECOVERED for 2026-11-28"
+
+
+def test_a_child_with_no_success_yet_gets_no_inferred_deadline(org: Org) -> None:
+    # Given pipeline-x never succeeded: its typical run time is unknown
+    report = sweep_day_one_then(org, DAY_TWO + timedelta(hours=6, minutes=5))
+    assert report.late == (f"{SEARCHES} 2026-11-28",)
+
+    # Then however late the day gets, only searches' alert was raised
+    assert org.sweeper.sweep(DAY_TWO + timedelta(hours=23)).late == ()
+    assert len(org.slack.messages) == 2

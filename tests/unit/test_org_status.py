@@ -142,6 +142,17 @@ def test_past_its_deadline_a_pipeline_not_done_is_late_and_so_is_the_child_it_bl
     assert early == {LISTINGS: "done", SEARCHES: "late", X: "waiting"}
 
 
+def test_a_child_that_never_succeeded_has_no_inferred_deadline() -> None:
+    # Given searches is late, and pipeline-x has no successful run to take its typical time from
+    org = [_scheduled(LISTINGS), _scheduled(SEARCHES, by="06:00"), _child(X, LISTINGS, SEARCHES)]
+    runs = [_run(LISTINGS, "SUCCEEDED", "2026-11-28", 3), _run(X, "FAILED", "2026-11-27", 7)]
+    found = {s.pipeline: s for s in organization_status(org, runs, DAY, NOON)}
+    assert found[SEARCHES].state == "late"
+    # Then pipeline-x is waiting, with no deadline guessed for it
+    assert (found[X].state, found[X].due) == ("waiting", None)
+    assert found[X].detail == f"waiting on {SEARCHES} (late)"
+
+
 def test_a_failure_stays_a_failure_past_its_deadline() -> None:
     org = [_scheduled(SEARCHES, by="06:00")]
     (status,) = organization_status(org, [_run(SEARCHES, "FAILED", "2026-11-28", 5)], DAY, NOON)
