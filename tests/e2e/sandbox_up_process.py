@@ -61,10 +61,11 @@ class Running:
 
 
 @contextmanager
-def sandbox_up_process(tmp_path: Path) -> Iterator[Running]:
+def sandbox_up_process(tmp_path: Path, *arguments: str) -> Iterator[Running]:
+    """`dpc sandbox up --json ARGUMENTS` (e.g. ``--keep DIR``), its stderr in tmp_path."""
     with (tmp_path / "stderr.txt").open("w") as stderr:
         process = subprocess.Popen(
-            [str(DPC), "sandbox", "up", "--json"],
+            [str(DPC), "sandbox", "up", "--json", *arguments],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=stderr,
