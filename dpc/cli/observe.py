@@ -201,7 +201,9 @@ RUNS_EPILOG = """Examples:
 WHY_HELP = (
     "Why did (or didn't) a pipeline run? The recent evaluations of its trigger condition, "
     "newest first: the parent run that caused each, which items were met and which were "
-    "not and why, and the trigger when one fired."
+    "not and why, and the trigger when one fired. With --period, first its state for that "
+    "period in its late alert's words (due …: FAILED at … in step …: error; running since …; "
+    "waiting on …)."
 )
 WHY_EPILOG = """Examples:
 
@@ -342,6 +344,12 @@ def why(
         int, typer.Option("--limit", min=1, help="How many recent evaluations to show.")
     ] = 10,
     period: PeriodOption = None,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until", help="With --period: judge its state at this ISO time [default: now]."
+        ),
+    ] = None,
     as_json: AsJson = False,
     profile: Profile = None,
     region: Region = None,
@@ -353,11 +361,13 @@ def why(
 
     name, account = _pipeline_argument(pipeline, account)
     assert name is not None
+    now = datetime.now(UTC) if until is None else instant(until, datetime.now(UTC), "--until")
     with err.status("Reading the evaluation records…"), aws_errors():
         central = Central.connect(AwsOptions(profile, region, endpoint_url))
-        explanation = central.why(name, account, limit, _period(period))
+        explanation = central.why(name, account, limit, _period(period), now)
     if as_json:
         found = explanation.evaluations
+        status = explanation.status
         data = {
             "pipeline": explanation.child.name,
             "account": explanation.child.account,
@@ -367,6 +377,11 @@ def why(
                 if found and explanation.period
                 else headline(explanation.child, deciding(found))
                 if found
+                else None
+            ),
+            "status": (
+                {"state": status.state, "detail": status.told_at(now)}
+                if status is not None
                 else None
             ),
             "evaluations": [e.to_json() for e in explanation.evaluations],

@@ -314,7 +314,7 @@ class LateAlertSweeper:
         if latest is None or latest.status != "SUCCEEDED":
             blocks = self._blocked(ref, [c for c, condition in children if condition.correlated])
             running = latest is not None and latest.status == "RUNNING"
-            waiting_on = () if running else self._waiting_on(registration, period)
+            waiting_on = () if running else self._waiting_on(registration, period, now)
             lateness = Lateness(
                 ref,
                 str(period),
@@ -368,17 +368,19 @@ class LateAlertSweeper:
         dues = []
         for parent in condition.parents if condition is not None else ():
             found = self.registry.get(parent) if parent not in seen else None
-            if found is None:
-                continue
-            if found.expect is not None:
-                spec = found.period or PeriodSpec()
-                dues.append(
-                    max(found.expect.due(p, spec) for p in periods_within(spec.unit, period))
-                )
-            elif (due := self._inferred_due(found, period, seen)) is not None:
+            if found is not None and (due := self._due_of(found, period, seen)) is not None:
                 dues.append(due)
         typical = self._typical(registration.pipeline, period)
         return max(dues) + typical if dues and typical is not None else None
+
+    def _due_of(
+        self, registration: Registration, period: Period, seen: frozenset[ParentRef]
+    ) -> datetime | None:
+        """A pipeline's deadline for its periods in ``period``: its own, else inferred."""
+        if registration.expect is None:
+            return self._inferred_due(registration, period, seen)
+        spec = registration.period or PeriodSpec()
+        return max(registration.expect.due(p, spec) for p in periods_within(spec.unit, period))
 
     def _watch_children(
         self,
@@ -425,21 +427,24 @@ class LateAlertSweeper:
         )
 
     def _waiting_on(
-        self, registration: Registration, period: Period
+        self, registration: Registration, period: Period, now: datetime
     ) -> tuple[tuple[ParentRef, str], ...]:
-        """The parents not done for the period, as `dpc status` names them."""
+        """The parents not done for the period, in `dpc status`'s words: failed, late (past
+        their own or inferred deadline), running or waiting."""
         condition = registration.condition
         waiting = []
         for parent in condition.parents if condition is not None else ():
             found = self.registry.get(parent)
             unit = (found.period or PeriodSpec()).unit if found else "day"
             run = self._newest_run(parent, period_containing(unit, period.start))
-            if run is None:
-                waiting.append((parent, "waiting"))
-            elif run.status in FAILURE_STATUSES:
+            if run is not None and run.status == "SUCCEEDED":
+                continue
+            if run is not None and run.status in FAILURE_STATUSES:
                 waiting.append((parent, "failed"))
-            elif run.status != "SUCCEEDED":
-                waiting.append((parent, "running"))
+                continue
+            due = self._due_of(found, period, frozenset()) if found else None
+            state = "running" if run is not None else "waiting"
+            waiting.append((parent, "late" if due is not None and now > due else state))
         return tuple(waiting)
 
     def _blocked(self, ref: ParentRef, correlated: list[ParentRef]) -> tuple[ParentRef, ...]:

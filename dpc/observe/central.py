@@ -23,7 +23,7 @@ from dpc.observe.why import evaluations
 from dpc.spec.model import Pipeline
 from dpc.triggers.events import Evaluation
 from dpc.triggers.model import ParentRef
-from dpc.triggers.periods import Period
+from dpc.triggers.periods import Period, parse_period
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -37,6 +37,9 @@ class Explanation:
     registration: Pipeline | None
     period: str | None = None
     """Set when only the evaluations of one period were asked for (``dpc why --period``)."""
+    status: PipelineStatus | None = None
+    """With ``period``: the pipeline's state for it, judged at ``now``."""
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,16 @@ class Central:
         return [p for p in found if account is None or p.account == account]
 
     def why(
-        self, name: str, account: str | None = None, limit: int = 10, period: str | None = None
+        self,
+        name: str,
+        account: str | None = None,
+        limit: int = 10,
+        period: str | None = None,
+        now: datetime | None = None,
     ) -> Explanation:
         """The newest ``limit`` evaluations of one pipeline (with ``period``: those for that
-        period, §5b P9); the account may be left out when only one registered pipeline has
-        this name."""
+        period, §5b P9, and, with ``now``, its state for the period); the account may be left
+        out when only one registered pipeline has this name."""
         registered = self.registered(name, account)
         if account is None:
             if not registered:
@@ -140,4 +148,23 @@ class Central:
         found = evaluations(self.dynamodb, self.trigger_state_table, child, limit, period)
         if not found and not registered:
             raise DpcError(f"{child} is not registered and has no recorded evaluation")
-        return Explanation(child, tuple(found), registered[0] if registered else None, period)
+        registration = registered[0] if registered else None
+        status = None
+        if period is not None and registration is not None and now is not None:
+            status = self._period_status(registration, parse_period(period), now)
+        return Explanation(child, tuple(found), registration, period, status, now)
+
+    def _period_status(self, pipeline: Pipeline, period: Period, now: datetime) -> PipelineStatus:
+        """The pipeline's state for ``period`` as `dpc status` judges it, from it and its
+        ancestors only (their states and deadlines are what it waits on and inherits)."""
+        lineage = {pipeline.ref: pipeline}
+        queue = [pipeline]
+        while queue:
+            condition = queue.pop().trigger.executions
+            for parent in condition.parents if condition is not None else ():
+                if parent not in lineage:
+                    for found in self.registered(parent.name, parent.account):
+                        lineage[found.ref] = found
+                        queue.append(found)
+        statuses = self.status(period, now, pipelines=list(lineage.values()))
+        return next(s for s in statuses if s.pipeline == pipeline.ref)

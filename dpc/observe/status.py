@@ -54,6 +54,13 @@ class PipelineStatus:
             return progress
         return late_text(self.due, progress, self.due_inferred)
 
+    def told_at(self, now: datetime) -> str:
+        """What the late alert says of it (dpc.lambdas.late_alerts): once past its deadline
+        and not done, the deadline then its progress (a failure too); before, the detail."""
+        if self.state != "done" and self.due is not None and now > self.due:
+            return late_text(self.due, self._progress(), self.due_inferred)
+        return self.detail
+
     def _progress(self) -> str:
         run = self.latest
         if run is None:

@@ -109,6 +109,13 @@ def period_headline(child: ParentRef, period: str, evaluations: Sequence[Evaluat
     return " — ".join(parts)
 
 
+def period_status_line(explanation: Explanation) -> str:
+    """The pipeline's state for the period, in the words its late alert uses."""
+    status, now = explanation.status, explanation.now
+    assert status is not None and now is not None
+    return f"{explanation.child} for {explanation.period}: {status.state} — {status.told_at(now)}"
+
+
 def why_report(explanation: Explanation) -> RenderableType:
     child, evaluations = explanation.child, explanation.evaluations
     registration = explanation.registration
@@ -120,6 +127,8 @@ def why_report(explanation: Explanation) -> RenderableType:
         parts.append(Text(f"{child} runs {when}; it waits for no other pipeline."))
     elif schedule is not None:
         parts.append(Text(f"{child} also runs on its schedule {schedule.expression}.", style="dim"))
+    if explanation.status is not None and explanation.now is not None:
+        parts.append(Text(period_status_line(explanation), style="bold"))
     if not evaluations:
         parents = ", ".join(str(p) for p in condition.parents) if condition else ""
         scope = f" for {explanation.period}" if explanation.period else ""

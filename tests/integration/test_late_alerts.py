@@ -20,6 +20,8 @@ from dpc.lambdas.due_index import watch
 from dpc.lambdas.late_alerts import LateAlertSweeper, LateSweepError, Settings
 from dpc.lambdas.registry import Registration
 from dpc.lambdas.trigger_manager import status_change_event
+from dpc.observe.central import Central as WhyCentral
+from dpc.observe.views import period_status_line
 from dpc.triggers.deadlines import parse_expect
 from dpc.triggers.events import RunEvent
 from dpc.triggers.model import Condition, Item, ParentRef
@@ -133,6 +135,16 @@ def sweep_day_one_then(org: Org, moment: datetime) -> Any:
     org.central.manager().handle(status_change_event(event, started_at=day_one))
     assert org.sweeper.sweep(day_one + timedelta(hours=1, minutes=5)).late == ()
     return org.sweeper.sweep(moment)
+
+
+def why_reader(org: Org) -> WhyCentral:
+    settings = org.central.settings
+    return WhyCentral(
+        org.central.dynamodb,
+        settings.run_log_table,
+        settings.dependencies_table,
+        settings.trigger_state_table,
+    )
 
 
 def slack_texts(org: Org, channel: str) -> list[str]:
@@ -298,6 +310,14 @@ def test_a_child_without_a_deadline_is_late_at_its_inferred_one_and_told_once(or
         f"due 2026-11-28 07:00 (inferred): waiting on {LISTINGS} (waiting), {SEARCHES} (failed)"
         in x_alert
     )
+    # ... in the words `dpc why --period` uses for each of them at that moment
+    for alert in (searches_alert, x_alert):
+        (status,) = [line for line in alert.splitlines() if line.startswith("Status:")]
+        name = alert.split(":")[0].removeprefix("[dpc] ")
+        asked = DAY_TWO + timedelta(hours=7, minutes=5)
+        explanation = why_reader(org).why(name, None, 10, "2026-11-28", asked)
+        told = period_status_line(explanation).partition(" — ")[2]
+        assert status.removeprefix("Status:").strip() == told
     late_events = [
         e["detail"] for e in org.events() if e["detail"]["late"]["pipeline"] == "pipeline-x"
     ]

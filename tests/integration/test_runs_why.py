@@ -627,9 +627,14 @@ def test_why_for_a_period_says_which_parent_runs_of_it_are_met_and_missing(
     case_study_two_days(central)
     # When a user asks about 28 November
     code, stdout, _ = cli("why", "pipeline-x", "--period", "2026-11-28")
-    # Then the answer names the period, the met listings run and the unmet searches run
+    # Then it opens with pipeline-x's state for the period, in its late alert's words
     assert code == 0
-    headline = " ".join(stdout.splitlines()[0].split())
+    lines = [" ".join(line.split()) for line in stdout.splitlines()]
+    assert lines[0] == (
+        f"pipeline-x@{C} for 2026-11-28: waiting — waiting on searches@{B} (failed)"
+    )
+    # And the answer names the period, the met listings run and the unmet searches run
+    headline = lines[1]
     assert headline.startswith(f"pipeline-x@{C} has not run for 2026-11-28")
     assert f"met: listings@{A} 2026-11-28: SUCCEEDED" in headline
     assert f"unmet: waiting for searches@{B}: 2026-11-28 run FAILED" in headline
