@@ -14,15 +14,12 @@ a bus policy. ``Runtime.install()`` registers interceptions at the sandbox's end
 - SNS ``Publish``: moto keeps the message; the sandbox also delivers to the subscriptions
   the deployed templates declare (moto drops ``AWS::SNS::Subscription``): e-mail to the
   outbox, Lambda in-process;
-- Lambda ``Invoke``: runs the deployed handler (``Event``: queued, with Lambda's retries
-  and the function's on-failure destination; otherwise at once);
 - every DynamoDB operation: under chaos, some are throttled.
 
 What a target cannot take goes to its dead-letter queue with EventBridge's attributes
-(RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE); a failed asynchronous invocation is
-retried as Lambda retries it and then sent, as Lambda's invocation record, to the
-function's deployed on-failure destination. ``dpc.sandbox.chaos`` injects AWS's documented
-faults at those same places.
+(RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE). ``dpc.sandbox.chaos`` injects AWS's
+documented faults at those same places. Lambda, invoked here and by ``Invoke``, is
+``dpc.sandbox.services.lambdas``.
 
 Delivery reads the bus's rules and targets through the EventBridge API of the bus's
 account, matches the deployed patterns (``dpc.sandbox.patterns``), applies each target's
@@ -35,18 +32,11 @@ kept, as on AWS: the trigger manager trusts nothing else.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import importlib
-import importlib.util
-import io
 import json
-import logging
-import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,7 +46,7 @@ from dpc import constants
 from dpc.operate.rule_input import render_template
 from dpc.sandbox import policies
 from dpc.sandbox.bus import BusEvent
-from dpc.sandbox.chaos import Chaos, InvocationFault
+from dpc.sandbox.chaos import Chaos
 from dpc.sandbox.clock import VirtualClock
 from dpc.sandbox.endpoint import (
     ANY_OPERATION,
@@ -65,48 +55,18 @@ from dpc.sandbox.endpoint import (
     Response,
     json_error,
     json_response,
-    lambda_function_of,
 )
 from dpc.sandbox.jsonpath import json_path
 from dpc.sandbox.patterns import matches
-from dpc.sandbox.server import SandboxServer, environment_while
-from dpc.sandbox.templates import DeployedStack, deployed_stacks
+from dpc.sandbox.server import SandboxServer
+from dpc.sandbox.services.lambdas import Lambdas
+from dpc.sandbox.services.shared import Arn, DeployedStacks, send_to_queue
 from dpc.sandbox.timeline import Alert, Note, StatusChange, Timeline, TriggerPublished, iso
 
 if TYPE_CHECKING:
     from dpc.sandbox.statemachine import ExecutionRun
 
 MAX_ENTRIES = 10
-
-
-@dataclass(frozen=True)
-class Arn:
-    service: str
-    region: str
-    account: str
-    resource: str
-
-    @classmethod
-    def parse(cls, text: str) -> Arn:
-        parts = text.split(":", 5)
-        return cls(parts[2], parts[3], parts[4], parts[5])
-
-
-class LambdaContext:
-    """The parts of the Lambda context object handlers and Powertools read."""
-
-    def __init__(self, function_arn: str, function_name: str, memory: int, timeout: int) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = function_arn
-        self.memory_limit_in_mb = memory
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = "sandbox"
-        self._timeout_ms = timeout * 1000
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self._timeout_ms
 
 
 @dataclass
@@ -119,18 +79,28 @@ class Runtime:
     """The organization the sandbox's accounts belong to (for ``aws:PrincipalOrgID``)."""
     faults: dict[tuple[str, str], str] = field(default_factory=dict)
     """(account, pipeline) → reason: the next step of that pipeline fails with this cause."""
-    chaos: Chaos | None = None
-    """Faults to inject (``dpc demo --chaos SEED``); None: a clean run."""
-    extra_environment: dict[str, str] = field(default_factory=dict)
-    """Set for every handler on top of its deployed environment: the sandbox's stand-ins
-    for the internet (the fake Slack Web API), since the sandbox runs offline."""
-    _open: ExitStack = field(default_factory=ExitStack)
-    _containers: dict[str, Callable[[Any, Any], Any]] = field(default_factory=dict)
-    _stacks: dict[str, list[DeployedStack]] = field(default_factory=dict)
+    stacks: DeployedStacks = field(init=False)
+    lambdas: Lambdas = field(init=False)
     _execution_names: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     _executions: dict[str, ExecutionRun] = field(default_factory=dict)
     """Execution ARN → the sandbox's run of it: what Step Functions says of it is this."""
     _executions_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.stacks = DeployedStacks(self.server)
+        self.lambdas = Lambdas(self.server, self.clock, self.timeline, self.stacks, self.work_dir)
+
+    @property
+    def chaos(self) -> Chaos | None:
+        """Faults to inject (``dpc demo --chaos SEED``); None: a clean run."""
+        return self.lambdas.chaos
+
+    @chaos.setter
+    def chaos(self, chaos: Chaos | None) -> None:
+        self.lambdas.chaos = chaos
+
+    def invoke(self, function_arn: str, event: Any) -> Any:
+        return self.lambdas.invoke(function_arn, event)
 
     # -- installation ----------------------------------------------------------------------
 
@@ -143,20 +113,14 @@ class Runtime:
             ("states", "ListExecutions"): self._list_executions_call,
             ("states", "GetExecutionHistory"): self._execution_history_call,
             ("sns", "Publish"): self._publish_call,
-            ("lambda", "Invoke"): self._invoke_call,
             ("dynamodb", ANY_OPERATION): self._dynamodb_call,
         }.items():
             endpoint.intercept(service, operation, interception)
-        self.work_dir.mkdir(parents=True, exist_ok=True)
-        log = self._open.enter_context(
-            open(self.work_dir / "lambda.log", "a", encoding="utf-8")  # noqa: SIM115
-        )
-        LAMBDA_STDOUT.target = log
-        self._open.callback(setattr, LAMBDA_STDOUT, "target", None)
+        self.lambdas.install(endpoint)
         return self
 
     def uninstall(self) -> None:
-        self._open.close()
+        self.lambdas.uninstall()
 
     # -- interceptions ---------------------------------------------------------------------
 
@@ -253,33 +217,6 @@ class Runtime:
             self._published(topic_arn, form.get("Message", ""), form.get("Subject"))
         return answer
 
-    def _invoke_call(self, call: Call) -> Response:
-        """The deployed handler runs in-process (``Event``: queued, with Lambda's retries
-        and the function's on-failure destination; otherwise at once). A function that
-        does not exist is moto's to refuse."""
-        lambda_api = self.server.client_of_key(call.access_key, "lambda")
-        name, qualifier = _qualified(lambda_function_of(call), call.query.get("Qualifier"))
-        try:
-            function = lambda_api.get_function_configuration(
-                FunctionName=name, **({"Qualifier": qualifier} if qualifier else {})
-            )
-        except lambda_api.exceptions.ResourceNotFoundException:
-            return call.forward()
-        # Lambda answers a qualified ARN for a qualified request; the sandbox keeps the
-        # function's own ARN, so an invocation record names it qualified exactly once.
-        function_arn, _ = _qualified(function["FunctionArn"], None)
-        payload = json.loads(call.body) if call.body else {}
-        if call.header("X-Amz-Invocation-Type") == "Event":
-            self.clock.soon(lambda: self.invoke_async(function_arn, payload, "lambda:Invoke"))
-            return Response(202, b"", (("Content-Type", "application/json"),))
-        headers = {"X_Amz_Executed_Version": "$LATEST"}
-        try:
-            result = self.invoke(function_arn, payload)
-        except Exception as error:  # any failure is answered as Lambda answers it
-            headers["X_Amz_Function_Error"] = "Unhandled"
-            result = {"errorMessage": str(error), "errorType": type(error).__name__}
-        return json_response(result, 200, **headers)
-
     def _dynamodb_call(self, call: Call) -> Response:
         """Under chaos, DynamoDB answers some requests with ``ThrottlingException`` (HTTP
         400), as a table at its capacity does; the product's clients retry them
@@ -291,16 +228,9 @@ class Runtime:
             )
         return call.forward()
 
-    def stacks(self, account: str) -> list[DeployedStack]:
-        """The deployed stacks of ``account``, read once per deploy (``forget_stacks``)."""
-        if account not in self._stacks:
-            cloudformation = self.server.client(account, "cloudformation")
-            self._stacks[account] = deployed_stacks(cloudformation, account, self.server.region)
-        return self._stacks[account]
-
     def forget_stacks(self, account: str) -> None:
         """A stack of ``account`` was deployed or deleted: read its templates again."""
-        self._stacks.pop(account, None)
+        self.stacks.forget(account)
 
     def note(self, text: str, level: str = "info") -> None:
         self.timeline.add(Note(self.clock.now, text, level))
@@ -482,28 +412,19 @@ class Runtime:
             "ERROR_CODE": code,
             "ERROR_MESSAGE": str(error)[:256],
         }
-        self.send_to_queue(
+        send_to_queue(
+            self.server,
             queue,
             json.dumps(event.envelope),
             {k: {"DataType": "String", "StringValue": v} for k, v in attributes.items()},
-        )
-
-    def send_to_queue(
-        self, queue_arn: str, body: str, attributes: dict[str, Any] | None = None
-    ) -> None:
-        arn = Arn.parse(queue_arn)
-        sqs = self.server.client(arn.account, "sqs")
-        url = sqs.get_queue_url(QueueName=arn.resource, QueueOwnerAWSAccountId=arn.account)
-        sqs.send_message(
-            QueueUrl=url["QueueUrl"], MessageBody=body, MessageAttributes=attributes or {}
         )
 
     def _send(self, event: BusEvent, rule: dict[str, Any], target: dict[str, Any]) -> None:
         payload = target_input(target, event.envelope)
         arn = Arn.parse(target["Arn"])
         if arn.service == "lambda":
-            self._invoke_config(target["Arn"])  # a missing function fails the delivery
-            self.invoke_async(target["Arn"], json.loads(payload), rule["Name"])
+            self.lambdas.invoke_config(target["Arn"])  # a missing function fails the delivery
+            self.lambdas.invoke_async(target["Arn"], json.loads(payload), rule["Name"])
         elif arn.service == "states":
             states = self.server.client(arn.account, "stepfunctions")
             states.start_execution(
@@ -514,7 +435,7 @@ class Runtime:
         elif arn.service == "events" and arn.resource.startswith("event-bus/"):
             self._forward(event, rule, arn)
         elif arn.service == "sqs":
-            self.send_to_queue(target["Arn"], payload)
+            send_to_queue(self.server, target["Arn"], payload)
         elif arn.service == "sns":
             self.publish(target["Arn"], payload, subject=None)
         else:
@@ -541,7 +462,7 @@ class Runtime:
             api_policy = events_api.describe_event_bus(Name=bus_name).get("Policy")
         except events_api.exceptions.ResourceNotFoundException:
             return False
-        statements = policies.bus_statements(self.stacks(bus_account), bus_name, api_policy)
+        statements = policies.bus_statements(self.stacks.of(bus_account), bus_name, api_policy)
         caller = policies.Caller(sender, self.organization_id if self._in_org(sender) else None)
         return policies.admits(statements, caller, "events:PutEvents")
 
@@ -563,128 +484,6 @@ class Runtime:
         used.add(unique)
         return unique
 
-    # -- Lambda --------------------------------------------------------------------------
-
-    def invoke_async(self, function_arn: str, event: Any, source: str, attempt: int = 0) -> None:
-        """An asynchronous invocation (EventBridge, SNS, ``Invoke`` with ``Event``), as Lambda
-        runs it: a failed attempt is retried after one, then two minutes, up to the function's
-        deployed ``MaximumRetryAttempts`` (default 2); then the invocation record goes to its
-        on-failure destination, or is noted when it has none."""
-        try:
-            retries, destination = self._invoke_config(function_arn)
-        except Exception as error:  # any failure is handled as AWS handles it
-            self.note(f"{source} → {function_arn}: {error}", "error")
-            return
-        fault = self.chaos.invocation_fault() if self.chaos else None
-        try:
-            if fault is InvocationFault.BEFORE:
-                raise TimeoutError(f"Task timed out (chaos: {fault.value})")
-            self.invoke(function_arn, event)
-            if fault is InvocationFault.AFTER:
-                raise TimeoutError(f"Task timed out (chaos: {fault.value})")
-        except Exception as error:  # any failure is handled as AWS handles it
-            if attempt < retries:
-                moment = self.clock.now + timedelta(minutes=attempt + 1)
-                self.clock.at(
-                    moment, lambda: self.invoke_async(function_arn, event, source, attempt + 1)
-                )
-                return
-            self._invocation_failed(function_arn, event, source, error, attempt + 1, destination)
-
-    def _invocation_failed(
-        self,
-        function_arn: str,
-        event: Any,
-        source: str,
-        error: Exception,
-        attempts: int,
-        destination: str | None,
-    ) -> None:
-        name = function_arn.rsplit(":", 1)[-1]
-        self.note(
-            f"{source} → {name} failed {attempts} times: {type(error).__name__}: {error}"
-            + (f" → {destination.rsplit(':', 1)[-1]}" if destination else ""),
-            "error",
-        )
-        if not destination:
-            return
-        record = {
-            "version": "1.0",
-            "timestamp": iso(self.clock.now),
-            "requestContext": {
-                "requestId": str(uuid.uuid4()),
-                "functionArn": f"{function_arn}:$LATEST",
-                "condition": "RetriesExhausted",
-                "approximateInvokeCount": attempts,
-            },
-            "requestPayload": event,
-            "responseContext": {
-                "statusCode": 200,
-                "executedVersion": "$LATEST",
-                "functionError": "Unhandled",
-            },
-            "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__},
-        }
-        self.send_to_queue(destination, json.dumps(record))
-
-    def _invoke_config(self, function_arn: str) -> tuple[int, str | None]:
-        """(retries, on-failure destination) of a function: its event invoke configuration
-        as the Lambda API holds it, else as a deployed AWS::Lambda::EventInvokeConfig says
-        (moto's CloudFormation does not create that resource)."""
-        arn = Arn.parse(function_arn)
-        name = arn.resource.split(":")[1]
-        lambda_api = self.server.client(arn.account, "lambda")
-        try:
-            config = lambda_api.get_function_event_invoke_config(FunctionName=name)
-        except lambda_api.exceptions.ResourceNotFoundException as error:
-            if "EventInvokeConfig" not in error.response["Error"]["Message"]:
-                raise  # no such function: the caller's delivery fails
-            config = None
-        if config is not None:
-            on_failure = config.get("DestinationConfig", {}).get("OnFailure", {})
-            return int(config.get("MaximumRetryAttempts", 2)), on_failure.get("Destination")
-        for stack in self.stacks(arn.account):
-            for resource in stack.of_type("AWS::Lambda::EventInvokeConfig"):
-                props = resource.properties
-                if str(props.get("FunctionName", "")).rsplit(":", 1)[-1] != name:
-                    continue
-                on_failure = (props.get("DestinationConfig") or {}).get("OnFailure") or {}
-                return int(props.get("MaximumRetryAttempts", 2)), on_failure.get("Destination")
-        return 2, None
-
-    def invoke(self, function_arn: str, event: Any) -> Any:
-        """Run the dpc handler the deployed function names, in-process, as that function."""
-        arn = Arn.parse(function_arn)
-        name = arn.resource.split(":")[1]
-        config = self.server.client(arn.account, "lambda").get_function_configuration(
-            FunctionName=name
-        )
-        environment = {
-            **config.get("Environment", {}).get("Variables", {}),
-            "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
-            **self.extra_environment,
-        }
-        context = LambdaContext(
-            function_arn, name, config.get("MemorySize", 128), config.get("Timeout", 3)
-        )
-        with (
-            self.server.acting_as(arn.account),
-            environment_while(environment),
-            _default_session(self.server.session(arn.account)),
-            _quiet(),
-        ):
-            handler = self._container(config["FunctionArn"], config["Handler"])
-            return handler(event, context)
-
-    def _container(self, function_arn: str, handler: str) -> Callable[[Any, Any], Any]:
-        """The handler of one function's warm container: its module is loaded once per
-        function and sandbox, so what a handler caches (clients, settings) belongs to that
-        function's account and to this sandbox's endpoint, as on Lambda."""
-        if function_arn not in self._containers:
-            self._containers[function_arn] = _load_handler(handler, self.clock)
-        return self._containers[function_arn]
-
     # -- SNS -----------------------------------------------------------------------------
 
     def publish(self, topic_arn: str, message: str, subject: str | None) -> None:
@@ -704,7 +503,9 @@ class Runtime:
                 self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, message))
             elif protocol == "lambda":
                 payload = _sns_event(topic_arn, message, subject)
-                self.clock.soon(functools.partial(self.invoke_async, endpoint, payload, "sns"))
+                self.clock.soon(
+                    functools.partial(self.lambdas.invoke_async, endpoint, payload, "sns")
+                )
             else:
                 self.timeline.add(Alert(self.clock.now, protocol.upper(), endpoint, message))
 
@@ -714,7 +515,7 @@ class Runtime:
         sns = self.server.client(arn.account, "sns")
         for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", []):
             found[(sub["Protocol"], sub["Endpoint"])] = None
-        for stack in self.stacks(arn.account):
+        for stack in self.stacks.of(arn.account):
             for resource in stack.of_type("AWS::SNS::Subscription"):
                 props = resource.properties
                 if props.get("TopicArn") == topic_arn:
@@ -738,7 +539,7 @@ class Runtime:
                 found[existing["destinationArn"]] = None
         except logs.exceptions.ResourceNotFoundException:
             pass
-        for stack in self.stacks(account):
+        for stack in self.stacks.of(account):
             for resource in stack.of_type("AWS::Logs::SubscriptionFilter"):
                 if resource.properties.get("LogGroupName") == log_group:
                     found[str(resource.properties["DestinationArn"])] = None
@@ -747,7 +548,7 @@ class Runtime:
     def deployed_log_group(self, account: str, state_machine_arn: str) -> str | None:
         """The log group the deployed template gives a state machine (level ALL): moto's
         CloudFormation drops a state machine's LoggingConfiguration."""
-        for stack in self.stacks(account):
+        for stack in self.stacks.of(account):
             for machine in stack.of_type("AWS::StepFunctions::StateMachine"):
                 if stack.physical_ids.get(machine.logical_id) != state_machine_arn:
                     continue
@@ -767,7 +568,7 @@ class Runtime:
         for destination in destinations:
             if Arn.parse(destination).service == "lambda":
                 payload = encode_subscription(log_group, messages)
-                self.invoke_async(destination, payload, f"logs {log_group}")
+                self.lambdas.invoke_async(destination, payload, f"logs {log_group}")
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -892,115 +693,6 @@ def target_input(target: dict[str, Any], envelope: dict[str, Any]) -> str:
         }
         return render_template(transformer["InputTemplate"], values)
     return json.dumps(envelope)
-
-
-def _qualified(function: str, qualifier: str | None) -> tuple[str, str | None]:
-    """(function name or unqualified ARN, qualifier) of Invoke's ``FunctionName``, which
-    may carry the qualifier itself (``name:alias``, ``arn:…:function:name:$LATEST``)."""
-    parts = function.split(":")
-    if function.startswith("arn:") and len(parts) == 8:
-        return ":".join(parts[:7]), qualifier or parts[7]
-    if len(parts) == 2:
-        return parts[0], qualifier or parts[1]
-    return function, qualifier
-
-
-class _Sink(io.TextIOBase):
-    """Where handlers' stdout goes: the running sandbox's lambda.log, or nowhere. Loggers
-    keep the stream they were created with, so this one object outlives every sandbox."""
-
-    target: Any = None
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if self.target is not None and not self.target.closed:
-            self.target.write(text)
-        return len(text)
-
-
-LAMBDA_STDOUT = _Sink()
-
-
-@contextmanager
-def _default_session(session: Any) -> Iterator[None]:
-    """``boto3.client()`` uses a process-wide default session that caches the credentials
-    it found first; each Lambda has its own process on AWS, so each invocation here gets
-    its function's account as the default session."""
-    import boto3
-
-    previous = boto3.DEFAULT_SESSION
-    boto3.DEFAULT_SESSION = session
-    try:
-        yield
-    finally:
-        boto3.DEFAULT_SESSION = previous
-
-
-@contextmanager
-def _quiet() -> Iterator[None]:
-    """A handler's logs go to the sandbox's lambda.log, never to the timeline's stdout:
-    print() through the redirect, loggers (Powertools binds its handler to the stdout of
-    the first import, maybe long before the sandbox) by re-pointing their stream."""
-    stdout = sys.stdout
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    handlers = [
-        handler
-        for logger in loggers
-        for handler in getattr(logger, "handlers", [])
-        if isinstance(handler, logging.StreamHandler) and handler.stream in (stdout, sys.__stdout__)
-    ]
-    for handler in handlers:
-        handler.setStream(LAMBDA_STDOUT)
-    try:
-        with contextlib.redirect_stdout(LAMBDA_STDOUT):
-            yield
-    finally:
-        for handler in handlers:
-            handler.setStream(stdout)
-
-
-def _virtual_datetime(clock: VirtualClock) -> type[datetime]:
-    class VirtualDatetime(datetime):
-        """``datetime`` whose now() is the sandbox's virtual time."""
-
-        @classmethod
-        def now(cls, tz: Any = None) -> Any:
-            return clock.now.astimezone(tz) if tz else clock.now.replace(tzinfo=None)
-
-        @classmethod
-        def utcnow(cls) -> Any:
-            return clock.now.replace(tzinfo=None)
-
-    return VirtualDatetime
-
-
-def _load_handler(name: str, clock: VirtualClock) -> Callable[[Any, Any], Any]:
-    """A fresh instance of the handler's module (a cold start), whatever was imported before.
-
-    Its wall clock is the virtual clock: the module's ``datetime`` answers ``now()`` with
-    the sandbox's time, as a Lambda's clock is the time of the world it runs in. Otherwise
-    the trigger manager would judge resets (§5 rule 8) by the real date while the events
-    it judges are from the story's days."""
-    module_name, function = name.rsplit(".", 1)
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.loader is None:
-        raise ModuleNotFoundError(f"handler module {module_name} not found")
-    module = importlib.util.module_from_spec(spec)
-    previous = sys.modules.get(module_name)
-    sys.modules[module_name] = module  # dataclasses and typing look the module up by name
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        if previous is not None:
-            sys.modules[module_name] = previous
-        else:
-            del sys.modules[module_name]
-    if getattr(module, "datetime", None) is datetime:
-        module.datetime = _virtual_datetime(clock)  # type: ignore[attr-defined]
-    handler: Callable[[Any, Any], Any] = getattr(module, function)
-    return handler
 
 
 def _sns_event(topic_arn: str, message: str, subject: str | None) -> dict[str, Any]:

@@ -65,7 +65,7 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         self.server.start()
         self.gateway.start()
-        self.runtime.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
+        self.runtime.lambdas.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
         self.runtime.install(self.server.api)
         cloudformation = self.server.cloudformation
         cloudformation.served_api_url = self.gateway.url_of
