@@ -10,16 +10,13 @@ a bus policy. ``Runtime.install()`` registers interceptions at the sandbox's end
   is accepted is queued for delivery on the virtual clock;
 - ``StartExecution``: moto records the execution, the sandbox queues a run of its deployed
   definition (``dpc.sandbox.statemachine``); ``DescribeExecution``, ``ListExecutions``
-  and ``GetExecutionHistory`` answer that run's status, virtual dates and history;
-- SNS ``Publish``: moto keeps the message; the sandbox also delivers to the subscriptions
-  the deployed templates declare (moto drops ``AWS::SNS::Subscription``): e-mail to the
-  outbox, Lambda in-process;
-- every DynamoDB operation: under chaos, some are throttled.
+  and ``GetExecutionHistory`` answer that run's status, virtual dates and history.
 
 What a target cannot take goes to its dead-letter queue with EventBridge's attributes
 (RULE_ARN, TARGET_ARN, ERROR_CODE, ERROR_MESSAGE). ``dpc.sandbox.chaos`` injects AWS's
 documented faults at those same places. Lambda, invoked here and by ``Invoke``, is
-``dpc.sandbox.services.lambdas``.
+``dpc.sandbox.services.lambdas``; SNS, the log subscriptions and DynamoDB's throttling
+are ``services.sns``, ``services.logs`` and ``services.dynamodb``.
 
 Delivery reads the bus's rules and targets through the EventBridge API of the bus's
 account, matches the deployed patterns (``dpc.sandbox.patterns``), applies each target's
@@ -49,7 +46,6 @@ from dpc.sandbox.bus import BusEvent
 from dpc.sandbox.chaos import Chaos
 from dpc.sandbox.clock import VirtualClock
 from dpc.sandbox.endpoint import (
-    ANY_OPERATION,
     Call,
     Endpoint,
     Response,
@@ -59,9 +55,12 @@ from dpc.sandbox.endpoint import (
 from dpc.sandbox.jsonpath import json_path
 from dpc.sandbox.patterns import matches
 from dpc.sandbox.server import SandboxServer
+from dpc.sandbox.services.dynamodb import DynamoDb
 from dpc.sandbox.services.lambdas import Lambdas
+from dpc.sandbox.services.logs import Logs
 from dpc.sandbox.services.shared import Arn, DeployedStacks, send_to_queue
-from dpc.sandbox.timeline import Alert, Note, StatusChange, Timeline, TriggerPublished, iso
+from dpc.sandbox.services.sns import Topics
+from dpc.sandbox.timeline import Note, StatusChange, Timeline, TriggerPublished, iso
 
 if TYPE_CHECKING:
     from dpc.sandbox.statemachine import ExecutionRun
@@ -81,6 +80,9 @@ class Runtime:
     """(account, pipeline) → reason: the next step of that pipeline fails with this cause."""
     stacks: DeployedStacks = field(init=False)
     lambdas: Lambdas = field(init=False)
+    topics: Topics = field(init=False)
+    logs: Logs = field(init=False)
+    dynamodb: DynamoDb = field(init=False)
     _execution_names: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     _executions: dict[str, ExecutionRun] = field(default_factory=dict)
     """Execution ARN → the sandbox's run of it: what Step Functions says of it is this."""
@@ -89,6 +91,9 @@ class Runtime:
     def __post_init__(self) -> None:
         self.stacks = DeployedStacks(self.server)
         self.lambdas = Lambdas(self.server, self.clock, self.timeline, self.stacks, self.work_dir)
+        self.topics = Topics(self.server, self.clock, self.timeline, self.stacks, self.lambdas)
+        self.logs = Logs(self.server, self.stacks, self.lambdas)
+        self.dynamodb = DynamoDb()
 
     @property
     def chaos(self) -> Chaos | None:
@@ -98,6 +103,7 @@ class Runtime:
     @chaos.setter
     def chaos(self, chaos: Chaos | None) -> None:
         self.lambdas.chaos = chaos
+        self.dynamodb.chaos = chaos
 
     def invoke(self, function_arn: str, event: Any) -> Any:
         return self.lambdas.invoke(function_arn, event)
@@ -112,11 +118,11 @@ class Runtime:
             ("states", "DescribeExecution"): self._describe_execution_call,
             ("states", "ListExecutions"): self._list_executions_call,
             ("states", "GetExecutionHistory"): self._execution_history_call,
-            ("sns", "Publish"): self._publish_call,
-            ("dynamodb", ANY_OPERATION): self._dynamodb_call,
         }.items():
             endpoint.intercept(service, operation, interception)
+        self.topics.install(endpoint)
         self.lambdas.install(endpoint)
+        self.dynamodb.install(endpoint)
         return self
 
     def uninstall(self) -> None:
@@ -206,27 +212,6 @@ class Runtime:
         if request.get("reverseOrder"):
             events.reverse()
         return json_response({"events": events})
-
-    def _publish_call(self, call: Call) -> Response:
-        """moto keeps the message (and delivers to what it knows); the sandbox delivers to
-        the subscriptions the deployed templates declare, which moto drops."""
-        answer = call.forward()
-        form = call.form
-        topic_arn = form.get("TopicArn") or form.get("TargetArn", "")
-        if answer.status == 200 and ":sns:" in topic_arn:
-            self._published(topic_arn, form.get("Message", ""), form.get("Subject"))
-        return answer
-
-    def _dynamodb_call(self, call: Call) -> Response:
-        """Under chaos, DynamoDB answers some requests with ``ThrottlingException`` (HTTP
-        400), as a table at its capacity does; the product's clients retry them
-        (botocore's standard mode)."""
-        if self.chaos is not None and self.chaos.throttles_dynamodb():
-            return json_error(
-                "com.amazonaws.dynamodb.v20120810#ThrottlingException",
-                "Rate of requests exceeds the allowed throughput.",
-            )
-        return call.forward()
 
     def forget_stacks(self, account: str) -> None:
         """A stack of ``account`` was deployed or deleted: read its templates again."""
@@ -484,91 +469,21 @@ class Runtime:
         used.add(unique)
         return unique
 
-    # -- SNS -----------------------------------------------------------------------------
-
     def publish(self, topic_arn: str, message: str, subject: str | None) -> None:
-        """Publish as the topic's account, through the endpoint (which delivers)."""
-        arn = Arn.parse(topic_arn)
-        sns = self.server.client(arn.account, "sns")
-        sns.publish(
-            TopicArn=topic_arn, Message=message, **({"Subject": subject} if subject else {})
-        )
-
-    def _published(self, topic_arn: str, message: str, subject: str | None) -> None:
-        """Deliver a message moto accepted to the subscriptions moto keeps and those the
-        deployed template declares (moto drops AWS::SNS::Subscription): e-mail and HTTPS
-        endpoints land in the outbox, Lambda subscribers are invoked."""
-        for protocol, endpoint in self.subscriptions(topic_arn):
-            if protocol in ("email", "email-json"):
-                self.timeline.add(Alert(self.clock.now, "EMAIL", endpoint, message))
-            elif protocol == "lambda":
-                payload = _sns_event(topic_arn, message, subject)
-                self.clock.soon(
-                    functools.partial(self.lambdas.invoke_async, endpoint, payload, "sns")
-                )
-            else:
-                self.timeline.add(Alert(self.clock.now, protocol.upper(), endpoint, message))
-
-    def subscriptions(self, topic_arn: str) -> list[tuple[str, str]]:
-        arn = Arn.parse(topic_arn)
-        found: dict[tuple[str, str], None] = {}
-        sns = self.server.client(arn.account, "sns")
-        for sub in sns.list_subscriptions_by_topic(TopicArn=topic_arn).get("Subscriptions", []):
-            found[(sub["Protocol"], sub["Endpoint"])] = None
-        for stack in self.stacks.of(arn.account):
-            for resource in stack.of_type("AWS::SNS::Subscription"):
-                props = resource.properties
-                if props.get("TopicArn") == topic_arn:
-                    found[(props["Protocol"], props["Endpoint"])] = None
-        return list(found)
-
-    # -- Step Functions ------------------------------------------------------------------
+        self.topics.publish(topic_arn, message, subject)
 
     def record_status(self, account: str, state_machine: str, execution: str, status: str) -> None:
         pipeline = state_machine.removeprefix(constants.STATE_MACHINE_PREFIX)
         self.timeline.add(StatusChange(self.clock.now, account, pipeline, execution, status))
 
     def log_subscribers(self, account: str, log_group: str) -> list[str]:
-        """Destinations of the subscription filters on ``log_group``: moto's and the
-        deployed templates' (moto does not create AWS::Logs::SubscriptionFilter)."""
-        found: dict[str, None] = {}
-        logs = self.server.client(account, "logs")
-        try:
-            filters = logs.describe_subscription_filters(logGroupName=log_group)
-            for existing in filters.get("subscriptionFilters", []):
-                found[existing["destinationArn"]] = None
-        except logs.exceptions.ResourceNotFoundException:
-            pass
-        for stack in self.stacks.of(account):
-            for resource in stack.of_type("AWS::Logs::SubscriptionFilter"):
-                if resource.properties.get("LogGroupName") == log_group:
-                    found[str(resource.properties["DestinationArn"])] = None
-        return list(found)
+        return self.logs.log_subscribers(account, log_group)
 
     def deployed_log_group(self, account: str, state_machine_arn: str) -> str | None:
-        """The log group the deployed template gives a state machine (level ALL): moto's
-        CloudFormation drops a state machine's LoggingConfiguration."""
-        for stack in self.stacks.of(account):
-            for machine in stack.of_type("AWS::StepFunctions::StateMachine"):
-                if stack.physical_ids.get(machine.logical_id) != state_machine_arn:
-                    continue
-                config = machine.properties.get("LoggingConfiguration", {})
-                if config.get("Level") != "ALL":
-                    return None
-                for destination in config.get("Destinations", []):
-                    arn = str(destination.get("CloudWatchLogsLogGroup", {}).get("LogGroupArn"))
-                    if ":log-group:" in arn:
-                        return arn.split(":log-group:", 1)[1].removesuffix(":*")
-        return None
+        return self.logs.deployed_log_group(account, state_machine_arn)
 
     def deliver_logs(self, destinations: list[str], log_group: str, messages: list[str]) -> None:
-        """What CloudWatch Logs sends a subscription's Lambda (the ``awslogs`` payload)."""
-        from dpc.lambdas.execution_tracker import encode_subscription
-
-        for destination in destinations:
-            if Arn.parse(destination).service == "lambda":
-                payload = encode_subscription(log_group, messages)
-                self.lambdas.invoke_async(destination, payload, f"logs {log_group}")
+        self.logs.deliver_logs(destinations, log_group, messages)
 
     # -- schedules -----------------------------------------------------------------------
 
@@ -693,19 +608,3 @@ def target_input(target: dict[str, Any], envelope: dict[str, Any]) -> str:
         }
         return render_template(transformer["InputTemplate"], values)
     return json.dumps(envelope)
-
-
-def _sns_event(topic_arn: str, message: str, subject: str | None) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "EventSource": "aws:sns",
-                "Sns": {
-                    "Type": "Notification",
-                    "TopicArn": topic_arn,
-                    "Subject": subject,
-                    "Message": message,
-                },
-            }
-        ]
-    }
