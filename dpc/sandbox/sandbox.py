@@ -117,7 +117,7 @@ class Sandbox:
     def run_until(self, moment: datetime) -> None:
         """Advance the virtual clock to ``moment``: schedules fire, events are delivered,
         handlers and state machines run, in time order."""
-        self.runtime.arm_schedules(moment)
+        self.runtime.schedules.arm(moment)
         self.clock.run_until(moment)
 
     def advance(self, duration: timedelta) -> None:
