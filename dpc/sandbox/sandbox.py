@@ -53,13 +53,15 @@ class Sandbox:
         )
         self.gateway = Gateway(
             account_of_key=self._account_of_key,
-            invoke=self.runtime.invoke,
+            invoke=self.runtime.lambdas.invoke,
             organization_of=lambda account: (
                 organization_id if account in accounts.values() else None
             ),
             slack=self._slack_post,
         )
-        self.custom_resources = CustomResources(self.runtime, self.gateway)
+        self.custom_resources = CustomResources(
+            self.server, self.runtime.lambdas.invoke, self.gateway
+        )
         self._slack_messages = 0
 
     def __enter__(self) -> Sandbox:
@@ -71,7 +73,7 @@ class Sandbox:
         cloudformation.served_api_url = self.gateway.url_of
         cloudformation.deployed.append(self._deployed)
         cloudformation.deleting.append(self.custom_resources.before_delete)
-        cloudformation.deleted.append(lambda account, _: self.runtime.forget_stacks(account))
+        cloudformation.deleted.append(lambda account, _: self.runtime.stacks.forget(account))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -132,7 +134,7 @@ class Sandbox:
         does not do. Custom resources get their requests (a FAILED answer fails the
         deploy), REST APIs are served from the template, and a Secrets Manager secret moto
         did not create holds the Slack token the fake Slack accepts."""
-        self.runtime.forget_stacks(account)
+        self.runtime.stacks.forget(account)
         self.custom_resources.after_deploy(account, stack_name)
         stack = DeployedStack(
             self.client(account, "cloudformation"), stack_name, account, self.server.region
@@ -171,4 +173,4 @@ class Sandbox:
         """What-if fault injection (``dpc sandbox run --fail``): the next EMR step of
         ``pipeline`` is reported failed with ``reason`` instead of running. The demo never
         uses it: its day-2 failure is the real step meeting missing input."""
-        self.runtime.faults[(self.server.account_id(account), pipeline)] = reason
+        self.runtime.states.faults[(self.server.account_id(account), pipeline)] = reason
