@@ -1,7 +1,7 @@
 """An event on a bus: what the events emulation delivers and a state machine puts.
 
-Its own module so the state machines and the runtime that runs them both import it, and
-neither imports the other."""
+Its own module so the state machines and the EventBridge emulation
+(``services.buses``, ``services.events``) both import it, and neither imports the other."""
 
 from __future__ import annotations
 

@@ -13,12 +13,13 @@ the endpoint rolls the stack back, as CloudFormation would.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from dpc.errors import DpcError
 from dpc.sandbox.gateway import Gateway
-from dpc.sandbox.runtime import Runtime
+from dpc.sandbox.server import SandboxServer
 from dpc.sandbox.templates import DeployedStack
 
 CUSTOM_RESOURCE_TYPES = ("AWS::CloudFormation::CustomResource", "Custom::*")
@@ -38,7 +39,9 @@ class _Known:
 
 @dataclass
 class CustomResources:
-    runtime: Runtime
+    server: SandboxServer
+    invoke: Callable[[str, Any], Any]
+    """Runs a ServiceToken's handler (the sandbox's Lambda)."""
     gateway: Gateway
     _known: dict[tuple[str, str, str], _Known] = field(default_factory=dict)
 
@@ -79,8 +82,8 @@ class CustomResources:
             del self._known[key]
 
     def _stack(self, account: str, stack_name: str) -> DeployedStack:
-        cloudformation = self.runtime.server.client(account, "cloudformation")
-        return DeployedStack(cloudformation, stack_name, account, self.runtime.server.region)
+        cloudformation = self.server.client(account, "cloudformation")
+        return DeployedStack(cloudformation, stack_name, account, self.server.region)
 
     def _request(
         self,
@@ -108,7 +111,7 @@ class CustomResources:
             event["OldResourceProperties"] = known.properties
         where = f"{resource_type} {logical_id} of {stack.name} ({request_type})"
         try:
-            self.runtime.invoke(properties["ServiceToken"], event)
+            self.invoke(properties["ServiceToken"], event)
         except Exception as error:
             raise CustomResourceFailed(f"{where}: the handler raised {error!r}") from error
         answer = self.gateway.responses.pop(token, None)

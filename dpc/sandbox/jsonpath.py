@@ -1,7 +1,7 @@
 """The JSONPath subset EventBridge input paths and Step Functions paths use.
 
-Its own module so the state machines and the runtime that runs them both import it, and
-neither imports the other."""
+Its own module so the state machines and the EventBridge emulation
+(``services.buses``) both import it, and neither imports the other."""
 
 from __future__ import annotations
 

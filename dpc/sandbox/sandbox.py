@@ -53,25 +53,27 @@ class Sandbox:
         )
         self.gateway = Gateway(
             account_of_key=self._account_of_key,
-            invoke=self.runtime.invoke,
+            invoke=self.runtime.lambdas.invoke,
             organization_of=lambda account: (
                 organization_id if account in accounts.values() else None
             ),
             slack=self._slack_post,
         )
-        self.custom_resources = CustomResources(self.runtime, self.gateway)
+        self.custom_resources = CustomResources(
+            self.server, self.runtime.lambdas.invoke, self.gateway
+        )
         self._slack_messages = 0
 
     def __enter__(self) -> Sandbox:
         self.server.start()
         self.gateway.start()
-        self.runtime.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
+        self.runtime.lambdas.extra_environment[SLACK_BASE_URL_VARIABLE] = self.gateway.slack_url
         self.runtime.install(self.server.api)
         cloudformation = self.server.cloudformation
         cloudformation.served_api_url = self.gateway.url_of
         cloudformation.deployed.append(self._deployed)
         cloudformation.deleting.append(self.custom_resources.before_delete)
-        cloudformation.deleted.append(lambda account, _: self.runtime.forget_stacks(account))
+        cloudformation.deleted.append(lambda account, _: self.runtime.stacks.forget(account))
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -117,7 +119,7 @@ class Sandbox:
     def run_until(self, moment: datetime) -> None:
         """Advance the virtual clock to ``moment``: schedules fire, events are delivered,
         handlers and state machines run, in time order."""
-        self.runtime.arm_schedules(moment)
+        self.runtime.schedules.arm(moment)
         self.clock.run_until(moment)
 
     def advance(self, duration: timedelta) -> None:
@@ -132,7 +134,7 @@ class Sandbox:
         does not do. Custom resources get their requests (a FAILED answer fails the
         deploy), REST APIs are served from the template, and a Secrets Manager secret moto
         did not create holds the Slack token the fake Slack accepts."""
-        self.runtime.forget_stacks(account)
+        self.runtime.stacks.forget(account)
         self.custom_resources.after_deploy(account, stack_name)
         stack = DeployedStack(
             self.client(account, "cloudformation"), stack_name, account, self.server.region
@@ -171,4 +173,4 @@ class Sandbox:
         """What-if fault injection (``dpc sandbox run --fail``): the next EMR step of
         ``pipeline`` is reported failed with ``reason`` instead of running. The demo never
         uses it: its day-2 failure is the real step meeting missing input."""
-        self.runtime.faults[(self.server.account_id(account), pipeline)] = reason
+        self.runtime.states.faults[(self.server.account_id(account), pipeline)] = reason

@@ -42,7 +42,7 @@ from collections.abc import Callable, Generator
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from dpc import constants
 from dpc.sandbox.bus import BusEvent
@@ -51,53 +51,7 @@ from dpc.sandbox.jsonpath import json_path
 from dpc.sandbox.timeline import iso
 
 if TYPE_CHECKING:
-    from dpc.sandbox.chaos import Chaos
-    from dpc.sandbox.clock import VirtualClock
-    from dpc.sandbox.server import SandboxServer
-
-
-class Integrations(Protocol):
-    """What an execution needs from the emulated services around it (the sandbox's
-    runtime): the clock, the other services its tasks call, and where its events and logs
-    go. A protocol, so this module never imports the runtime that imports it."""
-
-    server: SandboxServer
-    clock: VirtualClock
-    work_dir: Path
-    chaos: Chaos | None
-    faults: dict[tuple[str, str], str]
-
-    def note(self, text: str, level: str = "info") -> None: ...
-
-    def invoke(self, function_arn: str, event: Any) -> Any: ...
-
-    def publish(self, topic_arn: str, message: str, subject: str | None) -> None: ...
-
-    def put_on_bus(self, event: BusEvent) -> None: ...
-
-    def envelope(
-        self,
-        *,
-        source: str,
-        detail_type: str,
-        detail: Any,
-        account: str,
-        region: str,
-        resources: list[str] | None = None,
-        time: Any = None,
-    ) -> dict[str, Any]: ...
-
-    def record_status(
-        self, account: str, state_machine: str, execution: str, status: str
-    ) -> None: ...
-
-    def log_subscribers(self, account: str, log_group: str) -> list[str]: ...
-
-    def deployed_log_group(self, account: str, state_machine_arn: str) -> str | None: ...
-
-    def deliver_logs(
-        self, destinations: list[str], log_group: str, messages: list[str]
-    ) -> None: ...
+    from dpc.sandbox.integrations import Integrations
 
 
 CLUSTER_START = timedelta(minutes=5)
@@ -123,13 +77,13 @@ class ExecutionRun:
 
     def __init__(
         self,
-        runtime: Integrations,
+        services: Integrations,
         *,
         execution_arn: str,
         state_machine_arn: str,
         execution_input: str,
     ) -> None:
-        self.runtime = runtime
+        self.services = services
         self.execution_arn = execution_arn
         self.state_machine_arn = state_machine_arn
         arn = execution_arn.split(":")
@@ -139,13 +93,13 @@ class ExecutionRun:
         self.execution_input = execution_input
         self.input: Any = json.loads(execution_input)
         self.status = "RUNNING"
-        self.start_date: datetime = runtime.clock.now
+        self.start_date: datetime = services.clock.now
         self.stop_date: datetime | None = None
         self.output: str | None = None
         self.error: str | None = None
         self.cause: str | None = None
-        self.run_dir = runtime.work_dir / "runs" / self.account / self.pipeline / self.name
-        self.data_dir = runtime.work_dir / "data"
+        self.run_dir = services.work_dir / "runs" / self.account / self.pipeline / self.name
+        self.data_dir = services.work_dir / "data"
         self._steps: Clock | None = None
         self.history: list[dict[str, Any]] = []
         self._unsent: list[dict[str, Any]] = []
@@ -169,13 +123,15 @@ class ExecutionRun:
     # -- lifecycle driven by the clock -----------------------------------------------------
 
     def begin(self) -> None:
-        self.start_date = self.runtime.clock.now
+        self.start_date = self.services.clock.now
         described = self._describe()
-        self._log_group = _log_group(described) or self.runtime.deployed_log_group(
+        self._log_group = _log_group(described) or self.services.logs.deployed_log_group(
             self.account, self.state_machine_arn
         )
         if self._log_group is not None:
-            self._log_subscribers = self.runtime.log_subscribers(self.account, self._log_group)
+            self._log_subscribers = self.services.logs.log_subscribers(
+                self.account, self._log_group
+            )
         self._emit("RUNNING")
         self._record("ExecutionStarted", input=self.execution_input)
         self._steps = self._run(json.loads(described["definition"]))
@@ -189,7 +145,7 @@ class ExecutionRun:
             self._flush()
             return
         self._flush()
-        self.runtime.clock.at(self.runtime.clock.now + duration, self._advance)
+        self.services.clock.at(self.services.clock.now + duration, self._advance)
 
     # -- execution history (GetExecutionHistory and the state machine's log group) -------
 
@@ -197,7 +153,7 @@ class ExecutionRun:
         entry = {
             "id": len(self.history) + 1,
             "type": kind,
-            "time": self.runtime.clock.now,
+            "time": self.services.clock.now,
             "details": {k: v for k, v in details.items() if v is not None},
         }
         self.history.append(entry)
@@ -222,7 +178,7 @@ class ExecutionRun:
             )
             for e in batch
         ]
-        self.runtime.deliver_logs(self._log_subscribers, self._log_group, messages)
+        self.services.logs.deliver_logs(self._log_subscribers, self._log_group, messages)
 
     def api_history(self) -> list[dict[str, Any]]:
         """The history as GetExecutionHistory returns it (details under a per-type key)."""
@@ -239,7 +195,7 @@ class ExecutionRun:
 
     def _finish(self, status: str, output: Any = None, error: str = "", cause: str = "") -> None:
         self.status = status
-        self.stop_date = self.runtime.clock.now
+        self.stop_date = self.services.clock.now
         self.output = json.dumps(output) if status == "SUCCEEDED" else None
         self.error = error or None
         self.cause = cause or None
@@ -264,7 +220,7 @@ class ExecutionRun:
             "error": self.error if status != "RUNNING" else None,
             "cause": self.cause if status != "RUNNING" else None,
         }
-        envelope = self.runtime.envelope(
+        envelope = self.services.buses.envelope(
             source=constants.SFN_EVENT_SOURCE,
             detail_type=constants.SFN_STATUS_DETAIL_TYPE,
             detail=detail,
@@ -272,19 +228,19 @@ class ExecutionRun:
             region=self.region,
             resources=[self.execution_arn],
         )
-        self.runtime.record_status(self.account, self.machine_name, self.name, status)
-        chaos = self.runtime.chaos
+        self.services.record_status(self.account, self.machine_name, self.name, status)
+        chaos = self.services.chaos
         if chaos and chaos.drops_status_event():
-            self.runtime.note(
+            self.services.note(
                 f"chaos: the {status} event of {self.name} never reaches the bus", "chaos"
             )
             return
-        self.runtime.put_on_bus(BusEvent(self.account, self.region, "default", envelope))
+        self.services.buses.put_on_bus(BusEvent(self.account, self.region, "default", envelope))
 
     # -- the interpreter -----------------------------------------------------------------
 
     def _describe(self) -> dict[str, Any]:
-        states = self.runtime.server.client(self.account, "stepfunctions")
+        states = self.services.server.client(self.account, "stepfunctions")
         described: dict[str, Any] = states.describe_state_machine(
             stateMachineArn=self.state_machine_arn
         )
@@ -442,7 +398,7 @@ class ExecutionRun:
             yield STEP_DURATION
             if isinstance(result, TaskFailed):
                 reason = json.loads(result.cause)["Step"]["Status"]["FailureDetails"]["Reason"]
-                self.runtime.note(
+                self.services.note(
                     f"{self.pipeline}: step {parameters['Step']['Name']} failed: {reason}", "error"
                 )
                 raise result
@@ -454,10 +410,10 @@ class ExecutionRun:
             message = parameters.get("Message")
             if not isinstance(message, str):
                 message = json.dumps(message)
-            self.runtime.publish(parameters["TopicArn"], message, parameters.get("Subject"))
+            self.services.topics.publish(parameters["TopicArn"], message, parameters.get("Subject"))
             return {"MessageId": str(uuid.uuid4())}
         if integration == "events:putEvents":
-            events_api = self.runtime.server.client(self.account, "events")
+            events_api = self.services.server.client(self.account, "events")
             entries = [
                 {
                     **e,
@@ -477,7 +433,7 @@ class ExecutionRun:
         if not function.startswith("arn:"):
             function = f"arn:aws:lambda:{self.region}:{self.account}:function:{function}"
         try:
-            return self.runtime.invoke(function, payload)
+            return self.services.lambdas.invoke(function, payload)
         except Exception as error:
             raise TaskFailed(type(error).__name__, str(error)) from error
 
@@ -486,9 +442,9 @@ class ExecutionRun:
         name = step.get("Name", "step")
         jar_step = step["HadoopJarStep"]
         jar, args = jar_step["Jar"], [str(a) for a in jar_step.get("Args", [])]
-        fault = self.runtime.faults.pop((self.account, self.pipeline), None)
+        fault = self.services.faults.pop((self.account, self.pipeline), None)
         if fault is not None:
-            self.runtime.note(f"{self.pipeline}: fault injected into step {name}: {fault}")
+            self.services.note(f"{self.pipeline}: fault injected into step {name}: {fault}")
             return _step_failure(name, f"injected fault: {fault}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -529,7 +485,7 @@ class ExecutionRun:
     def _download(self, url: str) -> Path:
         bucket, _, key = url.removeprefix("s3://").partition("/")
         target = self.run_dir / Path(key).name
-        s3 = self.runtime.server.client(self.account, "s3")
+        s3 = self.services.server.client(self.account, "s3")
         s3.download_file(bucket, key, str(target))
         return target
 
@@ -540,7 +496,7 @@ class ExecutionRun:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", str(self.run_dir)),
             "LANG": os.environ.get("LANG", "C.UTF-8"),
-            **self.runtime.server.environment(self.account),
+            **self.services.server.environment(self.account),
             "DPC_PIPELINE": self.pipeline,
             "DPC_ACCOUNT": self.account,
             "DPC_EXECUTION": self.name,
@@ -548,8 +504,8 @@ class ExecutionRun:
             "DPC_STEP": step,
             "DPC_WORK_DIR": str(self.data_dir),
             "DPC_RUN_DIR": str(self.run_dir),
-            "DPC_LANDING_DIR": str(self.runtime.work_dir / "landing"),
-            "DPC_RUN_TIME": iso(self.runtime.clock.now),
+            "DPC_LANDING_DIR": str(self.services.work_dir / "landing"),
+            "DPC_RUN_TIME": iso(self.services.clock.now),
             "DPC_TRIGGER_ID": str(trigger.get("trigger_id") or ""),
             "DPC_TRIGGER_CAUSES": json.dumps(trigger.get("causes") or []),
             "DPC_EXECUTION_INPUT": json.dumps(self.input),

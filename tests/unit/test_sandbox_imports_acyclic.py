@@ -79,10 +79,11 @@ def test_the_graph_sees_the_sandbox_modules() -> None:
     assert f"{PACKAGE}.sandbox" in graph[f"{PACKAGE}.org"]
     # The `from package import module` form names the module, not just the package.
     assert f"{PACKAGE}.deployer" in graph[f"{PACKAGE}.org"]
-    # runtime imports statemachine only in functions and under TYPE_CHECKING;
-    # statemachine imports the server's type under TYPE_CHECKING only.
-    assert f"{PACKAGE}.statemachine" in graph[f"{PACKAGE}.runtime"]
-    assert f"{PACKAGE}.server" in graph[f"{PACKAGE}.statemachine"]
+    # A subpackage's modules count; statemachine imports the integrations' types, and
+    # those the server's, under TYPE_CHECKING only.
+    assert f"{PACKAGE}.statemachine" in graph[f"{PACKAGE}.services.states"]
+    assert f"{PACKAGE}.integrations" in graph[f"{PACKAGE}.statemachine"]
+    assert f"{PACKAGE}.server" in graph[f"{PACKAGE}.integrations"]
 
 
 def test_no_import_cycle_inside_the_sandbox() -> None:
