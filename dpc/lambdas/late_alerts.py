@@ -306,13 +306,12 @@ class LateAlertSweeper:
         if registration.expect is not None:
             following = period.next()
             self._put_due(ref, following, registration.expect.due(following, spec), now)
-        self._watch_children(
-            ref, [c for c, condition in children if condition.correlated], period, due, now
-        )
+        correlated = [c for c, condition in children if condition.correlated]
+        self._watch_children(ref, correlated, period, due, now)
         latest = self._newest_run(ref, period)
         raised = None
         if latest is None or latest.status != "SUCCEEDED":
-            blocks = self._blocked(ref, [c for c, condition in children if condition.correlated])
+            blocks = self._blocked(ref, correlated)
             running = latest is not None and latest.status == "RUNNING"
             waiting_on = () if running else self._waiting_on(registration, period, now)
             lateness = Lateness(
